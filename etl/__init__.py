@@ -1,0 +1,1 @@
+"""Command line of the product: python -m etl run | export (SPEC §11)."""

@@ -1,0 +1,100 @@
+"""Argument parsing and dispatch for `python -m etl`; every command calls the monitor core."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from monitor import exports, queries
+from monitor.config import ConfigError, Settings, database_url, load_settings
+from monitor.divisions import LEVELS
+from monitor.pipeline import RunError, run_load
+from monitor.store import connect
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {text!r}") from None
+
+
+def _year(text: str) -> int:
+    if not (text.isdigit() and len(text) == 4):
+        raise argparse.ArgumentTypeError(f"expected a four-digit year, got {text!r}")
+    return int(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m etl", description="参保与防返贫监测: loads and exports.")
+    parser.add_argument("--config", type=Path, help="settings file (default: config.toml in the project root)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="load a folder of files and recompute coverage, outreach and alerts")
+    run.add_argument("--inbox", type=Path, required=True, help="folder holding the load's files")
+    run.add_argument("--year", type=_year, help="monitoring year Y (default: config run.year)")
+    run.add_argument("--as-of", type=_date, help="统计截止日 inside Y (default: Y-12-31)")
+    run.add_argument("--region", help="root division code; stored with the data for later runs and exports")
+    run.add_argument("--db", help="SQLAlchemy database URL (default: config database.url)")
+
+    export = sub.add_parser("export", help="write a CSV export (UTF-8 with BOM)")
+    what = export.add_subparsers(dest="what", required=True)
+    cov = what.add_parser("coverage", help="coverage of every division of one level")
+    cov.add_argument("--level", required=True, choices=LEVELS[1:], help="a level from the root down")
+    for name, text in (("outreach", "the 未参保 outreach list"), ("alerts", "high-cost alerts"),
+                       ("rejects", "every rejected input row of every load")):
+        what.add_parser(name, help=text)
+    for p in what.choices.values():
+        p.add_argument("--out", type=Path, required=True, help="CSV file to write")
+        p.add_argument("--db", help="SQLAlchemy database URL (default: config database.url)")
+        if p.prog.split()[-1] != "rejects":
+            p.add_argument("--year", type=_year, help="year (default: the year of the latest successful run)")
+    return parser
+
+
+def _progress(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    engine = connect(database_url(settings, args.db))
+    result = run_load(args.inbox, settings, engine, year=args.year, as_of=args.as_of, region=args.region,
+                      progress=_progress)
+    for source, files in result.counts.items():
+        for label, (read, loaded, rejected) in files.items():
+            print(f"{source:12} {label}: 读入 {read}，载入 {loaded}，拒收 {rejected}")
+    print(f"运行 #{result.run_id} 完成：{result.year} 年（截至 {result.as_of}），区划 {result.root}，"
+          f"未参保名单 {result.outreach} 人，预警 {result.alerts} 人")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    engine = connect(database_url(settings, args.db))
+    if args.what == "rejects":
+        frame = exports.rejects_frame(queries.rejects(engine))
+    else:
+        year = args.year or queries.default_year(engine, settings.year)
+        if args.what == "coverage":
+            root = queries.root(engine, settings.region_code)
+            frame = exports.coverage_frame(queries.coverage(engine, year, args.level, root))
+        elif args.what == "outreach":
+            frame = exports.outreach_frame(queries.outreach(engine, year))
+        else:
+            frame = exports.alerts_frame(queries.alerts(engine, year))
+    rows = exports.write_csv(frame, args.out)
+    print(f"已导出 {rows} 行到 {args.out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+        handler = {"run": cmd_run, "export": cmd_export}[args.command]
+        return handler(args, settings)
+    except (ConfigError, RunError, queries.QueryError) as exc:
+        print(f"错误: {exc}", file=sys.stderr)
+        return 1

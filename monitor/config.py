@@ -1,0 +1,314 @@
+"""Typed settings loaded once from config.toml; every setting has a default and a help text."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from datetime import date
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from monitor.text import fold_width
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config.toml"
+
+SOURCES = ("divisions", "population", "deaths", "enrollment", "identities", "settlements", "boundaries")
+
+
+class ConfigError(ValueError):
+    """A config value that cannot be used; the message names the key."""
+
+
+@dataclass(frozen=True)
+class IdentityType:
+    name: str
+    aliases: tuple[str, ...]
+    assistance_class: int | None  # 1 is the highest; None = no medical-assistance class
+    subsidy: str  # "full", "fixed" or "none"
+    subsidy_cents: int | None  # set when subsidy == "fixed"
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    id: str
+    name: str
+    alert_type: str
+    applies_to: str  # "vulnerable" (active identity at as_of) or "everyone"
+    threshold_cents: int | None  # a fixed threshold, or
+    income_share: Fraction | None  # a share of the previous year's disposable income
+
+
+@dataclass(frozen=True)
+class Income:
+    urban_cents: int
+    rural_cents: int
+
+
+def _h(help_text: str, default: Any = None, factory: Any = None) -> Any:
+    meta = {"help": help_text}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class Settings:
+    region_code: str = _h("12-digit 统计用区划代码 of the deployment's root (a county, or a city for a city bureau).",
+                          "990101000000")
+    year: int = _h("Monitoring year Y (监测年度) when the command line gives none.", 2025)
+    as_of: date | None = _h("统计截止日 A inside Y; blank means Y-12-31.", None)
+    database_url: str = _h("SQLAlchemy URL of the database; a relative sqlite path is under the project root.",
+                           "sqlite:///data/monitor.db")
+    boundary_code_property: str = _h("Name of the property holding the division code in boundary files.", "code")
+    file_prefixes: dict[str, str] = _h("File-name prefix of each source in a load folder.",
+                                       factory=lambda: {s: s for s in SOURCES})
+    header_aliases: dict[str, dict[str, tuple[str, ...]]] = _h(
+        "Other headers accepted for a canonical header: 'all' applies to every source, a source key to that source.",
+        factory=dict)
+    value_aliases: dict[str, dict[str, tuple[str, ...]]] = _h(
+        "Accepted values of each enumeration and their aliases (scheme, enrollment_status, person_status, visit_type).",
+        factory=dict)
+    identity_types: dict[int, tuple[IdentityType, ...]] = _h(
+        "Vulnerable identity types per year, in priority order; a year without a list uses the latest earlier year's.",
+        factory=dict)
+    alert_rules: tuple[AlertRule, ...] = _h("High-cost alert rules (§9): id, name, alert type, who, threshold.",
+                                            factory=tuple)
+    incomes: dict[int, Income] = _h("Per-capita disposable income of residents per year, urban and rural, in yuan.",
+                                    factory=dict)
+    cost_measure: str = _h("Cost measure of alerts: 个人负担 (total − every fund) or 政策范围内个人负担.", "个人负担")
+    red_ratio: Fraction = _h("An alert is 红 when oop / threshold reaches this ratio.", Fraction(2))
+    orange_ratio: Fraction = _h("An alert is 橙 when oop / threshold reaches this ratio (else 黄).", Fraction(3, 2))
+    target_overall: Fraction = _h("Coverage target for everyone, in percent.", Fraction(95))
+    target_vulnerable: Fraction = _h("Coverage target for vulnerable persons, in percent.", Fraction(99))
+    target_newborn: Fraction = _h("Coverage target for newborns, in percent.", Fraction(95))
+    colours: dict[str, str] = _h("Colours of map bands and alert levels (hex).", factory=dict)
+
+    def identity_types_for(self, year: int) -> tuple[IdentityType, ...]:
+        """The identity list in force for a year: its own, or the latest earlier year's (copied forward)."""
+        earlier = [y for y in self.identity_types if y <= year]
+        if not earlier:
+            raise ConfigError(f"identity_types.{year}: no identity type list configured for {year} or earlier")
+        return self.identity_types[max(earlier)]
+
+    def income_for(self, year: int) -> Income:
+        if year not in self.incomes:
+            raise ConfigError(f"income.{year}: per-capita disposable income of {year} is not configured "
+                              f"(needed by an alert rule's threshold)")
+        return self.incomes[year]
+
+    def resolve_as_of(self, year: int, as_of: date | None = None) -> date:
+        chosen = as_of or (self.as_of if self.as_of and self.as_of.year == year else None) or date(year, 12, 31)
+        if chosen.year != year:
+            raise ConfigError(f"as_of: {chosen.isoformat()} does not lie in the monitoring year {year}")
+        return chosen
+
+
+def setting_help() -> dict[str, str]:
+    """Every setting's help text, for docs and the meta-test that none is missing."""
+    return {f.name: f.metadata.get("help", "") for f in fields(Settings)}
+
+
+# ---------------------------------------------------------------- parsing
+
+def _get(table: dict, key: str, path: str, kind: type | tuple, default: Any = None, required: bool = False) -> Any:
+    if key not in table:
+        if required:
+            raise ConfigError(f"{path}.{key}: missing")
+        return default
+    value = table[key]
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise ConfigError(f"{path}.{key}: expected {getattr(kind, '__name__', kind)}, got {value!r}")
+    return value
+
+
+def _amount_cents(value: Any, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ConfigError(f"{key}: expected a non-negative amount in yuan, got {value!r}")
+    return int((Fraction(str(value)) * 100).limit_denominator(1) if isinstance(value, float) else value * 100)
+
+
+def _fraction(value: Any, key: str, positive: bool = True) -> Fraction:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (positive and value <= 0):
+        raise ConfigError(f"{key}: expected a positive number, got {value!r}")
+    return Fraction(str(value))
+
+
+def _str_list(value: Any, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{key}: expected a list of strings, got {value!r}")
+    return tuple(fold_width(v).strip() for v in value)
+
+
+def _alias_tables(raw: Any, key: str) -> dict[str, dict[str, tuple[str, ...]]]:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{key}: expected a table")
+    out: dict[str, dict[str, tuple[str, ...]]] = {}
+    for group, table in raw.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{key}.{group}: expected a table of canonical name = [aliases]")
+        out[group] = {fold_width(canon).strip(): _str_list(aliases, f"{key}.{group}.{canon}")
+                      for canon, aliases in table.items()}
+    return out
+
+
+def _identity_type(raw: Any, key: str) -> IdentityType:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{key}: expected a table")
+    name = _get(raw, "name", key, str, required=True)
+    cls = raw.get("assistance_class", "none")
+    if cls == "none":
+        cls = None
+    elif isinstance(cls, bool) or not isinstance(cls, int) or cls < 1:
+        raise ConfigError(f"{key}.assistance_class: expected 1, 2, 3, … or \"none\", got {cls!r}")
+    subsidy = raw.get("subsidy", "none")
+    if subsidy in ("full", "none"):
+        kind, cents = subsidy, None
+    elif isinstance(subsidy, (int, float)) and not isinstance(subsidy, bool):
+        kind, cents = "fixed", _amount_cents(subsidy, f"{key}.subsidy")
+    else:
+        raise ConfigError(f"{key}.subsidy: expected \"full\", \"none\" or a fixed amount in yuan, got {subsidy!r}")
+    return IdentityType(fold_width(name).strip(), _str_list(raw.get("aliases", []), f"{key}.aliases"),
+                        cls, kind, cents)
+
+
+def _alert_rule(raw: Any, key: str) -> AlertRule:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{key}: expected a table")
+    applies = _get(raw, "applies_to", key, str, required=True)
+    if applies not in ("vulnerable", "everyone"):
+        raise ConfigError(f"{key}.applies_to: expected \"vulnerable\" or \"everyone\", got {applies!r}")
+    has_fixed, has_share = "threshold_yuan" in raw, "income_share" in raw
+    if has_fixed == has_share:
+        raise ConfigError(f"{key}: give exactly one of threshold_yuan or income_share")
+    return AlertRule(
+        id=_get(raw, "id", key, str, required=True),
+        name=_get(raw, "name", key, str, required=True),
+        alert_type=_get(raw, "alert_type", key, str, required=True),
+        applies_to=applies,
+        threshold_cents=_amount_cents(raw["threshold_yuan"], f"{key}.threshold_yuan") if has_fixed else None,
+        income_share=_fraction(raw["income_share"], f"{key}.income_share") if has_share else None,
+    )
+
+
+def _year_key(k: str, key: str) -> int:
+    if not str(k).isdigit() or len(str(k)) != 4:
+        raise ConfigError(f"{key}.{k}: expected a four-digit year")
+    return int(k)
+
+
+def _region(code: Any, key: str) -> str:
+    if not isinstance(code, str) or not code.isdigit() or len(code) not in (6, 12):
+        raise ConfigError(f"{key}: expected a 6- or 12-digit division code, got {code!r}")
+    return code.ljust(12, "0")
+
+
+def parse_settings(doc: dict) -> Settings:
+    """Build Settings from a parsed TOML document; anything unusable raises ConfigError naming the key."""
+    base = Settings()
+    kw: dict[str, Any] = {}
+    region = _get(doc, "region", "", dict, {})
+    if "code" in region:
+        kw["region_code"] = _region(region["code"], "region.code")
+    if "boundary_code_property" in region:
+        kw["boundary_code_property"] = _get(region, "boundary_code_property", "region", str)
+    run = _get(doc, "run", "", dict, {})
+    if "year" in run:
+        year = _get(run, "year", "run", int)
+        if not 2000 <= year <= 2100:
+            raise ConfigError(f"run.year: expected a year in 2000–2100, got {year}")
+        kw["year"] = year
+    as_of = run.get("as_of", "")
+    if as_of not in ("", None):
+        if isinstance(as_of, date):
+            kw["as_of"] = as_of
+        else:
+            try:
+                kw["as_of"] = date.fromisoformat(str(as_of))
+            except ValueError:
+                raise ConfigError(f"run.as_of: expected YYYY-MM-DD or blank, got {as_of!r}") from None
+    db = _get(doc, "database", "", dict, {})
+    if "url" in db:
+        kw["database_url"] = _get(db, "url", "database", str)
+    files = _get(doc, "files", "", dict, {})
+    prefixes = dict(base.file_prefixes)
+    for src, prefix in files.items():
+        if src not in SOURCES:
+            raise ConfigError(f"files.{src}: unknown source (known: {', '.join(SOURCES)})")
+        if not isinstance(prefix, str) or not prefix:
+            raise ConfigError(f"files.{src}: expected a non-empty file-name prefix")
+        prefixes[src] = prefix
+    kw["file_prefixes"] = prefixes
+    kw["header_aliases"] = _alias_tables(doc.get("header_aliases", {}), "header_aliases")
+    kw["value_aliases"] = _alias_tables(doc.get("value_aliases", {}), "value_aliases")
+    id_types = _get(doc, "identity_types", "", dict, {})
+    kw["identity_types"] = {}
+    for y, items in id_types.items():
+        year = _year_key(y, "identity_types")
+        if not isinstance(items, list) or not items:
+            raise ConfigError(f"identity_types.{y}: expected a non-empty list of [[identity_types.{y}]] tables")
+        kw["identity_types"][year] = tuple(_identity_type(it, f"identity_types.{y}[{i}]") for i, it in enumerate(items))
+    rules = doc.get("alert_rules", [])
+    if not isinstance(rules, list):
+        raise ConfigError("alert_rules: expected a list of [[alert_rules]] tables")
+    kw["alert_rules"] = tuple(_alert_rule(r, f"alert_rules[{i}]") for i, r in enumerate(rules))
+    if len({r.id for r in kw["alert_rules"]}) != len(kw["alert_rules"]):
+        raise ConfigError("alert_rules: rule ids must be unique")
+    kw["incomes"] = {}
+    for y, tbl in _get(doc, "income", "", dict, {}).items():
+        year = _year_key(y, "income")
+        if not isinstance(tbl, dict):
+            raise ConfigError(f"income.{y}: expected a table with urban and rural")
+        kw["incomes"][year] = Income(
+            _amount_cents(_get(tbl, "urban", f"income.{y}", (int, float), required=True), f"income.{y}.urban"),
+            _amount_cents(_get(tbl, "rural", f"income.{y}", (int, float), required=True), f"income.{y}.rural"))
+    alerts = _get(doc, "alerts", "", dict, {})
+    if "cost_measure" in alerts:
+        measure = alerts["cost_measure"]
+        if measure not in ("个人负担", "政策范围内个人负担"):
+            raise ConfigError(f"alerts.cost_measure: expected 个人负担 or 政策范围内个人负担, got {measure!r}")
+        kw["cost_measure"] = measure
+    for name in ("red_ratio", "orange_ratio"):
+        if name in alerts:
+            kw[name] = _fraction(alerts[name], f"alerts.{name}")
+    red, orange = kw.get("red_ratio", base.red_ratio), kw.get("orange_ratio", base.orange_ratio)
+    if not 1 <= orange <= red:
+        raise ConfigError("alerts.orange_ratio: must lie between 1 and alerts.red_ratio")
+    targets = _get(doc, "targets", "", dict, {})
+    for name in ("overall", "vulnerable", "newborn"):
+        if name in targets:
+            value = _fraction(targets[name], f"targets.{name}")
+            if value > 100:
+                raise ConfigError(f"targets.{name}: a percentage must not exceed 100")
+            kw[f"target_{name}"] = value
+    colours = _get(doc, "colours", "", dict, {})
+    for k, v in colours.items():
+        if not isinstance(v, str) or not (v.startswith("#") and len(v) in (4, 7)):
+            raise ConfigError(f"colours.{k}: expected a hex colour like #d73027, got {v!r}")
+    kw["colours"] = dict(colours)
+    return replace(base, **kw)
+
+
+def load_settings(path: Path | str | None = None) -> Settings:
+    """Read config.toml (or the given file) into Settings."""
+    path = Path(path) if path else DEFAULT_CONFIG_PATH
+    try:
+        with open(path, "rb") as fh:
+            doc = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    return parse_settings(doc)
+
+
+def database_url(settings: Settings, override: str | None = None) -> str:
+    """The database URL with a relative SQLite path anchored at the project root."""
+    url = override or settings.database_url
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
+        target = PROJECT_ROOT / url[len(prefix):]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return prefix + str(target)
+    return url

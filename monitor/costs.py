@@ -1,0 +1,119 @@
+"""Costs and high-cost alerts (SPEC §9): netting reversals, person-year sums, rules, levels, trigger dates."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pandas as pd
+
+from monitor.config import Settings
+from monitor.sources import FUNDS
+
+AMOUNTS = ("total_cost", "policy_cost", *FUNDS)
+LEVEL_ORDER = {"红": 0, "橙": 1, "黄": 2}
+
+
+def netted_settlements(settlements: pd.DataFrame, year: int, cost_measure: str) -> pd.DataFrame:
+    """Ordinary settlements of the year with their reversals' amounts added, and each one's cost measure."""
+    is_reversal = settlements["reverses"] != ""
+    ordinary = settlements[~is_reversal & settlements["settle_date"].str.startswith(f"{year}-")].copy()
+    for col in FUNDS:
+        ordinary[col] = ordinary[col].fillna(0)
+    ordinary["policy_cost"] = ordinary["policy_cost"].fillna(ordinary["total_cost"])
+    reversals = settlements[is_reversal]
+    if not reversals.empty:
+        delta = reversals[["reverses", *AMOUNTS]].copy()
+        delta[list(AMOUNTS)] = delta[list(AMOUNTS)].fillna(0)
+        delta = delta.groupby("reverses")[list(AMOUNTS)].sum()
+        aligned = delta.reindex(ordinary["settlement_id"]).fillna(0).astype("int64")
+        for col in AMOUNTS:
+            ordinary[col] = ordinary[col].astype("int64") + aligned[col].to_numpy()
+    for col in AMOUNTS:
+        ordinary[col] = ordinary[col].astype("int64")
+    funds = sum(ordinary[f] for f in FUNDS)
+    ordinary["oop"] = ordinary["total_cost"] - funds
+    ordinary["policy_oop"] = (ordinary["policy_cost"] - funds).clip(lower=0)
+    ordinary["measure"] = ordinary["oop"] if cost_measure == "个人负担" else ordinary["policy_oop"]
+    return ordinary.reset_index(drop=True)
+
+
+def person_year(netted: pd.DataFrame) -> pd.DataFrame:
+    """Sums per person over the year: each amount, the measure, settlements with net total > 0, inpatient stays."""
+    positive = netted["total_cost"] > 0
+    frame = netted.assign(n_settlements=positive.astype(int),
+                          inpatient_stays=(positive & (netted["visit_type"] == "住院")).astype(int))
+    cols = ["total_cost", *FUNDS, "oop", "policy_oop", "measure", "n_settlements", "inpatient_stays"]
+    sums = frame.groupby("id_number")[cols].sum()
+    sums["funds_paid"] = sum(sums[f] for f in FUNDS)
+    return sums.reset_index()
+
+
+def _round_cents(value: Fraction) -> int:
+    return int(value * 2 + 1) // 2 if value >= 0 else -(int(-value * 2 + 1) // 2)
+
+
+def rule_thresholds(settings: Settings, year: int) -> dict[str, tuple[int, int]]:
+    """Per rule: (urban threshold, rural threshold) in cents; a missing income stops with its config key."""
+    out = {}
+    for rule in settings.alert_rules:
+        if rule.threshold_cents is not None:
+            out[rule.id] = (rule.threshold_cents, rule.threshold_cents)
+        else:
+            income = settings.income_for(year - 1)
+            out[rule.id] = (_round_cents(rule.income_share * income.urban_cents),
+                            _round_cents(rule.income_share * income.rural_cents))
+    return out
+
+
+def _level(measure: pd.Series, threshold: pd.Series, settings: Settings) -> pd.Series:
+    red, orange = settings.red_ratio, settings.orange_ratio
+    level = np.where(measure * red.denominator >= threshold * red.numerator, "红",
+                     np.where(measure * orange.denominator >= threshold * orange.numerator, "橙", "黄"))
+    return pd.Series(level, index=measure.index, dtype="str")
+
+
+def alerts(sums: pd.DataFrame, netted: pd.DataFrame, people: pd.DataFrame, settings: Settings,
+           year: int) -> pd.DataFrame:
+    """Alerted person-years with rules hit, threshold, level, type and trigger date.
+
+    people: id_number → name, village_code, urban (bool), vulnerable (bool), identity_type; persons missing
+    from it are outside the register (rural, not vulnerable unless people says so).
+    """
+    thresholds = rule_thresholds(settings, year)
+    frame = sums.merge(people, on="id_number", how="left")
+    frame["vulnerable"] = frame["vulnerable"].fillna(False).astype(bool)
+    frame["urban"] = frame["urban"].fillna(False).astype(bool)
+    best = pd.Series(pd.NA, index=frame.index, dtype="Int64")
+    hit_ids = pd.Series("", index=frame.index, dtype="str")
+    for rule in settings.alert_rules:
+        urban_t, rural_t = thresholds[rule.id]
+        thr = pd.Series(np.where(frame["urban"], urban_t, rural_t), index=frame.index, dtype="int64")
+        applies = frame["vulnerable"] if rule.applies_to == "vulnerable" else pd.Series(True, index=frame.index)
+        hit = applies & (frame["measure"] >= thr)
+        best = best.where(~hit | (best.notna() & (best <= thr)), thr)
+        hit_ids = hit_ids.where(~hit, hit_ids + np.where(hit_ids == "", "", ";") + rule.id)
+    frame["threshold"] = best
+    frame["rules"] = hit_ids
+    out = frame[frame["threshold"].notna()].copy()
+    out["threshold"] = out["threshold"].astype("int64")
+    out["level"] = _level(out["measure"], out["threshold"], settings)
+    out["alert_type"] = np.where(out["vulnerable"], "返贫预警", "致贫预警")
+    out["trigger_date"] = _trigger_dates(netted, out[["id_number", "threshold"]])
+    first_names = netted.sort_values(["settle_date", "settlement_id"]).drop_duplicates("id_number") \
+        .set_index("id_number")["name"]
+    out["name"] = out["name"].fillna(out["id_number"].map(first_names)).fillna("")
+    out["village_code"] = out["village_code"].fillna("")
+    out["year"] = year
+    out["_lv"] = out["level"].map(LEVEL_ORDER)
+    out = out.sort_values(["_lv", "measure", "id_number"], ascending=[True, False, True])
+    return out.drop(columns=["_lv", "urban"]).reset_index(drop=True)
+
+
+def _trigger_dates(netted: pd.DataFrame, alerted: pd.DataFrame) -> np.ndarray:
+    """Date of the first settlement (by date, id) at which the running cost measure reaches the threshold."""
+    rows = netted[["id_number", "settle_date", "settlement_id", "measure"]].merge(alerted, on="id_number")
+    rows = rows.sort_values(["id_number", "settle_date", "settlement_id"])
+    rows["running"] = rows.groupby("id_number")["measure"].cumsum()
+    reached = rows[rows["running"] >= rows["threshold"]].drop_duplicates("id_number")
+    return alerted["id_number"].map(reached.set_index("id_number")["settle_date"]).to_numpy()

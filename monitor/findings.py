@@ -1,0 +1,50 @@
+"""Data-quality findings of SPEC §5: valid rows that do not match another source (not rejections)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+COLUMNS = ["kind", "source", "file", "row", "id_number", "name", "detail"]
+KIND_LABELS = {
+    "ENROLLED_NOT_IN_REGISTER": "参保人员不在人口底册",
+    "IDENTITY_NOT_IN_REGISTER": "困难群众不在人口底册",
+    "SETTLEMENT_WITHOUT_ENROLLMENT": "有结算无参保",
+    "NAME_MISMATCH": "姓名与底册不一致",
+    "BIRTH_MISMATCH": "出生日期与身份证不一致",
+}
+
+
+def data_quality_findings(snapshots: dict[str, pd.DataFrame], settlements: pd.DataFrame, warnings: pd.DataFrame,
+                          year: int) -> pd.DataFrame:
+    """One row per finding: persons of one source missing from another, name and birth-date mismatches."""
+    population, enrollment, identities = snapshots["population"], snapshots["enrollment"], snapshots["identities"]
+    registered = set(population["id_number"])
+    enrolled_y = enrollment[(enrollment["year"] == year) & (enrollment["status"] == "正常参保")]
+    parts = [warnings.assign(name="")[COLUMNS] if not warnings.empty else None]
+
+    outside = enrolled_y[~enrolled_y["id_number"].isin(registered)].drop_duplicates("id_number")
+    parts.append(_finding(outside, "ENROLLED_NOT_IN_REGISTER", "enrollment", f"{year} 年参保，人口底册中无此人"))
+
+    holders = identities[~identities["id_number"].isin(registered)].drop_duplicates("id_number")
+    parts.append(_finding(holders, "IDENTITY_NOT_IN_REGISTER", "identities",
+                          "困难群众身份：" + holders["identity_type"].astype("str")))
+
+    of_year = settlements[(settlements["reverses"] == "") & settlements["settle_date"].str.startswith(f"{year}-")]
+    uninsured = of_year[~of_year["id_number"].isin(set(enrolled_y["id_number"]))].drop_duplicates("id_number")
+    parts.append(_finding(uninsured, "SETTLEMENT_WITHOUT_ENROLLMENT", "settlements", f"{year} 年有结算，无正常参保记录"))
+
+    names = population.drop_duplicates("id_number").set_index("id_number")["name"]
+    with_name = enrollment[enrollment["name"] != ""]
+    register_name = with_name["id_number"].map(names)
+    differ = with_name[register_name.notna() & (register_name != with_name["name"])].drop_duplicates("id_number")
+    parts.append(_finding(differ, "NAME_MISMATCH", "enrollment",
+                          "参保登记姓名与人口底册不一致"))
+    found = [p for p in parts if p is not None and not p.empty]
+    if not found:
+        return pd.DataFrame(columns=COLUMNS)
+    return pd.concat(found, ignore_index=True)[COLUMNS]
+
+
+def _finding(rows: pd.DataFrame, kind: str, source: str, detail: object) -> pd.DataFrame:
+    return pd.DataFrame({"kind": kind, "source": source, "file": "", "row": pd.NA,
+                         "id_number": rows["id_number"], "name": rows["name"], "detail": detail})

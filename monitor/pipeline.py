@@ -1,0 +1,217 @@
+"""One load, end to end: read → validate → compute → store in a single transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from monitor import store
+from monitor.config import ConfigError, Settings
+from monitor.costs import alerts as compute_alerts
+from monitor.costs import netted_settlements, person_year, rule_thresholds
+from monitor.coverage import coverage_by_division, outreach_list, scope
+from monitor.divisions import level_of
+from monitor.findings import data_quality_findings
+from monitor.identities import change_list, primary_identities
+from monitor.read import LoadError, checksum, files_by_source, read_source
+from monitor.sources import TABULAR_SOURCES
+from monitor.validate import Context, Validated, validate_source
+
+Progress = Callable[[str], None]
+
+
+class RunError(Exception):
+    """A run that could not be processed; nothing stored changed. The message is one line."""
+
+
+@dataclass
+class RunResult:
+    run_id: int
+    year: int
+    as_of: date
+    root: str
+    counts: dict[str, dict[str, tuple[int, int, int]]] = field(default_factory=dict)  # source → file → counts
+    alerts: int = 0
+    outreach: int = 0
+
+
+def resolve_root(engine: Engine, settings: Settings, region: str | None) -> str:
+    """--region, else the root stored with the data, else config's region_code."""
+    if region:
+        if not region.isdigit() or len(region) not in (6, 12):
+            raise RunError(f"--region: expected a 6- or 12-digit division code, got {region!r}")
+        return region.ljust(12, "0")
+    return store.get_meta(engine, "root") or settings.region_code
+
+
+def _stored(engine: Engine) -> dict[str, pd.DataFrame]:
+    with engine.connect() as conn:
+        frames = {key: store.read_table(conn, table) for key, table in store.SNAPSHOT_TABLES.items()}
+        frames["settlements"] = store.read_table(conn, store.settlements)
+    return frames
+
+
+def _divisions_frame(valid: pd.DataFrame) -> pd.DataFrame:
+    frame = valid[["code", "name", "urban_rural"]].copy()
+    frame["level"] = frame["code"].map(level_of)
+    return frame
+
+
+def run_load(inbox: Path, settings: Settings, engine: Engine, *, year: int | None = None, as_of: date | None = None,
+             region: str | None = None, run_date: date | None = None, trigger: str = "command line",
+             progress: Progress = lambda _msg: None) -> RunResult:
+    """Process one load folder; on any failure record the failed run, change no data and raise RunError."""
+    started = store.now()
+    year = year or settings.year
+    root = None
+    try:
+        root = resolve_root(engine, settings, region)
+        as_of = settings.resolve_as_of(year, as_of)
+        return _run(inbox, settings, engine, year, as_of, root, run_date or date.today(), started, trigger, progress)
+    except (LoadError, ConfigError, RunError) as exc:
+        message = str(exc).splitlines()[0]
+        store.record_failed_run(engine, started, year, as_of.isoformat() if isinstance(as_of, date) else None,
+                                root, str(inbox), message, trigger)
+        raise RunError(message) from None
+
+
+def _run(inbox: Path, settings: Settings, engine: Engine, year: int, as_of: date, root: str, run_date: date,
+         started: str, trigger: str, progress: Progress) -> RunResult:
+    types = settings.identity_types_for(year)
+    rule_thresholds(settings, year)  # a missing income stops the run before anything is read
+    files = files_by_source(inbox, settings)
+    progress(f"读取 {sum(len(v) for v in files.values())} 个文件")
+    stored = _stored(engine)
+    raw = {key: read_source(paths, key, settings) for key, paths in files.items() if key in TABULAR_SOURCES}
+
+    results: dict[str, Validated] = {}
+    snapshots = {key: stored[key] for key in store.SNAPSHOT_TABLES}
+    villages: frozenset[str] = frozenset()
+    for key in TABULAR_SOURCES:
+        if key == "population":
+            villages = frozenset(snapshots["divisions"].loc[snapshots["divisions"]["level"] == "村社区", "code"])
+        if key not in raw:
+            continue
+        progress(f"校验 {key}")
+        mentioned = None
+        if key == "settlements":
+            ids = pd.concat([t.canonical(TABULAR_SOURCES[key])[c] for t in raw[key]
+                             for c in ("settlement_id", "reverses")]).str.strip()
+            mentioned = stored["settlements"][stored["settlements"]["settlement_id"].isin(set(ids))]
+        ctx = Context(settings, root, year, run_date, villages, mentioned)
+        results[key] = validate_source(key, raw[key], ctx)
+        valid = results[key].valid
+        if key == "divisions":
+            snapshots["divisions"] = _divisions_frame(valid)
+        elif key in snapshots:
+            snapshots[key] = valid.drop(columns=["_file", "_row"])
+
+    new_settlements = results["settlements"].valid.drop(columns=["_file", "_row"]) if "settlements" in results \
+        else stored["settlements"].iloc[0:0]
+    all_settlements = pd.concat([stored["settlements"].drop(columns=["run_id"]), new_settlements],
+                                ignore_index=True)
+
+    progress("计算参保率、扩面名单与预警")
+    computed = compute_results(snapshots, all_settlements, settings, year, as_of, root)
+    changes = None
+    if "identities" in results and not stored["identities"].empty:
+        changes = change_list(stored["identities"], snapshots["identities"], as_of, types)
+    warnings = pd.concat([r.warnings for r in results.values()], ignore_index=True)
+    findings = data_quality_findings(snapshots, all_settlements, warnings, year)
+
+    progress("写入数据库")
+    with engine.begin() as conn:
+        run_id = int(conn.execute(store.runs.insert().values(
+            started_at=started, status="running", year=year, as_of=as_of.isoformat(), root=root,
+            inbox=str(inbox), trigger=trigger)).inserted_primary_key[0])
+        store.set_meta(conn, "root", root)
+        for key, table in store.SNAPSHOT_TABLES.items():
+            if key in results:
+                store.replace_rows(conn, table, snapshots[key])
+        if "settlements" in results:
+            store.write_frame(conn, store.settlements, new_settlements.assign(run_id=run_id))
+        _store_run_files(conn, run_id, files, results)
+        _store_results(conn, run_id, year, computed, findings, changes)
+        conn.execute(store.runs.update().where(store.runs.c.id == run_id).values(
+            status="ok", finished_at=store.now(), message=""))
+    counts = {key: r.counts for key, r in results.items()}
+    return RunResult(run_id, year, as_of, root, counts, len(computed["alerts"]), len(computed["outreach"]))
+
+
+def compute_results(snapshots: dict[str, pd.DataFrame], settlements: pd.DataFrame, settings: Settings, year: int,
+                    as_of: date, root: str) -> dict[str, pd.DataFrame]:
+    """Coverage, outreach and alerts of a year from the snapshots and every stored settlement."""
+    types = settings.identity_types_for(year)
+    population, identities = snapshots["population"], snapshots["identities"]
+    persons = scope(population, snapshots["deaths"], snapshots["enrollment"], identities, year, as_of, root, types)
+    coverage = coverage_by_division(persons, snapshots["divisions"], root)
+    outreach = outreach_list(persons, population, snapshots["enrollment"], identities, year, as_of, root, types)
+    netted = netted_settlements(settlements, year, settings.cost_measure)
+    primary = primary_identities(identities, as_of, types)[["id_number", "identity_type"]]
+    urban = snapshots["divisions"].set_index("code")["urban_rural"].fillna("").str.startswith("1")
+    people = population[["id_number", "name", "village_code"]].drop_duplicates("id_number")
+    people = people.assign(urban=people["village_code"].map(urban).fillna(False).astype(bool))
+    people = people.merge(primary, on="id_number", how="outer")
+    people["vulnerable"] = people["identity_type"].notna()
+    alerts = compute_alerts(person_year(netted), netted, people, settings, year)
+    return {"coverage": coverage, "outreach": outreach, "alerts": alerts}
+
+
+def _store_run_files(conn: sa.Connection, run_id: int, files: dict[str, list[Path]],
+                     results: dict[str, Validated]) -> None:
+    rows = []
+    for key, paths in files.items():
+        validated = results.get(key)
+        for path in paths:
+            labels = [lb for lb in (validated.counts if validated else {}) if lb.split(":")[0] == path.name] \
+                or [path.name]
+            for label in labels:
+                read, loaded, rejected = validated.counts.get(label, (0, 0, 0)) if validated else (0, 0, 0)
+                rows.append({"run_id": run_id, "source": key, "file": label, "checksum": checksum(path),
+                             "rows_read": read, "rows_loaded": loaded, "rows_rejected": rejected})
+    store.write_frame(conn, store.run_files, pd.DataFrame(rows))
+    rejects = pd.concat([r.rejects for r in results.values()], ignore_index=True)
+    rejects["run_id"] = run_id
+    rejects["seq"] = range(len(rejects))
+    store.write_frame(conn, store.rejects, rejects)
+
+
+def _store_results(conn: sa.Connection, run_id: int, year: int, computed: dict[str, pd.DataFrame],
+                   findings: pd.DataFrame, changes: pd.DataFrame | None) -> None:
+    for name, table in (("coverage", store.coverage), ("outreach", store.outreach), ("alerts", store.alerts)):
+        frame = computed[name].assign(year=year, run_id=run_id)
+        frame["seq"] = range(len(frame))
+        store.replace_rows(conn, table, frame, table.c.year == year)
+    store.replace_rows(conn, store.findings, findings.assign(year=year), store.findings.c.year == year)
+    if changes is not None:
+        store.write_frame(conn, store.identity_changes, changes.assign(run_id=run_id))
+    _sync_alert_states(conn, year, computed["alerts"])
+
+
+LEVEL_RANK = {"黄": 1, "橙": 2, "红": 3}
+
+
+def _sync_alert_states(conn: sa.Connection, year: int, alerts: pd.DataFrame) -> None:
+    """New alerts start 待推送; a level that rises after a push goes back to 待推送 marked 升级; nothing resets."""
+    existing = store.read_table(conn, store.alert_states, store.alert_states.c.year == year)
+    known = existing.set_index("id_number") if not existing.empty else None
+    fresh, raised = [], []
+    for person, level in zip(alerts["id_number"], alerts["level"]):
+        if known is None or person not in known.index:
+            fresh.append({"year": year, "id_number": person, "state": "待推送", "level": level, "upgraded": False,
+                          "updated_at": store.now(), "updated_by": "system"})
+        else:
+            before = known.loc[person]
+            if LEVEL_RANK[level] > LEVEL_RANK.get(before["level"], 0) and before["state"] != "待推送":
+                raised.append((person, level))
+    store.write_frame(conn, store.alert_states, pd.DataFrame(fresh))
+    for person, level in raised:
+        conn.execute(store.alert_states.update().where(
+            (store.alert_states.c.year == year) & (store.alert_states.c.id_number == person)).values(
+            state="待推送", level=level, upgraded=True, updated_at=store.now(), updated_by="system"))

@@ -1,0 +1,85 @@
+"""Read-only queries over stored results, shared by exports, pages and the workflow."""
+
+from __future__ import annotations
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from monitor import store
+from monitor.divisions import levels_below
+
+
+class QueryError(ValueError):
+    """A request that the stored data cannot answer (unknown level, no run for the year)."""
+
+
+def root(engine: Engine, default: str) -> str:
+    return store.get_meta(engine, "root") or default
+
+
+def latest_run(engine: Engine, status: str | None = "ok") -> dict | None:
+    query = sa.select(store.runs).order_by(store.runs.c.id.desc()).limit(1)
+    if status:
+        query = query.where(store.runs.c.status == status)
+    with engine.connect() as conn:
+        row = conn.execute(query).mappings().first()
+    return dict(row) if row else None
+
+
+def default_year(engine: Engine, fallback: int) -> int:
+    """The year of the latest successful run, else the configured year."""
+    run = latest_run(engine)
+    return int(run["year"]) if run else fallback
+
+
+def coverage(engine: Engine, year: int, level: str, root_code: str) -> pd.DataFrame:
+    if level not in levels_below(root_code):
+        raise QueryError(f"--level {level}: levels of root {root_code} are {'|'.join(levels_below(root_code))}")
+    with engine.connect() as conn:
+        return store.read_table(conn, store.coverage, (store.coverage.c.year == year) &
+                                (store.coverage.c.level == level), [store.coverage.c.code])
+
+
+def outreach(engine: Engine, year: int) -> pd.DataFrame:
+    with engine.connect() as conn:
+        return store.read_table(conn, store.outreach, store.outreach.c.year == year, [store.outreach.c.seq])
+
+
+def alerts(engine: Engine, year: int) -> pd.DataFrame:
+    """Alerts of a year with their workflow state."""
+    with engine.connect() as conn:
+        rows = store.read_table(conn, store.alerts, store.alerts.c.year == year, [store.alerts.c.seq])
+        states = store.read_table(conn, store.alert_states, store.alert_states.c.year == year)
+    state = states.set_index("id_number")["state"] if not states.empty else pd.Series(dtype="str")
+    rows["state"] = rows["id_number"].map(state).fillna("待推送")
+    return rows
+
+
+def rejects(engine: Engine) -> pd.DataFrame:
+    with engine.connect() as conn:
+        return store.read_table(conn, store.rejects, None, [store.rejects.c.run_id, store.rejects.c.seq])
+
+
+def runs(engine: Engine) -> pd.DataFrame:
+    with engine.connect() as conn:
+        return store.read_table(conn, store.runs, None, [store.runs.c.id.desc()])
+
+
+def run_files(engine: Engine, run_id: int) -> pd.DataFrame:
+    with engine.connect() as conn:
+        return store.read_table(conn, store.run_files, store.run_files.c.run_id == run_id)
+
+
+def identity_changes(engine: Engine, run_id: int | None = None) -> pd.DataFrame:
+    """The identity change list of a run (default: the latest run that produced one)."""
+    with engine.connect() as conn:
+        if run_id is None:
+            run_id = conn.execute(sa.select(sa.func.max(store.identity_changes.c.run_id))).scalar()
+        return store.read_table(conn, store.identity_changes, store.identity_changes.c.run_id == run_id,
+                                [store.identity_changes.c.change, store.identity_changes.c.id_number])
+
+
+def findings(engine: Engine, year: int) -> pd.DataFrame:
+    with engine.connect() as conn:
+        return store.read_table(conn, store.findings, store.findings.c.year == year)

@@ -1,0 +1,236 @@
+"""Reading a load folder: files by prefix, encoding detection, xlsx sheets, header aliases → raw tables."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from monitor.config import Settings
+from monitor.sources import TABULAR_SOURCES, Source
+from monitor.text import fold_width
+
+TABULAR_SUFFIXES = (".csv", ".xlsx")
+BOUNDARY_SUFFIXES = (".geojson", ".json", ".gpkg", ".zip", ".shp")
+
+
+class LoadError(Exception):
+    """A load that cannot be processed (unreadable file, missing required column); one-line message."""
+
+
+@dataclass
+class RawTable:
+    """One file (or xlsx sheet) of a source: original cells as strings plus canonical column positions."""
+    source: str
+    file_name: str
+    sheet: str | None
+    cells: pd.DataFrame  # original cells as strings, positional columns
+    row_numbers: np.ndarray  # physical row numbers (header = 1)
+    positions: dict[str, int]  # canonical column name → position in cells
+
+    @property
+    def label(self) -> str:
+        return f"{self.file_name}:{self.sheet}" if self.sheet else self.file_name
+
+    def canonical(self, source: Source) -> pd.DataFrame:
+        """Canonical columns of the source (absent optional ones empty), with _file and _row."""
+        data = {c.name: (self.cells[self.positions[c.name]] if c.name in self.positions
+                         else pd.Series("", index=self.cells.index, dtype="str"))
+                for c in source.columns}
+        frame = pd.DataFrame(data, index=self.cells.index)
+        frame["_file"] = self.label
+        frame["_row"] = self.row_numbers
+        return frame
+
+    def originals(self, index: pd.Index) -> pd.Series:
+        """The original cells of some rows joined by '|'."""
+        part = self.cells.loc[index]
+        if part.empty:
+            return pd.Series([], dtype="str")
+        return part.astype("str").fillna("").agg("|".join, axis=1)
+
+
+def checksum(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def source_of(path: Path, settings: Settings) -> str | None:
+    """The source a file belongs to, from its name prefix (case-insensitive)."""
+    name = path.name.lower()
+    for key, prefix in settings.file_prefixes.items():
+        if name.startswith(prefix.lower()):
+            return key
+    return None
+
+
+def files_by_source(folder: Path, settings: Settings) -> dict[str, list[Path]]:
+    """Files of a load folder grouped by source, each list in file-name order."""
+    if not folder.is_dir():
+        raise LoadError(f"{folder}: load folder not found")
+    found: dict[str, list[Path]] = {}
+    for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "~$"))):
+        key = source_of(path, settings)
+        if key is None:
+            continue
+        allowed = BOUNDARY_SUFFIXES if key == "boundaries" else TABULAR_SUFFIXES
+        if path.suffix.lower() not in allowed:
+            raise LoadError(f"{path.name}: unsupported file type {path.suffix or '(none)'} "
+                            f"(expected {', '.join(allowed)}; save .xls as .xlsx)")
+        found.setdefault(key, []).append(path)
+    return found
+
+
+def header_lookup(source: Source, settings: Settings) -> dict[str, str]:
+    """Folded header text → canonical column name, through canonical headers and configured aliases."""
+    lookup: dict[str, str] = {}
+    for col in source.columns:
+        lookup[col.header] = col.name
+    for group in ("all", source.key):
+        for canon, aliases in settings.header_aliases.get(group, {}).items():
+            col = next((c for c in source.columns if c.header == canon), None)
+            if col is not None:
+                for alias in aliases:
+                    lookup.setdefault(alias, col.name)
+    return lookup
+
+
+def _positions(headers: list[str], lookup: dict[str, str]) -> dict[str, int]:
+    positions: dict[str, int] = {}
+    for i, h in enumerate(headers):
+        name = lookup.get(fold_width(str(h)).strip())
+        if name is not None and name not in positions:
+            positions[name] = i
+    return positions
+
+
+def _missing(source: Source, positions: dict[str, int]) -> list[str]:
+    return [c.header for c in source.columns if c.required and c.name not in positions]
+
+
+def _missing_message(label: str, missing: list[str], headers: list[str]) -> str:
+    found = "、".join(str(h).strip() for h in headers if str(h).strip()) or "(none)"
+    return f"{label}: missing required column {'、'.join(missing)}; headers found: {found}"
+
+
+def detect_encoding(path: Path) -> str:
+    """utf-8-sig for a BOM, utf-8 when the whole file decodes, else gb18030 (a superset of GBK)."""
+    with open(path, "rb") as fh:
+        if fh.read(3) == codecs.BOM_UTF8:
+            return "utf-8-sig"
+        fh.seek(0)
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        try:
+            for chunk in iter(lambda: fh.read(1 << 22), b""):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+            return "utf-8"
+        except UnicodeDecodeError:
+            pass
+    with open(path, "rb") as fh:
+        decoder = codecs.getincrementaldecoder("gb18030")()
+        try:
+            for chunk in iter(lambda: fh.read(1 << 22), b""):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise LoadError(f"{path.name}: not readable as UTF-8 or GB18030/GBK text") from None
+    return "gb18030"
+
+
+def _drop_blank_rows(cells: pd.DataFrame, rows: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    if cells.empty:
+        return cells, rows
+    nonblank = np.zeros(len(cells), dtype=bool)
+    for col in cells.columns:
+        nonblank |= (cells[col].str.strip() != "").to_numpy()
+    if nonblank.all():
+        return cells, rows
+    return cells[nonblank].reset_index(drop=True), rows[nonblank]
+
+
+def read_csv(path: Path, source: Source, settings: Settings) -> list[RawTable]:
+    encoding = detect_encoding(path)
+    with open(path, encoding=encoding, newline="") as fh:
+        headers = next(csv.reader(fh), [])
+    positions = _positions(headers, header_lookup(source, settings))
+    missing = _missing(source, positions)
+    if missing:
+        raise LoadError(_missing_message(path.name, missing, headers))
+    try:
+        cells = pd.read_csv(path, encoding=encoding, header=None, skiprows=1, dtype="str", na_filter=False,
+                            keep_default_na=False, skip_blank_lines=False, names=range(len(headers)),
+                            index_col=False, engine="c")
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise LoadError(f"{path.name}: malformed CSV ({str(exc).strip().splitlines()[-1]})") from None
+    cells = cells.fillna("")
+    rows = np.arange(2, len(cells) + 2)
+    cells, rows = _drop_blank_rows(cells, rows)
+    return [RawTable(source.key, path.name, None, cells, rows, positions)]
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else format(value, ".15g")
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time(0) else value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def read_xlsx(path: Path, source: Source, settings: Settings) -> list[RawTable]:
+    from python_calamine import CalamineWorkbook
+
+    try:
+        book = CalamineWorkbook.from_path(str(path))
+    except Exception as exc:  # calamine raises its own error types for corrupt files
+        raise LoadError(f"{path.name}: not a readable xlsx workbook ({type(exc).__name__})") from None
+    lookup = header_lookup(source, settings)
+    tables: list[RawTable] = []
+    first_failure: str | None = None
+    for sheet in book.sheet_names:
+        rows = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+        if not rows:
+            continue
+        headers = [_cell_text(h) for h in rows[0]]
+        positions = _positions(headers, lookup)
+        missing = _missing(source, positions)
+        if missing:
+            first_failure = first_failure or _missing_message(f"{path.name}:{sheet}", missing, headers)
+            continue
+        width = len(headers)
+        body = [[_cell_text(v) for v in r[:width]] + [""] * (width - len(r)) for r in rows[1:]]
+        cells = pd.DataFrame(body, columns=range(width), dtype="str") if body else \
+            pd.DataFrame({i: pd.Series([], dtype="str") for i in range(width)})
+        numbers = np.arange(2, len(cells) + 2)
+        cells, numbers = _drop_blank_rows(cells, numbers)
+        tables.append(RawTable(source.key, path.name, sheet, cells, numbers, positions))
+    if not tables:
+        raise LoadError(first_failure or f"{path.name}: no sheet with a header row")
+    return tables
+
+
+def read_source(paths: list[Path], source_key: str, settings: Settings) -> list[RawTable]:
+    """Every table of a source's files, in file-name then sheet order."""
+    source = TABULAR_SOURCES[source_key]
+    tables: list[RawTable] = []
+    for path in paths:
+        reader = read_xlsx if path.suffix.lower() == ".xlsx" else read_csv
+        tables.extend(reader(path, source, settings))
+    return tables

@@ -1,0 +1,193 @@
+"""Storage: the database schema and every read and write of stored data (SQLAlchemy Core, portable)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+metadata = sa.MetaData()
+S = sa.String
+BIG = sa.BigInteger
+
+
+def _cols(*spec: tuple[str, type]) -> list[sa.Column]:
+    return [sa.Column(name, kind() if isinstance(kind, type) else kind) for name, kind in spec]
+
+
+meta = sa.Table("meta", metadata, sa.Column("key", S(64), primary_key=True), sa.Column("value", sa.Text))
+
+runs = sa.Table(
+    "runs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("started_at", S(19)), sa.Column("finished_at", S(19)), sa.Column("status", S(16)),
+    sa.Column("message", sa.Text), sa.Column("year", sa.Integer), sa.Column("as_of", S(10)),
+    sa.Column("root", S(12)), sa.Column("inbox", sa.Text), sa.Column("trigger", S(32)),
+)
+
+run_files = sa.Table(
+    "run_files", metadata,
+    sa.Column("run_id", sa.Integer, index=True), sa.Column("source", S(16)), sa.Column("file", sa.Text),
+    sa.Column("checksum", S(64)), sa.Column("rows_read", BIG), sa.Column("rows_loaded", BIG),
+    sa.Column("rows_rejected", BIG),
+)
+
+rejects = sa.Table(
+    "rejects", metadata,
+    sa.Column("run_id", sa.Integer, index=True), sa.Column("seq", BIG), sa.Column("source", S(16)),
+    sa.Column("file", sa.Text), sa.Column("row", BIG), sa.Column("reason", S(32)), sa.Column("column", S(32)),
+    sa.Column("original", sa.Text),
+)
+
+divisions = sa.Table("divisions", metadata, *_cols(("code", S(12)), ("name", sa.Text), ("urban_rural", S(3)),
+                                                   ("level", S(8))))
+population = sa.Table("population", metadata, *_cols(
+    ("id_number", S(18)), ("name", sa.Text), ("village_code", S(12)), ("household_id", sa.Text),
+    ("birth_date", S(10)), ("status", S(8)), ("status_date", S(10)), ("phone", sa.Text), ("address", sa.Text)),
+    sa.Index("ix_population_id", "id_number"))
+deaths = sa.Table("deaths", metadata, *_cols(("id_number", S(18)), ("name", sa.Text), ("death_date", S(10))))
+enrollment = sa.Table("enrollment", metadata, *_cols(
+    ("id_number", S(18)), ("name", sa.Text), ("scheme", S(8)), ("year", sa.Integer), ("status", S(8)),
+    ("insured_place", S(12)), ("paid_date", S(10)), ("subsidy_type", sa.Text), ("subsidy_amount", BIG)),
+    sa.Index("ix_enrollment_id", "id_number"))
+identities = sa.Table("identities", metadata, *_cols(
+    ("id_number", S(18)), ("name", sa.Text), ("identity_type", S(32)), ("department", sa.Text),
+    ("start_date", S(10)), ("end_date", S(10)), ("household_id", sa.Text), ("income_per_capita", BIG)),
+    sa.Index("ix_identities_id", "id_number"))
+settlements = sa.Table("settlements", metadata, *_cols(
+    ("settlement_id", S(64)), ("id_number", S(18)), ("name", sa.Text), ("settle_date", S(10)),
+    ("visit_type", S(16)), ("provider", sa.Text), ("total_cost", BIG), ("policy_cost", BIG), ("basic_paid", BIG),
+    ("critical_paid", BIG), ("assistance_paid", BIG), ("other_paid", BIG), ("reverses", S(64)),
+    ("run_id", sa.Integer)),
+    sa.Index("ix_settlements_sid", "settlement_id"), sa.Index("ix_settlements_person", "id_number"))
+
+findings = sa.Table("findings", metadata, *_cols(
+    ("year", sa.Integer), ("kind", S(32)), ("source", S(16)), ("file", sa.Text), ("row", BIG),
+    ("id_number", S(18)), ("name", sa.Text), ("detail", sa.Text)), sa.Index("ix_findings_year", "year"))
+identity_changes = sa.Table("identity_changes", metadata, *_cols(
+    ("run_id", sa.Integer), ("id_number", S(18)), ("name", sa.Text), ("change", S(4)),
+    ("identity_type_before", S(32)), ("identity_type_after", S(32))))
+
+coverage = sa.Table("coverage", metadata, *_cols(
+    ("year", sa.Integer), ("run_id", sa.Integer), ("code", S(12)), ("name", sa.Text), ("level", S(8)),
+    ("parent_code", S(12)), ("urban_rural", S(3)), ("in_scope", BIG), ("enrolled", BIG),
+    ("vulnerable_in_scope", BIG), ("vulnerable_enrolled", BIG), ("newborn_in_scope", BIG),
+    ("newborn_enrolled", BIG), ("enrolled_local", BIG), ("enrolled_elsewhere", BIG),
+    ("duplicate_enrolled", BIG)), sa.Index("ix_coverage_year", "year", "level"))
+outreach = sa.Table("outreach", metadata, *_cols(
+    ("year", sa.Integer), ("seq", BIG), ("id_number", S(18)), ("name", sa.Text), ("town_code", S(12)),
+    ("village_code", S(12)), ("household_id", sa.Text), ("priority", sa.Integer), ("identity_type", S(32)),
+    ("subsidy_mode", S(8)), ("subsidy_cents", BIG), ("phone", sa.Text), ("address", sa.Text),
+    ("remark", sa.Text)), sa.Index("ix_outreach_year", "year", "town_code"))
+alerts = sa.Table("alerts", metadata, *_cols(
+    ("year", sa.Integer), ("seq", BIG), ("id_number", S(18)), ("name", sa.Text), ("village_code", S(12)),
+    ("identity_type", S(32)), ("alert_type", S(8)), ("vulnerable", sa.Boolean), ("total_cost", BIG),
+    ("basic_paid", BIG), ("critical_paid", BIG), ("assistance_paid", BIG), ("other_paid", BIG),
+    ("funds_paid", BIG), ("measure", BIG), ("threshold", BIG), ("rules", S(64)), ("level", S(2)),
+    ("trigger_date", S(10)), ("n_settlements", BIG), ("inpatient_stays", BIG)),
+    sa.Index("ix_alerts_year", "year", "id_number"))
+alert_states = sa.Table(
+    "alert_states", metadata,
+    sa.Column("year", sa.Integer, primary_key=True), sa.Column("id_number", S(18), primary_key=True),
+    sa.Column("state", S(8)), sa.Column("level", S(2)), sa.Column("upgraded", sa.Boolean),
+    sa.Column("updated_at", S(19)), sa.Column("updated_by", S(64)),
+)
+
+SNAPSHOT_TABLES = {"divisions": divisions, "population": population, "deaths": deaths, "enrollment": enrollment,
+                   "identities": identities}
+INT_COLUMNS = {"year", "subsidy_amount", "income_per_capita", "total_cost", "policy_cost", "basic_paid",
+               "critical_paid", "assistance_paid", "other_paid", "run_id", "row", "seq", "priority",
+               "subsidy_cents", "funds_paid", "measure", "threshold", "n_settlements", "inpatient_stays",
+               "in_scope", "enrolled", "vulnerable_in_scope", "vulnerable_enrolled", "newborn_in_scope",
+               "newborn_enrolled", "enrolled_local", "enrolled_elsewhere", "duplicate_enrolled",
+               "rows_read", "rows_loaded", "rows_rejected", "id"}
+
+
+def now() -> str:
+    return datetime.now().isoformat(sep=" ", timespec="seconds")
+
+
+def connect(url: str) -> Engine:
+    """An engine with the schema created (SQLite gets WAL so pages can read during a load)."""
+    engine = sa.create_engine(url)
+    if engine.dialect.name == "sqlite":
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # noqa: ANN001
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+    metadata.create_all(engine)
+    return engine
+
+
+def _typed(frame: pd.DataFrame, table: sa.Table) -> pd.DataFrame:
+    """Stored columns back in the core's dtypes: text as str, amounts and counts as Int64."""
+    out = pd.DataFrame(index=frame.index)
+    for col in table.columns:
+        values = frame[col.name]
+        if col.name in INT_COLUMNS:
+            out[col.name] = pd.to_numeric(values).astype("Int64")
+        elif isinstance(col.type, sa.Boolean):
+            out[col.name] = values.astype(bool)
+        else:
+            out[col.name] = values.astype("str")
+    return out
+
+
+def read_table(conn: Connection | Engine, table: sa.Table, where: sa.ColumnElement | None = None,
+               order_by: list | None = None) -> pd.DataFrame:
+    query = sa.select(table)
+    if where is not None:
+        query = query.where(where)
+    if order_by:
+        query = query.order_by(*order_by)
+    frame = pd.read_sql(query, conn)
+    return _typed(frame, table)
+
+
+def write_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
+    """Append rows (only the table's columns) inside the caller's transaction."""
+    if frame.empty:
+        return
+    names = [c.name for c in table.columns if c.name in frame.columns]
+    rows = frame[names].astype(object).where(frame[names].notna(), None)
+    records = rows.to_dict("records")
+    for start in range(0, len(records), 50_000):
+        conn.execute(table.insert(), records[start:start + 50_000])
+
+
+def replace_rows(conn: Connection, table: sa.Table, frame: pd.DataFrame, where: sa.ColumnElement | None = None) -> None:
+    conn.execute(table.delete() if where is None else table.delete().where(where))
+    write_frame(conn, table, frame)
+
+
+def get_meta(conn: Connection | Engine, key: str) -> str | None:
+    with (conn.connect() if isinstance(conn, Engine) else _nullcontext(conn)) as c:
+        return c.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar()
+
+
+def set_meta(conn: Connection, key: str, value: str) -> None:
+    conn.execute(meta.delete().where(meta.c.key == key))
+    conn.execute(meta.insert().values(key=key, value=value))
+
+
+class _nullcontext:
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def __enter__(self) -> Connection:
+        return self.conn
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def record_failed_run(engine: Engine, started_at: str, year: int | None, as_of: str | None, root: str | None,
+                      inbox: str, message: str, trigger: str) -> int:
+    with engine.begin() as conn:
+        return int(conn.execute(runs.insert().values(
+            started_at=started_at, finished_at=now(), status="failed", message=message, year=year, as_of=as_of,
+            root=root, inbox=inbox, trigger=trigger)).inserted_primary_key[0])

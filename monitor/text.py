@@ -1,0 +1,18 @@
+"""Text folding shared by header matching and value normalising (full-width → half-width)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+# U+FF01..U+FF5E are the full-width forms of ASCII 0x21..0x7E; U+3000 is the ideographic space.
+_FULL_TO_HALF = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+
+
+def fold_width(text: str) -> str:
+    """Fold full-width ASCII characters and the ideographic space to their half-width forms."""
+    return text.translate(_FULL_TO_HALF)
+
+
+def fold_series(values: pd.Series) -> pd.Series:
+    """fold_width and strip, for a whole column of strings."""
+    return values.str.translate(_FULL_TO_HALF).str.strip()

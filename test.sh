@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs everything the tests need (Python packages, a PostgreSQL server) and runs the whole suite.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/pip install --quiet --disable-pip-version-check -e ".[test]"
+
+# A real PostgreSQL server on loopback for the storage tests (Debian's package; started here, stopped never).
+if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) || true
+  fi
+fi
+if command -v pg_ctlcluster >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  version=$(ls /etc/postgresql 2>/dev/null | sort -n | tail -1)
+  if [ -n "$version" ]; then
+    pg_ctlcluster "$version" main start 2>/dev/null || true
+    su postgres -c "psql -q -c \"DO \\\$\\\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname='monitor_test') THEN CREATE ROLE monitor_test LOGIN SUPERUSER PASSWORD 'monitor_test'; END IF; END \\\$\\\$;\"" >/dev/null
+    port=$(su postgres -c "psql -tAq -c 'SHOW port'")
+    export MONITOR_TEST_PG_URL="postgresql+psycopg://monitor_test:monitor_test@127.0.0.1:${port}/postgres"
+  fi
+fi
+
+exec .venv/bin/python -m pytest "$@"
