@@ -17,7 +17,7 @@ fi
 if command -v pg_ctlcluster >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   version=$(ls /etc/postgresql 2>/dev/null | sort -n | tail -1)
   if [ -n "$version" ]; then
-    pg_ctlcluster "$version" main start 2>/dev/null || true
+    pg_ctlcluster "$version" main start >/dev/null 2>&1 || true
     su postgres -c "psql -q -c \"DO \\\$\\\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname='monitor_test') THEN CREATE ROLE monitor_test LOGIN SUPERUSER PASSWORD 'monitor_test'; END IF; END \\\$\\\$;\"" >/dev/null
     port=$(su postgres -c "psql -tAq -c 'SHOW port'")
     export MONITOR_TEST_PG_URL="postgresql+psycopg://monitor_test:monitor_test@127.0.0.1:${port}/postgres"

@@ -76,7 +76,7 @@ def source_of(path: Path, settings: Settings) -> str | None:
 def files_by_source(folder: Path, settings: Settings) -> dict[str, list[Path]]:
     """Files of a load folder grouped by source, each list in file-name order."""
     if not folder.is_dir():
-        raise LoadError(f"{folder}: load folder not found")
+        raise LoadError(f"{folder}: 找不到数据文件夹")
     found: dict[str, list[Path]] = {}
     for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "~$"))):
         key = source_of(path, settings)
@@ -84,8 +84,8 @@ def files_by_source(folder: Path, settings: Settings) -> dict[str, list[Path]]:
             continue
         allowed = BOUNDARY_SUFFIXES if key == "boundaries" else TABULAR_SUFFIXES
         if path.suffix.lower() not in allowed:
-            raise LoadError(f"{path.name}: unsupported file type {path.suffix or '(none)'} "
-                            f"(expected {', '.join(allowed)}; save .xls as .xlsx)")
+            raise LoadError(f"{path.name}: 不支持的文件类型 {path.suffix or '(无)'}（可用 {', '.join(allowed)}；"
+                            f".xls 请另存为 .xlsx）")
         found.setdefault(key, []).append(path)
     return found
 
@@ -119,7 +119,7 @@ def _missing(source: Source, positions: dict[str, int]) -> list[str]:
 
 def _missing_message(label: str, missing: list[str], headers: list[str]) -> str:
     found = "、".join(str(h).strip() for h in headers if str(h).strip()) or "(none)"
-    return f"{label}: missing required column {'、'.join(missing)}; headers found: {found}"
+    return f"{label}: 缺少必需列 {'、'.join(missing)}（文件中的列：{found}）"
 
 
 def detect_encoding(path: Path) -> str:
@@ -143,7 +143,7 @@ def detect_encoding(path: Path) -> str:
                 decoder.decode(chunk)
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
-            raise LoadError(f"{path.name}: not readable as UTF-8 or GB18030/GBK text") from None
+            raise LoadError(f"{path.name}: 无法按 UTF-8 或 GB18030/GBK 读取") from None
     return "gb18030"
 
 
@@ -171,7 +171,7 @@ def read_csv(path: Path, source: Source, settings: Settings) -> list[RawTable]:
                             keep_default_na=False, skip_blank_lines=False, names=range(len(headers)),
                             index_col=False, engine="c")
     except (pd.errors.ParserError, ValueError) as exc:
-        raise LoadError(f"{path.name}: malformed CSV ({str(exc).strip().splitlines()[-1]})") from None
+        raise LoadError(f"{path.name}: CSV 格式错误（{str(exc).strip().splitlines()[-1]}）") from None
     cells = cells.fillna("")
     rows = np.arange(2, len(cells) + 2)
     cells, rows = _drop_blank_rows(cells, rows)
@@ -200,7 +200,7 @@ def read_xlsx(path: Path, source: Source, settings: Settings) -> list[RawTable]:
     try:
         book = CalamineWorkbook.from_path(str(path))
     except Exception as exc:  # calamine raises its own error types for corrupt files
-        raise LoadError(f"{path.name}: not a readable xlsx workbook ({type(exc).__name__})") from None
+        raise LoadError(f"{path.name}: 无法读取的 xlsx 工作簿（{type(exc).__name__}）") from None
     lookup = header_lookup(source, settings)
     tables: list[RawTable] = []
     first_failure: str | None = None
@@ -222,7 +222,7 @@ def read_xlsx(path: Path, source: Source, settings: Settings) -> list[RawTable]:
         cells, numbers = _drop_blank_rows(cells, numbers)
         tables.append(RawTable(source.key, path.name, sheet, cells, numbers, positions))
     if not tables:
-        raise LoadError(first_failure or f"{path.name}: no sheet with a header row")
+        raise LoadError(first_failure or f"{path.name}: 没有带表头的工作表")
     return tables
 
 

@@ -1,0 +1,132 @@
+"""Rules of SPEC §6–§9 on small hand-built frames; inputs are never mutated."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from monitor.config import ConfigError
+from monitor.costs import alerts, netted_settlements, person_year, rule_thresholds
+from monitor.coverage import format_rate, rate_hundredths
+from monitor.identities import active_at, primary_identities
+
+A = date(2025, 6, 30)
+
+
+@pytest.mark.parametrize("enrolled, in_scope, text", [
+    (5, 9, "55.56"), (1, 3, "33.33"), (2, 3, "66.67"), (1, 8, "12.50"), (1, 1600, "0.06"),  # 0.0625 → 0.06
+    (1, 800, "0.13"),  # 0.125 rounds half-up
+    (9995, 10000, "99.95"), (0, 5, "0.00"), (7, 7, "100.00"), (0, 0, ""),
+])
+def test_rate_rounds_half_up(enrolled, in_scope, text):
+    assert format_rate(rate_hundredths(pd.Series([enrolled]), pd.Series([in_scope]))).iloc[0] == text
+
+
+def _identities(rows):
+    return pd.DataFrame(rows, columns=["id_number", "name", "identity_type", "start_date", "end_date",
+                                       "household_id"]).astype("str")
+
+
+@pytest.mark.parametrize("start, end, active", [
+    ("2025-06-30", None, True), ("2025-07-01", None, False), ("2024-01-01", "2025-06-30", False),
+    ("2024-01-01", "2025-07-01", True),
+])
+def test_identity_active_at_as_of(start, end, active):
+    frame = _identities([["p", "", "低保对象", start, end, ""]])
+    assert len(active_at(frame, A)) == int(active)
+
+
+def test_primary_identity_prefers_classed_types_then_list_order(settings):
+    types = settings.identity_types_for(2025)
+    frame = _identities([["p", "", "脱贫人口", "2020-01-01", None, ""], ["p", "", "重度残疾人", "2020-01-01", None, ""],
+                         ["p", "", "因病致贫重病患者", "2020-01-01", None, ""],
+                         ["q", "", "特困人员", "2020-01-01", None, ""], ["q", "", "低保对象", "2020-01-01", None, ""]])
+    before = frame.copy()
+    got = primary_identities(frame, A, types).set_index("id_number")
+    assert got.loc["p", "identity_type"] == "因病致贫重病患者"
+    assert got.loc["q", "identity_type"] == "特困人员" and got.loc["q", "subsidy"] == "full"
+    pd.testing.assert_frame_equal(frame, before)
+
+
+def _settlements(rows):
+    cols = ["settlement_id", "id_number", "name", "settle_date", "visit_type", "total_cost", "policy_cost",
+            "basic_paid", "critical_paid", "assistance_paid", "other_paid", "reverses"]
+    frame = pd.DataFrame(rows, columns=cols)
+    for c in cols[5:11]:
+        frame[c] = frame[c].astype("Int64")
+    for c in ("settlement_id", "id_number", "name", "settle_date", "visit_type", "reverses"):
+        frame[c] = frame[c].astype("str")
+    return frame
+
+
+def test_reversal_nets_whatever_its_date_and_other_years_are_left_out():
+    frame = _settlements([
+        ["A", "p", "", "2025-12-30", "住院", 10000, None, 4000, None, None, None, ""],
+        ["B", "p", "", "2024-12-30", "住院", 50000, None, 0, None, None, None, ""],
+        ["AR", "p", "", "2026-01-10", "住院", -3000, None, -1000, None, None, None, "A"],
+    ])
+    before = frame.copy()
+    netted = netted_settlements(frame, 2025, "个人负担")
+    assert netted["settlement_id"].tolist() == ["A"]
+    assert (netted.loc[0, "total_cost"], netted.loc[0, "basic_paid"], netted.loc[0, "oop"]) == (7000, 3000, 4000)
+    pd.testing.assert_frame_equal(frame, before)
+
+
+def test_policy_measure_floors_each_settlement_at_zero():
+    frame = _settlements([
+        ["A", "p", "", "2025-01-01", "住院", 10000, 6000, 7000, None, None, None, ""],
+        ["B", "p", "", "2025-02-01", "住院", 10000, 9000, 4000, None, None, None, ""],
+    ])
+    netted = netted_settlements(frame, 2025, "政策范围内个人负担")
+    assert netted["measure"].tolist() == [0, 5000]
+
+
+def _people(vulnerable: bool, urban: bool):
+    return pd.DataFrame({"id_number": ["p"], "name": ["某"], "village_code": ["990101001001"], "urban": [urban],
+                         "vulnerable": [vulnerable], "identity_type": ["低保对象" if vulnerable else None]})
+
+
+@pytest.mark.parametrize("oop, vulnerable, urban, rules, threshold, level, kind", [
+    (999_999, True, False, None, None, None, None),  # 9999.99 < 10000 and < 11559.50
+    (1_000_000, True, False, "R1", 1_000_000, "黄", "返贫预警"),
+    (1_500_000, True, False, "R1;R2", 1_000_000, "橙", "返贫预警"),
+    (2_000_000, True, True, "R1", 1_000_000, "红", "返贫预警"),  # urban R2 is 27094.00
+    (1_155_950, False, False, "R2", 1_155_950, "黄", "致贫预警"),  # exactly 50% of 23119
+    (1_155_949, False, False, None, None, None, None),
+    (2_311_900, False, False, "R2", 1_155_950, "红", "致贫预警"),
+    (2_000_000, False, True, None, None, None, None),
+    (4_064_100, False, True, "R2", 2_709_400, "橙", "致贫预警"),  # exactly 1.5 × 27094
+    (4_064_099, False, True, "R2", 2_709_400, "黄", "致贫预警"),
+])
+def test_alert_rules_levels_and_types(settings, oop, vulnerable, urban, rules, threshold, level, kind):
+    frame = _settlements([["A", "p", "某", "2025-03-01", "住院", oop, None, 0, None, None, None, ""]])
+    netted = netted_settlements(frame, 2025, settings.cost_measure)
+    got = alerts(person_year(netted), netted, _people(vulnerable, urban), settings, 2025)
+    if rules is None:
+        assert got.empty
+        return
+    row = got.iloc[0]
+    assert (row["rules"], row["threshold"], row["level"], row["alert_type"]) == (rules, threshold, level, kind)
+
+
+def test_trigger_date_is_where_running_sum_reaches_threshold(settings):
+    frame = _settlements([
+        ["B", "p", "", "2025-02-01", "住院", 600_000, None, 0, None, None, None, ""],
+        ["A", "p", "", "2025-02-01", "住院", 300_000, None, 0, None, None, None, ""],
+        ["C", "p", "", "2025-03-01", "住院", 200_000, None, 0, None, None, None, ""],
+        ["D", "p", "", "2025-04-01", "住院", 900_000, None, 0, None, None, None, ""],
+    ])
+    netted = netted_settlements(frame, 2025, settings.cost_measure)
+    got = alerts(person_year(netted), netted, _people(True, False), settings, 2025)
+    # ordered A(3000), B(9000), C(11000 ≥ 10000) → 2025-03-01
+    assert got.loc[0, "trigger_date"] == "2025-03-01"
+
+
+def test_missing_income_names_the_config_key(settings):
+    with pytest.raises(ConfigError, match=r"income\.2022"):
+        rule_thresholds(settings, 2023)
+    fixed_only = replace(settings, alert_rules=tuple(r for r in settings.alert_rules if r.id == "R1"))
+    assert rule_thresholds(fixed_only, 2023) == {"R1": (1_000_000, 1_000_000)}
