@@ -73,7 +73,9 @@ def dates(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Dates in the forms of §4 (with or without a time part) as ISO 'YYYY-MM-DD' strings."""
     s = fold_series(raw.fillna(""))
     iso = pd.Series(pd.NA, index=s.index, dtype="str")
-    todo = s != ""
+    plain = s.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False).astype(bool)  # the common form, vectorised
+    iso[plain] = s[plain]
+    todo = (s != "") & ~plain
     for pattern in _DATE_PATTERNS:
         if not todo.any():
             break
@@ -95,15 +97,23 @@ _AMOUNT = r"^(?P<sign>[+-]?)(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<frac>\d+))?$
 def amounts(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Amounts in yuan (separators, full-width digits, trailing 元) as integer cents, rounded half-up."""
     s = fold_series(raw.fillna("")).str.removesuffix("元").str.strip()
-    parts = s.str.extract(_AMOUNT)
-    whole = parts["int"].str.replace(",", "", regex=False)
-    ok = whole.notna() & (whole.str.len() <= 13)
     cents = pd.Series(pd.NA, index=s.index, dtype="Int64")
-    if ok.any():
-        w = whole[ok].astype("int64")
-        frac = parts.loc[ok, "frac"].fillna("").str.ljust(3, "0")
-        c = w * 100 + frac.str.slice(0, 2).astype("int64") + (frac.str.slice(2, 3).astype("int64") >= 5)
-        cents[ok] = c.where(parts.loc[ok, "sign"] != "-", -c).to_numpy()
+    # Up to 13 integer digits and 2 decimals fit a double exactly enough to round to the cent.
+    simple = s.str.fullmatch(r"[+-]?\d{1,13}(?:\.\d{1,2})?").fillna(False).astype(bool)
+    if simple.any():
+        cents[simple] = np.round(pd.to_numeric(s[simple]).to_numpy(dtype="float64") * 100).astype("int64")
+    rest = (s != "") & ~simple
+    ok = simple.copy()
+    if rest.any():
+        parts = s[rest].str.extract(_AMOUNT)
+        whole = parts["int"].str.replace(",", "", regex=False)
+        good = whole.notna() & (whole.str.len() <= 13)
+        if good.any():
+            w = whole[good].astype("int64")
+            frac = parts.loc[good, "frac"].fillna("").str.ljust(3, "0")
+            c = w * 100 + frac.str.slice(0, 2).astype("int64") + (frac.str.slice(2, 3).astype("int64") >= 5)
+            cents[c.index] = c.where(parts.loc[good, "sign"] != "-", -c).to_numpy()
+            ok[c.index] = True
     bad = (s != "") & ~ok
     return cents, bad
 

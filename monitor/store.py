@@ -149,14 +149,21 @@ def read_table(conn: Connection | Engine, table: sa.Table, where: sa.ColumnEleme
 
 
 def write_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
-    """Append rows (only the table's columns) inside the caller's transaction."""
+    """Append rows (only the table's columns) inside the caller's transaction, in driver-level batches."""
     if frame.empty:
         return
     names = [c.name for c in table.columns if c.name in frame.columns]
-    rows = frame[names].astype(object).where(frame[names].notna(), None)
-    records = rows.to_dict("records")
-    for start in range(0, len(records), 50_000):
-        conn.execute(table.insert(), records[start:start + 50_000])
+    columns = []
+    for name in names:
+        col = frame[name]
+        columns.append(col.astype(object).where(col.notna(), None).tolist())
+    rows = list(zip(*columns))
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    quote = conn.dialect.identifier_preparer.quote
+    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
+           f"VALUES ({', '.join([marker] * len(names))})")
+    for start in range(0, len(rows), 50_000):
+        conn.exec_driver_sql(sql, rows[start:start + 50_000])
 
 
 def replace_rows(conn: Connection, table: sa.Table, frame: pd.DataFrame, where: sa.ColumnElement | None = None) -> None:

@@ -14,5 +14,9 @@ def fold_width(text: str) -> str:
 
 
 def fold_series(values: pd.Series) -> pd.Series:
-    """fold_width and strip, for a whole column of strings."""
-    return values.str.translate(_FULL_TO_HALF).str.strip()
+    """fold_width and strip, for a whole column of strings (translating only rows that need it)."""
+    wide = values.str.contains("[\uFF01-\uFF5E\u3000]", regex=True).fillna(False).astype(bool)
+    if wide.any():
+        values = values.copy()
+        values[wide] = values[wide].str.translate(_FULL_TO_HALF)
+    return values.str.strip()
