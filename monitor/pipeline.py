@@ -198,20 +198,23 @@ LEVEL_RANK = {"黄": 1, "橙": 2, "红": 3}
 
 
 def _sync_alert_states(conn: sa.Connection, year: int, alerts: pd.DataFrame) -> None:
-    """New alerts start 待推送; a level that rises after a push goes back to 待推送 marked 升级; nothing resets."""
+    """New alerts start 待推送; an unpushed alert follows its level; a level that rises after a push sends the
+    alert back to 待推送 marked 升级. Recomputing never resets a state."""
     existing = store.read_table(conn, store.alert_states, store.alert_states.c.year == year)
     known = existing.set_index("id_number") if not existing.empty else None
-    fresh, raised = [], []
+    fresh, changed = [], []
     for person, level in zip(alerts["id_number"], alerts["level"]):
         if known is None or person not in known.index:
             fresh.append({"year": year, "id_number": person, "state": "待推送", "level": level, "upgraded": False,
                           "updated_at": store.now(), "updated_by": "system"})
-        else:
-            before = known.loc[person]
-            if LEVEL_RANK[level] > LEVEL_RANK.get(before["level"], 0) and before["state"] != "待推送":
-                raised.append((person, level))
+            continue
+        before = known.loc[person]
+        if before["state"] == "待推送" and level != before["level"]:
+            changed.append((person, {"level": level}))
+        elif before["state"] != "待推送" and LEVEL_RANK[level] > LEVEL_RANK.get(before["level"], 0):
+            changed.append((person, {"state": "待推送", "level": level, "upgraded": True,
+                                     "updated_at": store.now(), "updated_by": "system"}))
     store.write_frame(conn, store.alert_states, pd.DataFrame(fresh))
-    for person, level in raised:
+    for person, values in changed:
         conn.execute(store.alert_states.update().where(
-            (store.alert_states.c.year == year) & (store.alert_states.c.id_number == person)).values(
-            state="待推送", level=level, upgraded=True, updated_at=store.now(), updated_by="system"))
+            (store.alert_states.c.year == year) & (store.alert_states.c.id_number == person)).values(**values))

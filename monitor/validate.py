@@ -117,8 +117,7 @@ def _key(frame: pd.DataFrame, names: tuple[str, ...]) -> pd.Series:
     return _signature(frame, list(names))
 
 
-def _check_required(source: Source, raw: pd.DataFrame, values: dict[str, pd.Series], v: _Verdicts,
-                    ctx: Context) -> None:
+def _check_required(source: Source, raw: pd.DataFrame, v: _Verdicts, ctx: Context) -> None:
     for col in source.columns:
         if col.required:
             v.flag(norm.blank(raw[col.name]), "MISSING_VALUE", col.header)
@@ -193,7 +192,7 @@ def validate_source(source_key: str, tables: list[RawTable], ctx: Context) -> Va
                       "_file": pd.Series([], dtype="str"), "_row": pd.Series([], dtype="int64"),
                       "_t": pd.Series([], dtype="int64")})
     v = _Verdicts(raw.index)
-    _check_required(source, raw, {}, v, ctx)
+    _check_required(source, raw, v, ctx)
     values = pd.DataFrame(index=raw.index)
     for col in source.columns:
         normalised, bad, reason = _normalise_column(col.kind, raw[col.name], ctx)

@@ -86,3 +86,39 @@ def test_findings_report_unmatched_persons(sqlite_url, settings):
     assert ("SETTLEMENT_WITHOUT_ENROLLMENT", "0221") in kinds  # 李四 has no 2025 enrollment
     assert ("NAME_MISMATCH", "0119") in kinds  # 张叁 in enrollment, 张三 in the register
     assert ("BIRTH_MISMATCH", "1115") in kinds  # 冯十二's 出生日期 differs from the ID
+
+
+def test_alert_state_survives_recompute_and_rises_to_upgrade(sqlite_url, settings):
+    """张三 is 红 after load1 and 橙 after load2: unpushed, the stored level follows; pushed, a rise is 升级."""
+    import sqlalchemy as sa
+
+    from monitor import store
+
+    engine = connect(sqlite_url)
+    run_load(GOLDEN / "load1", settings, engine, year=2025, as_of=date(2025, 6, 30))
+    run_load(GOLDEN / "load2", settings, engine, year=2025, as_of=date(2025, 6, 30))
+    zhang = (store.alert_states.c.year == 2025) & (store.alert_states.c.id_number == "990101196005010119")
+    with engine.begin() as conn:
+        assert conn.execute(sa.select(store.alert_states.c.level).where(zhang)).scalar() == "橙"
+        conn.execute(store.alert_states.update().where(zhang).values(state="已推送"))
+    run_load(GOLDEN / "load2", settings, engine, year=2025, as_of=date(2025, 6, 30))
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(store.alert_states).where(zhang)).mappings().one()
+    assert (row["state"], row["level"], row["upgraded"]) == ("已推送", "橙", False)  # same level: state kept
+    with engine.begin() as conn:
+        conn.execute(store.alert_states.update().where(zhang).values(level="黄"))  # as if pushed at 黄
+    run_load(GOLDEN / "load2", settings, engine, year=2025, as_of=date(2025, 6, 30))
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(store.alert_states).where(zhang)).mappings().one()
+    assert (row["state"], row["level"], row["upgraded"]) == ("待推送", "橙", True)
+
+
+def test_validation_does_not_mutate_the_raw_tables(settings):
+    from monitor.read import read_source
+    from monitor.validate import Context, validate_source
+
+    tables = read_source([GOLDEN / "load1" / "enrollment.csv"], "enrollment", settings)
+    before = tables[0].cells.copy()
+    validate_source("enrollment", tables, Context(settings, "990101000000", 2025, date(2026, 11, 23)))
+    import pandas as pd
+    pd.testing.assert_frame_equal(tables[0].cells, before)
