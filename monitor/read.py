@@ -122,29 +122,28 @@ def _missing_message(label: str, missing: list[str], headers: list[str]) -> str:
     return f"{label}: 缺少必需列 {'、'.join(missing)}（文件中的列：{found}）"
 
 
+def _decodes(path: Path, encoding: str) -> bool:
+    """True when the whole file decodes in the encoding (read in 4 MiB chunks)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 22), b""):
+                decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
 def detect_encoding(path: Path) -> str:
     """utf-8-sig for a BOM, utf-8 when the whole file decodes, else gb18030 (a superset of GBK)."""
     with open(path, "rb") as fh:
         if fh.read(3) == codecs.BOM_UTF8:
             return "utf-8-sig"
-        fh.seek(0)
-        decoder = codecs.getincrementaldecoder("utf-8")()
-        try:
-            for chunk in iter(lambda: fh.read(1 << 22), b""):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-            return "utf-8"
-        except UnicodeDecodeError:
-            pass
-    with open(path, "rb") as fh:
-        decoder = codecs.getincrementaldecoder("gb18030")()
-        try:
-            for chunk in iter(lambda: fh.read(1 << 22), b""):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            raise LoadError(f"{path.name}: 无法按 UTF-8 或 GB18030/GBK 读取") from None
-    return "gb18030"
+    for encoding in ("utf-8", "gb18030"):
+        if _decodes(path, encoding):
+            return encoding
+    raise LoadError(f"{path.name}: 无法按 UTF-8 或 GB18030/GBK 读取")
 
 
 def _drop_blank_rows(cells: pd.DataFrame, rows: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:

@@ -176,11 +176,10 @@ def _orphan_reversals(values: pd.DataFrame, v: _Verdicts, ctx: Context) -> None:
     stored = ctx.stored_settlements
     if stored is not None and not stored.empty:
         ordinary = pd.concat([ordinary, stored.loc[stored["reverses"] == "", ["settlement_id", "id_number"]]])
-    targets = set(zip(ordinary["settlement_id"], ordinary["id_number"]))
-    rev = values[reversal & v.open]
-    found = pd.Series([(s, i) in targets for s, i in zip(rev["reverses"], rev["id_number"])], index=rev.index,
-                      dtype=bool)
-    v.flag(~found.reindex(values.index, fill_value=True), "ORPHAN_REVERSAL", "原结算流水号")
+    targets = ordinary.drop_duplicates().rename(columns={"settlement_id": "reverses"}).assign(_found=True)
+    rev = values.loc[reversal & v.open, ["reverses", "id_number"]]
+    found = rev.reset_index().merge(targets, on=["reverses", "id_number"], how="left").set_index("index")["_found"]
+    v.flag(found.isna().reindex(values.index, fill_value=False), "ORPHAN_REVERSAL", "原结算流水号")
 
 
 def validate_source(source_key: str, tables: list[RawTable], ctx: Context) -> Validated:

@@ -72,3 +72,9 @@ def test_every_command_is_documented_in_the_readme():
 def test_help_runs(args):
     done = subprocess.run([sys.executable, "-m", "etl", *args], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0 and "usage" in done.stdout
+
+
+def test_undecodable_csv_names_the_file(sqlite_url, tmp_path, capsys):
+    (tmp_path / "deaths_bad.csv").write_bytes("身份证号,死亡日期\n".encode("utf-16"))
+    assert main(["run", "--inbox", str(tmp_path), "--db", sqlite_url]) != 0
+    assert "deaths_bad.csv" in capsys.readouterr().err.splitlines()[-1]
