@@ -8,8 +8,8 @@ from monitor.ui import engine
 st.set_page_config(page_title="参保与防返贫监测看板", layout="wide")
 
 PAGES = [
-    st.Page("pages/1_coverage.py", title="参保率", url_path="coverage", default=True),
-    st.Page("pages/2_data.py", title="数据", url_path="data"),
+    st.Page("pages/1_coverage.py", title="参保率", url_path="coverage-rates", default=True),
+    st.Page("pages/2_data.py", title="数据", url_path="data-runs"),
 ]
 
 st.sidebar.title("参保与防返贫监测看板")

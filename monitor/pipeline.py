@@ -64,7 +64,7 @@ def _divisions_frame(valid: pd.DataFrame) -> pd.DataFrame:
 
 
 def run_load(inbox: Path, settings: Settings, engine: Engine, *, year: int | None = None, as_of: date | None = None,
-             region: str | None = None, run_date: date | None = None, trigger: str = "command line",
+             region: str | None = None, run_date: date | None = None, trigger: str = "命令行",
              progress: Progress = lambda _msg: None) -> RunResult:
     """Process one load folder; on any failure record the failed run, change no data and raise RunError."""
     started = store.now()

@@ -53,3 +53,13 @@ def test_pages_say_when_there_is_no_data(sqlite_url, monkeypatch):
     monkeypatch.setenv("MONITOR_DB_URL", sqlite_url)
     at = _app("pages/1_coverage.py")
     assert not at.exception and "尚无数据" in at.info[0].value
+
+
+def test_url_paths_differ_from_file_routes():
+    """A url_path equal to a pages/ file's own route makes a deep link skip app.py (no navigation, no status)."""
+    import re
+
+    app = (ROOT / "app.py").read_text(encoding="utf-8")
+    for path in re.findall(r'url_path="([^"]+)"', app):
+        for page in Path(ROOT / "pages").glob("*.py"):
+            assert path != re.sub(r"^\d+_", "", page.stem)
