@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import datetime
 
 import pandas as pd
@@ -172,24 +173,13 @@ def replace_rows(conn: Connection, table: sa.Table, frame: pd.DataFrame, where: 
 
 
 def get_meta(conn: Connection | Engine, key: str) -> str | None:
-    with (conn.connect() if isinstance(conn, Engine) else _nullcontext(conn)) as c:
+    with (conn.connect() if isinstance(conn, Engine) else nullcontext(conn)) as c:
         return c.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar()
 
 
 def set_meta(conn: Connection, key: str, value: str) -> None:
     conn.execute(meta.delete().where(meta.c.key == key))
     conn.execute(meta.insert().values(key=key, value=value))
-
-
-class _nullcontext:
-    def __init__(self, conn: Connection):
-        self.conn = conn
-
-    def __enter__(self) -> Connection:
-        return self.conn
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def record_failed_run(engine: Engine, started_at: str, year: int | None, as_of: str | None, root: str | None,
