@@ -101,8 +101,7 @@ def _run(inbox: Path, settings: Settings, engine: Engine, year: int, as_of: date
         progress(f"校验 {key}")
         mentioned = None
         if key == "settlements":
-            ids = pd.concat([t.canonical(TABULAR_SOURCES[key])[c] for t in raw[key]
-                             for c in ("settlement_id", "reverses")]).str.strip()
+            ids = pd.concat([t.column(c) for t in raw[key] for c in ("settlement_id", "reverses")]).str.strip()
             mentioned = stored["settlements"][stored["settlements"]["settlement_id"].isin(set(ids))]
         ctx = Context(settings, root, year, run_date, villages, mentioned)
         results[key] = validate_source(key, raw[key], ctx)
@@ -169,11 +168,12 @@ def _store_run_files(conn: sa.Connection, run_id: int, files: dict[str, list[Pat
     for key, paths in files.items():
         validated = results.get(key)
         for path in paths:
+            digest = checksum(path)
             labels = [lb for lb in (validated.counts if validated else {}) if lb.split(":")[0] == path.name] \
                 or [path.name]
             for label in labels:
                 read, loaded, rejected = validated.counts.get(label, (0, 0, 0)) if validated else (0, 0, 0)
-                rows.append({"run_id": run_id, "source": key, "file": label, "checksum": checksum(path),
+                rows.append({"run_id": run_id, "source": key, "file": label, "checksum": digest,
                              "rows_read": read, "rows_loaded": loaded, "rows_rejected": rejected})
     store.write_frame(conn, store.run_files, pd.DataFrame(rows))
     rejects = pd.concat([r.rejects for r in results.values()], ignore_index=True)

@@ -38,12 +38,15 @@ class RawTable:
     def label(self) -> str:
         return f"{self.file_name}:{self.sheet}" if self.sheet else self.file_name
 
+    def column(self, name: str) -> pd.Series:
+        """One canonical column's raw cells; empty strings when the file lacks that optional column."""
+        if name in self.positions:
+            return self.cells[self.positions[name]]
+        return pd.Series("", index=self.cells.index, dtype="str")
+
     def canonical(self, source: Source) -> pd.DataFrame:
         """Canonical columns of the source (absent optional ones empty), with _file and _row."""
-        data = {c.name: (self.cells[self.positions[c.name]] if c.name in self.positions
-                         else pd.Series("", index=self.cells.index, dtype="str"))
-                for c in source.columns}
-        frame = pd.DataFrame(data, index=self.cells.index)
+        frame = pd.DataFrame({c.name: self.column(c.name) for c in source.columns}, index=self.cells.index)
         frame["_file"] = self.label
         frame["_row"] = self.row_numbers
         return frame
