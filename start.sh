@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
-# Sets up .venv in the project root, loads data/inbox into an empty database, and starts the app.
+# Sets up .venv in the project root; on first start generates and loads the demo district (or loads data/inbox
+# when a bureau has put its own files there); then starts the app on 127.0.0.1:8501.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install --quiet --disable-pip-version-check -e .
 
-if [ ! -f data/monitor.db ] && [ -d data/inbox ] && [ -n "$(ls -A data/inbox 2>/dev/null)" ]; then
-  echo "首次启动：载入 data/inbox 中的文件"
-  .venv/bin/python -m etl run --inbox data/inbox
+if [ ! -f data/monitor.db ]; then
+  if [ -d data/inbox ] && [ -n "$(ls -A data/inbox 2>/dev/null)" ]; then
+    echo "首次启动：载入 data/inbox 中的文件"
+    .venv/bin/python -m etl run --inbox data/inbox
+  else
+    echo "首次启动：data/ 中没有数据，生成虚构的演示区县「青禾区」（5 万人）并载入"
+    .venv/bin/python -m etl demo --out data/demo/2025-11 --followup data/demo/2025-12
+    .venv/bin/python -m etl run --inbox data/demo/2025-11
+    .venv/bin/python -m etl run --inbox data/demo/2025-12
+    echo "演示数据已载入（文件在 data/demo/，说明见 docs/demo.md）"
+  fi
 fi
 
 echo "参保与防返贫监测看板: http://127.0.0.1:8501 （Ctrl-C 停止）"

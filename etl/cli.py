@@ -40,6 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--region", help="root division code; stored with the data for later runs and exports")
     run.add_argument("--db", help="SQLAlchemy database URL (default: config database.url)")
 
+    demo = sub.add_parser("demo", help="generate the fictional demo district (青禾区) as a load folder")
+    demo.add_argument("--out", type=Path, required=True, help="folder to write the load into")
+    demo.add_argument("--persons", type=int, default=50_000, help="residents in the register (default 50000)")
+    demo.add_argument("--seed", type=int, default=1, help="random seed; the same seed gives the same files")
+    demo.add_argument("--year", type=_year, help="monitoring year (default: config run.year)")
+    demo.add_argument("--followup", type=Path, help="also write the next month's load (identity changes, December "
+                                                    "settlements, late reversals) into this folder")
+
     export = sub.add_parser("export", help="write a CSV export (UTF-8 with BOM)")
     what = export.add_subparsers(dest="what", required=True)
     cov = what.add_parser("coverage", help="coverage of every division of one level")
@@ -71,6 +79,19 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from monitor.demo.generate import generate  # geopandas is imported only when a demo is made
+
+    if args.persons < 1000:
+        raise RunError(f"--persons: at least 1000, got {args.persons}")
+    report = generate(args.out, settings, persons=args.persons, seed=args.seed, year=args.year,
+                      followup=args.followup, progress=_progress)
+    rows = "，".join(f"{k} {v}" for k, v in report.rows.items())
+    print(f"演示数据已写入 {', '.join(str(f) for f in report.folders)}：{rows}；"
+          f"其中故意写错 {len(report.rejects)} 行（见 docs/demo.md）")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     engine = connect(database_url(settings, args.db))
     if args.what == "rejects":
@@ -93,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings(args.config)
-        handler = {"run": cmd_run, "export": cmd_export}[args.command]
+        handler = {"run": cmd_run, "demo": cmd_demo, "export": cmd_export}[args.command]
         return handler(args, settings)
     except (ConfigError, RunError, queries.QueryError) as exc:
         print(f"错误: {exc}", file=sys.stderr)

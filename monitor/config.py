@@ -62,6 +62,8 @@ class Settings:
     database_url: str = _h("SQLAlchemy URL of the database; a relative sqlite path is under the project root.",
                            "sqlite:///data/monitor.db")
     boundary_code_property: str = _h("Name of the property holding the division code in boundary files.", "code")
+    boundary_simplify_metres: float = _h(
+        "Boundaries are simplified for display to this tolerance in metres (0 keeps every vertex).", 30.0)
     file_prefixes: dict[str, str] = _h("File-name prefix of each source in a load folder.",
                                        factory=lambda: {s: s for s in SOURCES})
     header_aliases: dict[str, dict[str, tuple[str, ...]]] = _h(
@@ -213,6 +215,11 @@ def parse_settings(doc: dict) -> Settings:
         kw["region_code"] = _region(region["code"], "region.code")
     if "boundary_code_property" in region:
         kw["boundary_code_property"] = _get(region, "boundary_code_property", "region", str)
+    if "boundary_simplify_metres" in region:
+        metres = _get(region, "boundary_simplify_metres", "region", (int, float))
+        if metres < 0:
+            raise ConfigError(f"region.boundary_simplify_metres: expected 0 or more, got {metres}")
+        kw["boundary_simplify_metres"] = float(metres)
     run = _get(doc, "run", "", dict, {})
     if "year" in run:
         year = _get(run, "year", "run", int)

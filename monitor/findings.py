@@ -14,13 +14,18 @@ KIND_LABELS = {
 }
 
 
-def data_quality_findings(snapshots: dict[str, pd.DataFrame], settlements: pd.DataFrame, warnings: pd.DataFrame,
-                          year: int) -> pd.DataFrame:
-    """One row per finding: persons of one source missing from another, name and birth-date mismatches."""
+def data_quality_findings(snapshots: dict[str, pd.DataFrame], settlements: pd.DataFrame, year: int) -> pd.DataFrame:
+    """One row per finding: persons of one source missing from another, name and birth-date mismatches.
+
+    Every finding is derived from the stored snapshots, so a later load that lacks a source keeps its findings.
+    """
     population, enrollment, identities = snapshots["population"], snapshots["enrollment"], snapshots["identities"]
     registered = set(population["id_number"])
     enrolled_y = enrollment[(enrollment["year"] == year) & (enrollment["status"] == "正常参保")]
-    parts = [warnings.assign(name="")[COLUMNS] if not warnings.empty else None]
+    stated = population["stated_birth_date"].fillna("")
+    born = population[(stated != "") & (stated != population["birth_date"])]
+    parts = [_finding(born, "BIRTH_MISMATCH", "population",
+                      "出生日期 " + born["stated_birth_date"].astype("str") + " ≠ 身份证 " + born["birth_date"])]
 
     outside = enrolled_y[~enrolled_y["id_number"].isin(registered)].drop_duplicates("id_number")
     parts.append(_finding(outside, "ENROLLED_NOT_IN_REGISTER", "enrollment", f"{year} 年参保，人口底册中无此人"))

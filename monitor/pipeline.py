@@ -11,6 +11,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from monitor import boundaries as boundary_rules
 from monitor import store
 from monitor.config import ConfigError, Settings
 from monitor.costs import alerts as compute_alerts
@@ -19,7 +20,7 @@ from monitor.coverage import coverage_by_division, outreach_list, scope
 from monitor.divisions import level_of
 from monitor.findings import data_quality_findings
 from monitor.identities import change_list, primary_identities
-from monitor.read import LoadError, checksum, files_by_source, read_source
+from monitor.read import LoadError, checksum, files_by_source, read_boundaries, read_source
 from monitor.sources import TABULAR_SOURCES
 from monitor.validate import Context, Validated, validate_source
 
@@ -111,6 +112,11 @@ def _run(inbox: Path, settings: Settings, engine: Engine, year: int, as_of: date
         elif key in snapshots:
             snapshots[key] = valid.drop(columns=["_file", "_row"])
 
+    if "boundaries" in files:
+        progress("校验 boundaries")
+        results["boundaries"] = _boundaries(files["boundaries"], snapshots["divisions"], root, settings)
+        snapshots["boundaries"] = results["boundaries"].valid
+
     new_settlements = results["settlements"].valid.drop(columns=["_file", "_row"]) if "settlements" in results \
         else stored["settlements"].iloc[0:0]
     all_settlements = pd.concat([stored["settlements"].drop(columns=["run_id"]), new_settlements],
@@ -121,8 +127,7 @@ def _run(inbox: Path, settings: Settings, engine: Engine, year: int, as_of: date
     changes = None
     if "identities" in results and not stored["identities"].empty:
         changes = change_list(stored["identities"], snapshots["identities"], as_of, types)
-    warnings = pd.concat([r.warnings for r in results.values()], ignore_index=True)
-    findings = data_quality_findings(snapshots, all_settlements, warnings, year)
+    findings = data_quality_findings(snapshots, all_settlements, year)
 
     progress("写入数据库")
     with engine.begin() as conn:
@@ -141,6 +146,25 @@ def _run(inbox: Path, settings: Settings, engine: Engine, year: int, as_of: date
             status="ok", finished_at=store.now(), message=""))
     counts = {key: r.counts for key, r in results.items()}
     return RunResult(run_id, year, as_of, root, counts, len(computed["alerts"]), len(computed["outreach"]))
+
+
+def _boundaries(paths: list[Path], divisions: pd.DataFrame, root: str, settings: Settings) -> Validated:
+    """Every boundary file of the load, checked against the divisions snapshot; later files add levels."""
+    valid, rejects, counts = [], [], {}
+    tolerance = settings.boundary_simplify_metres / 111_000  # metres → degrees of latitude
+    for path in paths:
+        frame = read_boundaries(path, settings.boundary_code_property)
+        good, bad = boundary_rules.prepare(frame, path.name, divisions, root, tolerance)
+        valid.append(good.assign(_file=path.name))
+        rejects.append(bad)
+        counts[path.name] = (len(frame), len(good), len(bad))
+    merged = pd.concat(valid, ignore_index=True)
+    repeated = merged["code"].duplicated()  # the same code in two files: the first file in name order wins
+    rejects.append(pd.DataFrame({"source": "boundaries", "file": merged.loc[repeated, "_file"],
+                                 "row": merged.loc[repeated, "_row"], "reason": "DUPLICATE_ID", "column": "code",
+                                 "original": merged.loc[repeated, "_original"]}))
+    kept = merged[~repeated][boundary_rules.BOUNDARY_COLUMNS].reset_index(drop=True)
+    return Validated("boundaries", kept, pd.concat(rejects, ignore_index=True), counts)
 
 
 def compute_results(snapshots: dict[str, pd.DataFrame], settlements: pd.DataFrame, settings: Settings, year: int,

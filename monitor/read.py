@@ -236,3 +236,22 @@ def read_source(paths: list[Path], source_key: str, settings: Settings) -> list[
         reader = read_xlsx if path.suffix.lower() == ".xlsx" else read_csv
         tables.extend(reader(path, source, settings))
     return tables
+
+
+def read_boundaries(path: Path, code_property: str):  # -> geopandas.GeoDataFrame
+    """A boundary file (GeoJSON, GeoPackage, zipped Shapefile) in EPSG:4326 with `code` and `name` columns."""
+    import geopandas as gpd
+
+    target = f"zip://{path}" if path.suffix.lower() == ".zip" else path
+    try:
+        frame = gpd.read_file(target)
+    except Exception as exc:  # pyogrio raises its own error types for unreadable files
+        raise LoadError(f"{path.name}: 无法读取的边界文件（{type(exc).__name__}）") from None
+    if code_property not in frame.columns:
+        found = "、".join(c for c in frame.columns if c != "geometry") or "(none)"
+        raise LoadError(f"{path.name}: 缺少区划代码属性 {code_property}（文件中的属性：{found}）")
+    if frame.crs is not None and frame.crs.to_epsg() != 4326:
+        frame = frame.to_crs(4326)
+    names = frame["name"].astype(str) if "name" in frame.columns else ""
+    return gpd.GeoDataFrame({"code": frame[code_property].astype(str).str.strip(), "name": names},
+                            geometry=frame.geometry.values, crs="EPSG:4326")

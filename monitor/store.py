@@ -46,7 +46,8 @@ divisions = sa.Table("divisions", metadata, *_cols(("code", S(12)), ("name", sa.
                                                    ("level", S(8))))
 population = sa.Table("population", metadata, *_cols(
     ("id_number", S(18)), ("name", sa.Text), ("village_code", S(12)), ("household_id", sa.Text),
-    ("birth_date", S(10)), ("status", S(8)), ("status_date", S(10)), ("phone", sa.Text), ("address", sa.Text)),
+    ("birth_date", S(10)), ("stated_birth_date", S(10)), ("status", S(8)), ("status_date", S(10)), ("phone", sa.Text),
+    ("address", sa.Text)),
     sa.Index("ix_population_id", "id_number"))
 deaths = sa.Table("deaths", metadata, *_cols(("id_number", S(18)), ("name", sa.Text), ("death_date", S(10))))
 enrollment = sa.Table("enrollment", metadata, *_cols(
@@ -64,6 +65,8 @@ settlements = sa.Table("settlements", metadata, *_cols(
     ("run_id", sa.Integer)),
     sa.Index("ix_settlements_sid", "settlement_id"), sa.Index("ix_settlements_person", "id_number"))
 
+boundaries = sa.Table("boundaries", metadata, *_cols(("code", S(12)), ("level", S(8)), ("geometry", sa.Text)),
+                      sa.Index("ix_boundaries_code", "code"))
 findings = sa.Table("findings", metadata, *_cols(
     ("year", sa.Integer), ("kind", S(32)), ("source", S(16)), ("file", sa.Text), ("row", BIG),
     ("id_number", S(18)), ("name", sa.Text), ("detail", sa.Text)), sa.Index("ix_findings_year", "year"))
@@ -97,7 +100,7 @@ alert_states = sa.Table(
 )
 
 SNAPSHOT_TABLES = {"divisions": divisions, "population": population, "deaths": deaths, "enrollment": enrollment,
-                   "identities": identities}
+                   "identities": identities, "boundaries": boundaries}
 INT_COLUMNS = {"year", "subsidy_amount", "income_per_capita", "total_cost", "policy_cost", "basic_paid",
                "critical_paid", "assistance_paid", "other_paid", "run_id", "row", "seq", "priority",
                "subsidy_cents", "funds_paid", "measure", "threshold", "n_settlements", "inpatient_stays",

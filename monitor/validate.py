@@ -1,6 +1,6 @@
 """Validation of SPEC §5: normalise every column and give each bad row its first rejection reason.
 
-Pure: takes raw tables and a context, returns valid rows, rejected rows and warnings; no I/O.
+Pure: takes raw tables and a context, returns valid rows and rejected rows; no I/O.
 Order per row: required values present, then each column in table order, then within-row rules,
 then duplicates and references.
 """
@@ -35,12 +35,10 @@ class Validated:
     source: str
     valid: pd.DataFrame  # normalised columns plus _file and _row
     rejects: pd.DataFrame  # source, file, row, reason, column, original
-    warnings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=WARNING_COLUMNS))
     counts: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # label → read, loaded, rejected
 
 
 REJECT_COLUMNS = ["source", "file", "row", "reason", "column", "original"]
-WARNING_COLUMNS = ["source", "file", "row", "kind", "id_number", "detail"]
 
 
 class _Verdicts:
@@ -208,15 +206,15 @@ def validate_source(source_key: str, tables: list[RawTable], ctx: Context) -> Va
     valid = values[~rejected].copy()
     valid["_file"] = raw.loc[~rejected, "_file"]
     valid["_row"] = raw.loc[~rejected, "_row"]
-    warnings = _warnings(source.key, raw, values, ~rejected)
-    if source.key == "population":
+    if source.key == "population":  # the ID's birth date is used; the stated one is kept for the finding
+        valid["stated_birth_date"] = valid["birth_date"]
         valid["birth_date"] = norm.birth_dates_of(valid["id_number"])
     counts = {}
     for i, t in enumerate(tables):
         mine = raw["_t"] == i
         n_rej = int((mine & rejected).sum())
         counts[t.label] = (int(mine.sum()), int(mine.sum()) - n_rej, n_rej)
-    return Validated(source.key, valid.reset_index(drop=True), rejects, warnings, counts)
+    return Validated(source.key, valid.reset_index(drop=True), rejects, counts)
 
 
 def _reject_frame(source_key: str, tables: list[RawTable], raw: pd.DataFrame, v: _Verdicts,
@@ -239,15 +237,3 @@ def _reject_frame(source_key: str, tables: list[RawTable], raw: pd.DataFrame, v:
         return pd.DataFrame({c: pd.Series([], dtype="int64" if c == "row" else "str") for c in REJECT_COLUMNS})
     return pd.concat(parts, ignore_index=True)
 
-
-def _warnings(source_key: str, raw: pd.DataFrame, values: pd.DataFrame, loaded: pd.Series) -> pd.DataFrame:
-    if source_key != "population":
-        return pd.DataFrame(columns=WARNING_COLUMNS)
-    given = values["birth_date"]
-    from_id = norm.birth_dates_of(values["id_number"].fillna("0" * 18))
-    hit = loaded & given.notna() & (given != from_id)
-    return pd.DataFrame({
-        "source": source_key, "file": raw.loc[hit, "_file"], "row": raw.loc[hit, "_row"],
-        "kind": "BIRTH_MISMATCH", "id_number": values.loc[hit, "id_number"],
-        "detail": "出生日期 " + given[hit] + " ≠ 身份证 " + from_id[hit],
-    }).reset_index(drop=True)
