@@ -15,11 +15,12 @@ if [ ! -f data/monitor.db ]; then
     echo "首次启动：data/ 中没有数据，生成虚构的演示区县「青禾区」（5 万人）并载入"
     .venv/bin/python -m etl demo --out data/demo/2025-11 --followup data/demo/2025-12
     .venv/bin/python -m etl run --inbox data/demo/2025-11
+    .venv/bin/python -m etl recompute --year 2024   # the previous year, for the overview's comparison
     .venv/bin/python -m etl run --inbox data/demo/2025-12
     echo "演示数据已载入（文件在 data/demo/，说明见 docs/demo.md）"
   fi
 fi
 
 echo "参保与防返贫监测看板: http://127.0.0.1:8501 （Ctrl-C 停止）"
-exec .venv/bin/streamlit run app.py --server.headless true --server.address 127.0.0.1 \
+exec .venv/bin/python -m monitor.serve --server.headless true --server.address 127.0.0.1 \
   --server.port 8501 --browser.gatherUsageStats false

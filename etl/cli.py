@@ -40,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--region", help="root division code; stored with the data for later runs and exports")
     run.add_argument("--db", help="SQLAlchemy database URL (default: config database.url)")
 
+    again = sub.add_parser("recompute", help="recompute a year's results from the stored data (no files read), "
+                                             "e.g. after a change of config or for the previous year")
+    again.add_argument("--year", type=_year, help="monitoring year Y (default: config run.year)")
+    again.add_argument("--as-of", type=_date, help="统计截止日 inside Y (default: Y-12-31)")
+    again.add_argument("--db", help="SQLAlchemy database URL (default: config database.url)")
+
     demo = sub.add_parser("demo", help="generate the fictional demo district (青禾区) as a load folder")
     demo.add_argument("--out", type=Path, required=True, help="folder to write the load into")
     demo.add_argument("--persons", type=int, default=50_000, help="residents in the register (default 50000)")
@@ -69,8 +75,9 @@ def _progress(message: str) -> None:
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     engine = connect(database_url(settings, args.db))
-    result = run_load(args.inbox, settings, engine, year=args.year, as_of=args.as_of, region=args.region,
-                      progress=_progress)
+    inbox = getattr(args, "inbox", None)
+    result = run_load(inbox, settings, engine, year=args.year, as_of=args.as_of, region=getattr(args, "region", None),
+                      trigger="命令行" if inbox else "重算", progress=_progress)
     for source, files in result.counts.items():
         for label, (read, loaded, rejected) in files.items():
             print(f"{source:12} {label}: 读入 {read}，载入 {loaded}，拒收 {rejected}")
@@ -114,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings(args.config)
-        handler = {"run": cmd_run, "demo": cmd_demo, "export": cmd_export}[args.command]
+        handler = {"run": cmd_run, "recompute": cmd_run, "demo": cmd_demo, "export": cmd_export}[args.command]
         return handler(args, settings)
     except (ConfigError, RunError, queries.QueryError) as exc:
         print(f"错误: {exc}", file=sys.stderr)

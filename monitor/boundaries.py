@@ -42,9 +42,10 @@ def prepare(frame: pd.DataFrame, label: str, divisions: pd.DataFrame, root: str,
 
 
 def display_features(rows: pd.DataFrame) -> list[dict]:
-    """GeoJSON features for Vega: exterior rings clockwise (Vega's convention), properties from the other columns."""
+    """GeoJSON features for Vega: exterior rings clockwise (Vega's convention). The other columns sit at the
+    feature's top level, so encodings and selections name them directly (`code`, not `properties.code`)."""
     features = []
     for record in rows.to_dict("records"):
         shape = shapely.orient_polygons(shapely.geometry.shape(json.loads(record.pop("geometry"))), exterior_cw=True)
-        features.append({"type": "Feature", "geometry": shapely.geometry.mapping(shape), "properties": record})
+        features.append({**record, "type": "Feature", "geometry": shapely.geometry.mapping(shape), "properties": {}})
     return features

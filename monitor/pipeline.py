@@ -16,7 +16,7 @@ from monitor import store
 from monitor.config import ConfigError, Settings
 from monitor.costs import alerts as compute_alerts
 from monitor.costs import netted_settlements, person_year, rule_thresholds
-from monitor.coverage import coverage_by_division, outreach_list, scope
+from monitor.coverage import COUNT_COLUMNS, coverage_by_division, outreach_list, scope
 from monitor.divisions import level_of
 from monitor.findings import data_quality_findings
 from monitor.identities import change_list, primary_identities
@@ -64,10 +64,11 @@ def _divisions_frame(valid: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def run_load(inbox: Path, settings: Settings, engine: Engine, *, year: int | None = None, as_of: date | None = None,
+def run_load(inbox: Path | None, settings: Settings, engine: Engine, *, year: int | None = None, as_of: date | None = None,
              region: str | None = None, run_date: date | None = None, trigger: str = "命令行",
              progress: Progress = lambda _msg: None) -> RunResult:
-    """Process one load folder; on any failure record the failed run, change no data and raise RunError."""
+    """Process one load folder (None: recompute the year from stored data); on any failure record the failed run,
+    change no data and raise RunError."""
     started = store.now()
     year = year or settings.year
     root = None
@@ -78,15 +79,15 @@ def run_load(inbox: Path, settings: Settings, engine: Engine, *, year: int | Non
     except (LoadError, ConfigError, RunError) as exc:
         message = str(exc).splitlines()[0]
         store.record_failed_run(engine, started, year, as_of.isoformat() if isinstance(as_of, date) else None,
-                                root, str(inbox), message, trigger)
+                                root, str(inbox or ""), message, trigger)
         raise RunError(message) from None
 
 
-def _run(inbox: Path, settings: Settings, engine: Engine, year: int, as_of: date, root: str, run_date: date,
+def _run(inbox: Path | None, settings: Settings, engine: Engine, year: int, as_of: date, root: str, run_date: date,
          started: str, trigger: str, progress: Progress) -> RunResult:
     types = settings.identity_types_for(year)
     rule_thresholds(settings, year)  # a missing income stops the run before anything is read
-    files = files_by_source(inbox, settings)
+    files = files_by_source(inbox, settings) if inbox else {}
     progress(f"读取 {sum(len(v) for v in files.values())} 个文件")
     stored = _stored(engine)
     raw = {key: read_source(paths, key, settings) for key, paths in files.items() if key in TABULAR_SOURCES}
@@ -133,7 +134,7 @@ def _run(inbox: Path, settings: Settings, engine: Engine, year: int, as_of: date
     with engine.begin() as conn:
         run_id = int(conn.execute(store.runs.insert().values(
             started_at=started, status="running", year=year, as_of=as_of.isoformat(), root=root,
-            inbox=str(inbox), trigger=trigger)).inserted_primary_key[0])
+            inbox=str(inbox or ""), trigger=trigger)).inserted_primary_key[0])
         store.set_meta(conn, "root", root)
         for key, table in store.SNAPSHOT_TABLES.items():
             if key in results:
@@ -200,6 +201,8 @@ def _store_run_files(conn: sa.Connection, run_id: int, files: dict[str, list[Pat
                 rows.append({"run_id": run_id, "source": key, "file": label, "checksum": digest,
                              "rows_read": read, "rows_loaded": loaded, "rows_rejected": rejected})
     store.write_frame(conn, store.run_files, pd.DataFrame(rows))
+    if not results:
+        return
     rejects = pd.concat([r.rejects for r in results.values()], ignore_index=True)
     rejects["run_id"] = run_id
     rejects["seq"] = range(len(rejects))
@@ -216,6 +219,18 @@ def _store_results(conn: sa.Connection, run_id: int, year: int, computed: dict[s
     if changes is not None:
         store.write_frame(conn, store.identity_changes, changes.assign(run_id=run_id))
     _sync_alert_states(conn, year, computed["alerts"])
+    store.write_frame(conn, store.run_summaries, run_summary(computed).assign(run_id=run_id, year=year))
+
+
+def run_summary(computed: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The root's headline figures of a run, kept per run so pages can show the change since the last one."""
+    coverage = computed["coverage"]
+    top = coverage.iloc[[0]] if not coverage.empty else pd.DataFrame({c: [0] for c in COUNT_COLUMNS})
+    levels = computed["alerts"]["level"].value_counts()
+    summary = top[[c for c in COUNT_COLUMNS if "newborn" in c or "vulnerable" in c or c in ("in_scope", "enrolled")]]
+    return summary.reset_index(drop=True).assign(
+        outreach=len(computed["outreach"]), alerts=len(computed["alerts"]), alerts_red=int(levels.get("红", 0)),
+        alerts_orange=int(levels.get("橙", 0)), alerts_yellow=int(levels.get("黄", 0)))
 
 
 LEVEL_RANK = {"黄": 1, "橙": 2, "红": 3}

@@ -27,6 +27,14 @@ def latest_run(engine: Engine, status: str | None = "ok") -> dict | None:
     return dict(row) if row else None
 
 
+def as_of(engine: Engine, year: int) -> str:
+    """The 统计截止日 of the latest successful run of a year ('' when the year has none)."""
+    query = sa.select(store.runs.c.as_of).where((store.runs.c.status == "ok") & (store.runs.c.year == year)) \
+        .order_by(store.runs.c.id.desc()).limit(1)
+    with engine.connect() as conn:
+        return conn.execute(query).scalar() or ""
+
+
 def default_year(engine: Engine, fallback: int) -> int:
     """The year of the latest successful run, else the configured year."""
     run = latest_run(engine)

@@ -99,6 +99,12 @@ alert_states = sa.Table(
     sa.Column("updated_at", S(19)), sa.Column("updated_by", S(64)),
 )
 
+run_summaries = sa.Table("run_summaries", metadata, *_cols(
+    ("run_id", sa.Integer), ("year", sa.Integer), ("in_scope", BIG), ("enrolled", BIG), ("vulnerable_in_scope", BIG),
+    ("vulnerable_enrolled", BIG), ("newborn_in_scope", BIG), ("newborn_enrolled", BIG), ("outreach", BIG),
+    ("alerts", BIG), ("alerts_red", BIG), ("alerts_orange", BIG), ("alerts_yellow", BIG)),
+    sa.Index("ix_run_summaries_year", "year"))
+
 SNAPSHOT_TABLES = {"divisions": divisions, "population": population, "deaths": deaths, "enrollment": enrollment,
                    "identities": identities, "boundaries": boundaries}
 INT_COLUMNS = {"year", "subsidy_amount", "income_per_capita", "total_cost", "policy_cost", "basic_paid",
@@ -106,7 +112,8 @@ INT_COLUMNS = {"year", "subsidy_amount", "income_per_capita", "total_cost", "pol
                "subsidy_cents", "funds_paid", "measure", "threshold", "n_settlements", "inpatient_stays",
                "in_scope", "enrolled", "vulnerable_in_scope", "vulnerable_enrolled", "newborn_in_scope",
                "newborn_enrolled", "enrolled_local", "enrolled_elsewhere", "duplicate_enrolled",
-               "rows_read", "rows_loaded", "rows_rejected", "id"}
+               "rows_read", "rows_loaded", "rows_rejected", "id", "outreach", "alerts", "alerts_red",
+               "alerts_orange", "alerts_yellow"}
 
 
 def now() -> str:

@@ -1,12 +1,15 @@
-"""Shared page plumbing: the settings and the engine, created once per Streamlit process."""
+"""Shared page plumbing: settings, the engine, the chosen year, and query results cached per run."""
 
 from __future__ import annotations
 
+import importlib
 import os
+from typing import Any, Callable
 
 import streamlit as st
 from sqlalchemy.engine import Engine
 
+from monitor import queries
 from monitor.config import Settings, database_url, load_settings
 from monitor.store import connect
 
@@ -21,6 +24,39 @@ def _engine(url: str) -> Engine:
     return connect(url)
 
 
+def _url() -> str:
+    return database_url(settings(), os.environ.get("MONITOR_DB_URL") or None)
+
+
 def engine() -> Engine:
     """The engine of MONITOR_DB_URL, else config's database; one per URL per process."""
-    return _engine(database_url(settings(), os.environ.get("MONITOR_DB_URL") or None))
+    return _engine(_url())
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _cached(name: str, run_id: int, url: str, args: tuple) -> Any:
+    module, func = name.rsplit(".", 1)
+    return getattr(importlib.import_module(module), func)(_engine(url), *args)
+
+
+def cached(fn: Callable, *args: Any) -> Any:
+    """fn(engine, *args), computed once per successful run: a new run gives new results, clicks reuse them."""
+    run = queries.latest_run(engine())
+    return _cached(f"{fn.__module__}.{fn.__qualname__}", run["id"] if run else 0, _url(), args)
+
+
+def year() -> int:
+    """The monitoring year picked in the sidebar (app.py), else the latest run's year."""
+    chosen = st.session_state.get("year")
+    return int(chosen) if chosen else queries.default_year(engine(), settings().year)
+
+
+def root() -> str:
+    return queries.root(engine(), settings().region_code)
+
+
+def require_data() -> None:
+    """Stop the page with a hint when nothing has been loaded yet."""
+    if queries.latest_run(engine()) is None:
+        st.info("尚无数据。请在「数据」页上传文件并运行，或运行 `python -m etl run --inbox 文件夹`。")
+        st.stop()

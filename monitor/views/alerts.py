@@ -1,0 +1,62 @@
+"""预警: the alert list with its workflow state, filters, and one person's costs over the year."""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from monitor import queries, store
+from monitor.config import Settings
+from monitor.costs import netted_settlements
+
+LIST_HEADERS = {"level": "预警等级", "alert_type": "预警类型", "name": "姓名", "id_number": "身份证号", "town": "乡镇",
+                "village": "村社区", "identity_type": "身份类别", "total_yuan": "医疗总费用(元)", "measure_yuan": "个人负担(元)",
+                "threshold_yuan": "预警阈值(元)", "rules": "触发规则", "trigger_date": "触发日期", "state": "状态"}
+FUNDS = (("basic_paid", "基本医保"), ("critical_paid", "大病保险"), ("assistance_paid", "医疗救助"),
+         ("other_paid", "其他支付"))
+
+
+def rows(engine: Engine, year: int, names: pd.Series) -> pd.DataFrame:
+    """Alerts of the year with state, place names and amounts in yuan (floats, for sorting and charts)."""
+    frame = queries.alerts(engine, year)
+    town_code = frame["village_code"].str.slice(0, 9).str.ljust(12, "0")
+    frame["town"] = town_code.map(names).where(frame["village_code"] != "", "（不在底册）").fillna("（未知）")
+    frame["village"] = frame["village_code"].map(names).where(frame["village_code"] != "", "（不在底册）").fillna("（未知）")
+    for cents, out in (("total_cost", "total_yuan"), ("measure", "measure_yuan"), ("threshold", "threshold_yuan")):
+        frame[out] = (frame[cents].astype("float64") / 100).round(2)
+    frame["identity_type"] = frame["identity_type"].replace({"nan": "", "None": "", "<NA>": ""}).fillna("")
+    return frame
+
+
+def filtered(frame: pd.DataFrame, levels: list[str], types: list[str], states: list[str], towns: list[str],
+             identities: list[str]) -> pd.DataFrame:
+    mask = pd.Series(True, index=frame.index)
+    for column, chosen in (("level", levels), ("alert_type", types), ("state", states), ("town", towns),
+                           ("identity_type", identities)):
+        if chosen:
+            mask &= frame[column].isin(chosen)
+    return frame[mask]
+
+
+def display(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[list(LIST_HEADERS)].rename(columns=LIST_HEADERS)
+
+
+def funds(alert: pd.Series) -> pd.DataFrame:
+    """What each fund paid over the year and what was left to the person, in yuan."""
+    parts = [(label, alert[name]) for name, label in FUNDS] + [("个人负担", alert["measure"])]
+    return pd.DataFrame({"fund": [p[0] for p in parts], "yuan": [float(p[1]) / 100 for p in parts]})
+
+
+def person_settlements(engine: Engine, year: int, id_number: str, settings: Settings) -> pd.DataFrame:
+    """The person's netted settlements of the year in trigger order, with the running cost measure in yuan."""
+    with engine.connect() as conn:
+        stored = store.read_table(conn, store.settlements, store.settlements.c.id_number == id_number)
+    netted = netted_settlements(stored.drop(columns=["run_id"]), year, settings.cost_measure)
+    netted = netted.sort_values(["settle_date", "settlement_id"]).reset_index(drop=True)
+    return pd.DataFrame({
+        "settle_date": netted["settle_date"], "settlement_id": netted["settlement_id"],
+        "visit_type": netted["visit_type"], "provider": netted["provider"],
+        "total": netted["total_cost"].astype("float64") / 100, "measure": netted["measure"].astype("float64") / 100,
+        "cumulative": netted["measure"].cumsum().astype("float64") / 100,
+    })

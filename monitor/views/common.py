@@ -1,0 +1,67 @@
+"""Shared display helpers: metrics, target bands, division names and levels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from monitor import store
+from monitor.config import Settings
+from monitor.coverage import rate_hundredths
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    label: str
+    numerator: str | None  # a rate: enrolled column / in-scope column; a count: the column itself
+    denominator: str | None
+    target: str | None  # Settings attribute of the target, for rates
+
+
+METRICS = (
+    Metric("rate", "参保率", "enrolled", "in_scope", "target_overall"),
+    Metric("vulnerable_rate", "困难群众参保率", "vulnerable_enrolled", "vulnerable_in_scope", "target_vulnerable"),
+    Metric("newborn_rate", "新生儿参保率", "newborn_enrolled", "newborn_in_scope", "target_newborn"),
+    Metric("unenrolled", "未参保人数", "unenrolled", None, None),
+    Metric("alerts", "预警人数", "alerts", None, None),
+)
+METRIC_BY_LABEL = {m.label: m for m in METRICS}
+BANDS = ("达标", "低于目标1个百分点以内", "低于目标1–3个百分点", "低于目标3–5个百分点", "低于目标5个百分点以上", "无数据")
+BAND_COLOURS = ("met", "below_1", "below_3", "below_5", "below_more", "no_data")
+
+
+def rate_percent(enrolled: pd.Series, in_scope: pd.Series) -> pd.Series:
+    """Rates as floats with two decimals (for display and charts), NA when nobody is in scope."""
+    return (rate_hundredths(enrolled, in_scope) / 100).astype("Float64")
+
+
+def band(rates: pd.Series, target: Fraction) -> pd.Series:
+    """Distance-below-target band of each rate (SPEC §7: colour by how far below target)."""
+    gap = float(target) - rates.astype("Float64")
+    conditions = [gap.isna(), gap <= 0, gap <= 1, gap <= 3, gap <= 5]
+    masks = [c.fillna(False).to_numpy(dtype=bool) for c in conditions]
+    return pd.Series(np.select(masks, [BANDS[5], *BANDS[:4]], BANDS[4]), index=rates.index, dtype="str")
+
+
+def band_colours(settings: Settings) -> list[str]:
+    return [settings.colours.get(k, "#cccccc") for k in BAND_COLOURS]
+
+
+def division_names(engine: Engine) -> pd.Series:
+    """Name of every division of the snapshot, by code."""
+    with engine.connect() as conn:
+        frame = store.read_table(conn, store.divisions)
+    return frame.set_index("code")["name"]
+
+
+def years(engine: Engine) -> list[int]:
+    """Years with stored results, newest first."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(store.coverage.c.year).distinct()).scalars().all()
+    return sorted((int(y) for y in rows), reverse=True)

@@ -1,0 +1,52 @@
+"""扩面名单: the outreach list filtered by town, village, priority and identity, and its counts by village."""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from monitor import store
+from monitor.exports import yuan
+
+PRIORITY_LABELS = {1: "1 困难群众", 2: "2 新生儿", 3: "3 其他"}
+LIST_HEADERS = {"town": "乡镇", "village": "村社区", "household_id": "户号", "name": "姓名", "id_number": "身份证号",
+                "priority_label": "优先级", "identity_type": "身份类别", "subsidy_mode": "资助方式", "subsidy": "资助金额(元)",
+                "phone": "联系电话", "address": "住址", "remark": "备注"}
+
+
+def rows(engine: Engine, year: int, names: pd.Series) -> pd.DataFrame:
+    """The whole list of a year with town and village names and display labels."""
+    with engine.connect() as conn:
+        frame = store.read_table(conn, store.outreach, store.outreach.c.year == year, [store.outreach.c.seq])
+    frame["town"] = frame["town_code"].map(names).fillna("（未知）").where(frame["town_code"] != "", "（不在底册）")
+    frame["village"] = frame["village_code"].map(names).fillna("（未知）").where(frame["village_code"] != "",
+                                                                               "（不在底册）")
+    frame["priority_label"] = frame["priority"].map(PRIORITY_LABELS)
+    frame["subsidy"] = yuan(frame["subsidy_cents"])
+    frame["identity_type"] = frame["identity_type"].replace({"nan": "", "None": "", "<NA>": ""}).fillna("")
+    return frame
+
+
+def filtered(frame: pd.DataFrame, towns: list[str], villages: list[str], priorities: list[int],
+             identities: list[str]) -> pd.DataFrame:
+    """Rows matching every non-empty filter (an empty filter means all)."""
+    mask = pd.Series(True, index=frame.index)
+    for column, chosen in (("town", towns), ("village", villages), ("priority", priorities),
+                           ("identity_type", identities)):
+        if chosen:
+            mask &= frame[column].isin(chosen)
+    return frame[mask]
+
+
+def by_village(frame: pd.DataFrame) -> pd.DataFrame:
+    """Counts per village and priority, most to do first."""
+    counts = frame.pivot_table(index=["town", "village"], columns="priority_label", values="id_number",
+                               aggfunc="count", fill_value=0)
+    counts["合计"] = counts.sum(axis=1)
+    counts = counts.reset_index().rename(columns={"town": "乡镇", "village": "村社区"})
+    counts.columns.name = None
+    return counts.sort_values("合计", ascending=False).reset_index(drop=True)
+
+
+def display(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[list(LIST_HEADERS)].rename(columns=LIST_HEADERS)

@@ -1,0 +1,56 @@
+"""总览: for leadership — coverage against targets, people still to enroll, alerts, towns ranked."""
+
+import streamlit as st
+
+from monitor import charts
+from monitor.ui import cached, require_data, root, settings, year
+from monitor.views import overview
+
+require_data()
+y, cfg = year(), settings()
+st.header(f"总览 · {y} 年")
+
+columns = st.columns(3)
+for column, head in zip(columns, cached(overview.headlines, y, cfg)):
+    with column:
+        value = "—" if head.rate is None else f"{head.rate:.2f}%"
+        delta = None if head.since_run is None else f"{head.since_run:+.2f} 个百分点"
+        st.metric(head.label, value, delta=delta, border=True, help="变化为较上次运行")
+        met = head.rate is not None and head.rate >= head.target
+        st.markdown(f"目标 {head.target:.2f}% · {':green[**达标**]' if met else ':orange[**未达标**]'}  \n"
+                    f"已参保 {head.enrolled:,} / 应参保 {head.in_scope:,}"
+                    + ("" if head.since_year is None else f"  \n较上年 {head.since_year:+.2f} 个百分点"))
+
+figures = cached(overview.counts, y)
+left, right = st.columns(2)
+with left:
+    st.subheader("未参保人员")
+    change = figures["outreach_change"]
+    st.metric("待扩面人数", f"{figures['outreach']:,}", delta=None if change is None else f"{change:+,} 人",
+              delta_color="inverse", border=True, help="变化为较上次运行")
+    priorities = cached(overview.outreach_by_priority, y)
+    st.dataframe(priorities.rename(columns={"label": "优先级", "count": "人数"})[["优先级", "人数"]], hide_index=True,
+                 width="stretch")
+with right:
+    st.subheader("高额费用预警")
+    change = figures["alerts_change"]
+    st.metric("预警人数", f"{figures['alerts']:,}", delta=None if change is None else f"{change:+,} 人",
+              delta_color="inverse", border=True, help="变化为较上次运行")
+    levels = cached(overview.alerts_by_level, y)
+    if levels.empty:
+        st.info("本年度没有预警。")
+    else:
+        colours = [cfg.colours.get(k, "#999999") for k in charts.LEVEL_COLOURS]
+        st.altair_chart(charts.alert_levels(levels, colours), width="stretch")
+
+stages = cached(overview.push_funnel, y)
+if stages is not None:
+    st.subheader("推送与处置进度")
+    st.altair_chart(charts.funnel(stages, cfg.colours.get("met", "#1a9850")), width="stretch")
+
+st.subheader("各乡镇参保率排名")
+towns = cached(overview.towns, y, root())
+target = float(cfg.target_overall)
+st.caption(f"虚线为目标 {target:.2f}%；低于目标的乡镇以橙色显示。")
+st.altair_chart(charts.town_ranking(towns, target, cfg.colours.get("met", "#1a9850"),
+                                    cfg.colours.get("below_3", "#fdae61")), width="stretch")
