@@ -8,6 +8,16 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/pip install --quiet --disable-pip-version-check -e ".[test]"
 
+# Debian's Chromium and CJK fonts for the real-browser test (Playwright drives /usr/bin/chromium; no download).
+if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then
+  if [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null) || true
+  fi
+fi
+if [ -x /usr/bin/chromium ]; then
+  export MONITOR_REQUIRE_BROWSER=1
+fi
+
 # A real PostgreSQL server on loopback for the storage tests (Debian's package; started here, stopped never).
 if ! command -v pg_ctlcluster >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then

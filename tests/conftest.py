@@ -51,3 +51,21 @@ def db_url(request, tmp_path):
 @pytest.fixture
 def sqlite_url(tmp_path):
     return f"sqlite:///{tmp_path / 'monitor.db'}"
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory, settings):
+    """A small demo district as the README's first start builds it: two monthly loads and the previous year."""
+    from monitor.demo.generate import generate
+    from monitor.pipeline import run_load
+    from monitor.store import connect
+
+    root = tmp_path_factory.mktemp("demo_db")
+    generate(root / "2025-11", settings, persons=8000, seed=11, followup=root / "2025-12")
+    url = f"sqlite:///{root / 'monitor.db'}"
+    engine = connect(url)
+    run_load(root / "2025-11", settings, engine)
+    run_load(None, settings, engine, year=2024)
+    run_load(root / "2025-12", settings, engine)
+    engine.dispose()
+    return url

@@ -1,0 +1,121 @@
+"""One real-browser run: the app served by `python -m monitor.serve`, opened in Debian's Chromium via Playwright.
+
+Screenshots of every page land in build/screenshots/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = ROOT / "build" / "screenshots"
+# Without the networking flags Chromium keeps trying hosts a bureau intranet cannot reach.
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PAGES = [("", "总览", "overview"), ("coverage-map", "参保地图", "map"), ("outreach-lists", "扩面名单", "outreach"),
+         ("alert-list", "高额费用预警", "alerts"), ("data-runs", "数据", "data")]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(demo_db):
+    if not CHROMIUM.exists():
+        if os.environ.get("MONITOR_REQUIRE_BROWSER"):
+            pytest.fail("Chromium is missing although the test command installs it")
+        pytest.skip("no /usr/bin/chromium (./test.sh installs it)")
+    port = _free_port()
+    env = {**os.environ, "MONITOR_DB_URL": demo_db}
+    log = open(ROOT / "build" / "streamlit-test.log", "w") if (ROOT / "build").mkdir(exist_ok=True) is None else None
+    proc = subprocess.Popen([sys.executable, "-m", "monitor.serve", "--server.headless", "true",
+                             "--server.address", "127.0.0.1", "--server.port", str(port),
+                             "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{base}/_stcore/health", timeout=2).status == 200:
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.terminate()
+        pytest.fail("streamlit did not answer /_stcore/health within 60 s")
+    yield base
+    proc.terminate()
+    proc.wait(timeout=20)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _open(page, url: str, heading: str) -> None:
+    page.goto(url)
+    page.wait_for_selector(f"h2:has-text('{heading}')", timeout=60_000)
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(1500)
+    assert page.locator("text=Page not found").count() == 0
+
+
+def test_every_page_renders_and_the_map_drills_down(server, browser):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    for path, heading, name in PAGES:
+        _open(page, f"{server}/{path}", heading)
+        assert page.locator("[data-testid='stException']").count() == 0, name
+        if name == "map":
+            page.wait_for_selector("[data-testid='stVegaLiteChart'] svg .mark-shape path", timeout=30_000)
+            assert page.locator(".mark-shape path").count() >= 20
+            assert "25 个乡镇" in page.inner_text("body")
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+    # Click the town in the map's middle: its villages replace the towns and the breadcrumb grows.
+    _open(page, f"{server}/coverage-map", "参保地图")
+    shapes = page.locator(".mark-shape path")
+    page.wait_for_selector(".mark-shape path", timeout=30_000)
+    box = page.locator("[data-testid='stVegaLiteChart'] svg .mark-shape").bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_selector("text=个村社区", timeout=30_000)
+    page.wait_for_timeout(1500)
+    body = page.inner_text("body")
+    assert "青禾区" in body and "25 个乡镇" not in body
+    assert shapes.count() >= 4
+    page.screenshot(path=str(SHOTS / "map_town.png"), full_page=True)
+
+    # A person's detail on the alert page: select the first row of the list.
+    _open(page, f"{server}/alert-list", "高额费用预警")
+    grid = page.locator("[data-testid='stDataFrame']").first.bounding_box()
+    page.mouse.click(grid["x"] + 18, grid["y"] + 35 + 17)
+    page.wait_for_selector("text=按基金分项", timeout=30_000)
+    page.wait_for_selector("[data-testid='stVegaLiteChart'] svg .mark-line path", timeout=30_000)
+    page.wait_for_timeout(1000)
+    page.locator("text=个人费用明细").scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "alert_detail.png"))
+
+    wide = browser.new_page(viewport={"width": 1920, "height": 1080})
+    _open(wide, f"{server}/coverage-map", "参保地图")
+    wide.wait_for_selector(".mark-shape path", timeout=30_000)
+    wide.screenshot(path=str(SHOTS / "map_1920.png"))
