@@ -20,6 +20,8 @@ st.sidebar.markdown("### 参保与防返贫监测看板")
 known = cached(years)
 if known:
     st.sidebar.selectbox("监测年度", known, key="year", format_func=lambda y: f"{y} 年")
+st.sidebar.text_input("操作人", key="operator", placeholder="推送、核实、走访记录时必填",
+                      help="记入每一次推送、反馈导入、办结和走访结果")
 last_ok = queries.latest_run(engine())
 last_any = queries.latest_run(engine(), status=None)
 if last_ok:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 import time
 from datetime import date
 from pathlib import Path
 
-from monitor import exports, queries
+from monitor import exports, queries, workflow
 from monitor.config import ConfigError, Settings, database_url, load_settings
 from monitor.divisions import LEVELS
 from monitor.pipeline import RunError, run_load
+from monitor.read import LoadError
 from monitor.store import connect
 
 
@@ -53,6 +55,22 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--year", type=_year, help="monitoring year (default: config run.year)")
     demo.add_argument("--followup", type=Path, help="also write the next month's load (identity changes, December "
                                                     "settlements, late reversals) into this folder")
+
+    push = sub.add_parser("push", help="push the alerts still 待推送 (optionally filtered) to a department as an xlsx batch")
+    push.add_argument("--department", required=True, help="receiving department (config workflow.departments)")
+    push.add_argument("--out", type=Path, required=True, help="xlsx file to write (the batch is also kept in the database)")
+    push.add_argument("--year", type=_year, help="year (default: the year of the latest successful run)")
+    push.add_argument("--level", action="append", choices=["红", "橙", "黄"], help="only this level (repeatable)")
+    push.add_argument("--type", dest="alert_type", choices=["返贫预警", "致贫预警"], help="only this alert type")
+    push.add_argument("--town", help="only this town (12-digit code)")
+    push.add_argument("--user", default=getpass.getuser(), help="who pushes (default: the login name)")
+    push.add_argument("--db", help="SQLAlchemy database URL (default: config database.url)")
+
+    feedback = sub.add_parser("feedback", help="import a department's verification results (xlsx or csv)")
+    feedback.add_argument("--file", type=Path, required=True, help="columns 身份证号, 年度, 核实结果, 核实日期, 备注")
+    feedback.add_argument("--rejects", type=Path, help="write the rejected rows to this CSV")
+    feedback.add_argument("--user", default=getpass.getuser(), help="who imports (default: the login name)")
+    feedback.add_argument("--db", help="SQLAlchemy database URL (default: config database.url)")
 
     export = sub.add_parser("export", help="write a CSV export (UTF-8 with BOM)")
     what = export.add_subparsers(dest="what", required=True)
@@ -99,6 +117,40 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_push(args: argparse.Namespace, settings: Settings) -> int:
+    engine = connect(database_url(settings, args.db))
+    year = args.year or queries.default_year(engine, settings.year)
+    alerts = queries.alerts(engine, year)
+    chosen = alerts[alerts["state"] == "待推送"]
+    if args.level:
+        chosen = chosen[chosen["level"].isin(args.level)]
+    if args.alert_type:
+        chosen = chosen[chosen["alert_type"] == args.alert_type]
+    if args.town:
+        chosen = chosen[chosen["village_code"].str.startswith(args.town.ljust(12, "0")[:9])]
+    filters = f"等级={','.join(args.level or [])} 类型={args.alert_type or ''} 乡镇={args.town or ''}"
+    names = queries.division_names(engine)
+    result = workflow.push(engine, year, chosen["id_number"].tolist(), args.department, args.user, names, settings,
+                           filters=filters)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_bytes(result.content)
+    print(f"推送批次 {result.batch_no}：{result.rows} 人推送给{args.department}，文件 {args.out}")
+    return 0
+
+
+def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
+    engine = connect(database_url(settings, args.db))
+    root = queries.root(engine, settings.region_code)
+    result = workflow.import_feedback(engine, args.file, settings, args.user, root)
+    print(f"反馈 {args.file.name}：读入 {result.rows_read}，核实 {result.rows_loaded}，拒收 {len(result.rejects)}")
+    for row in result.rejects.head(20).itertuples():
+        print(f"  第 {row.row} 行 {row.reason}（{row.column}）")
+    if args.rejects is not None:
+        exports.write_csv(exports.rejects_frame(result.rejects.assign(source="feedback")), args.rejects)
+        print(f"拒收行已写入 {args.rejects}")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     engine = connect(database_url(settings, args.db))
     if args.what == "rejects":
@@ -121,8 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings(args.config)
-        handler = {"run": cmd_run, "recompute": cmd_run, "demo": cmd_demo, "export": cmd_export}[args.command]
+        handler = {"run": cmd_run, "recompute": cmd_run, "demo": cmd_demo, "push": cmd_push, "feedback": cmd_feedback,
+                   "export": cmd_export}[args.command]
         return handler(args, settings)
-    except (ConfigError, RunError, queries.QueryError) as exc:
+    except (ConfigError, RunError, queries.QueryError, workflow.WorkflowError, LoadError) as exc:
         print(f"错误: {exc}", file=sys.stderr)
         return 1

@@ -86,6 +86,8 @@ class Settings:
     target_vulnerable: Fraction = _h("Coverage target for vulnerable persons, in percent.", Fraction(99))
     target_newborn: Fraction = _h("Coverage target for newborns, in percent.", Fraction(95))
     colours: dict[str, str] = _h("Colours of map bands and alert levels (hex).", factory=dict)
+    departments: tuple[str, ...] = _h("Departments an alert batch can be pushed to (民政, 乡村振兴, …).",
+                                      factory=lambda: ("民政", "乡村振兴"))
 
     def identity_types_for(self, year: int) -> tuple[IdentityType, ...]:
         """The identity list in force for a year: its own, or the latest earlier year's (copied forward)."""
@@ -294,6 +296,12 @@ def parse_settings(doc: dict) -> Settings:
         if not isinstance(v, str) or not (v.startswith("#") and len(v) in (4, 7)):
             raise ConfigError(f"colours.{k}: expected a hex colour like #d73027, got {v!r}")
     kw["colours"] = dict(colours)
+    workflow = _get(doc, "workflow", "", dict, {})
+    if "departments" in workflow:
+        names = workflow["departments"]
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) and n.strip() for n in names):
+            raise ConfigError(f"workflow.departments: expected a non-empty list of department names, got {names!r}")
+        kw["departments"] = tuple(n.strip() for n in names)
     return replace(base, **kw)
 
 

@@ -238,22 +238,27 @@ LEVEL_RANK = {"黄": 1, "橙": 2, "红": 3}
 
 def _sync_alert_states(conn: sa.Connection, year: int, alerts: pd.DataFrame) -> None:
     """New alerts start 待推送; an unpushed alert follows its level; a level that rises after a push sends the
-    alert back to 待推送 marked 升级. Recomputing never resets a state."""
+    alert back to 待推送 marked 升级 (the push, result and history stay). Recomputing never resets a state."""
     existing = store.read_table(conn, store.alert_states, store.alert_states.c.year == year)
-    known = existing.set_index("id_number") if not existing.empty else None
-    fresh, changed = [], []
-    for person, level in zip(alerts["id_number"], alerts["level"]):
-        if known is None or person not in known.index:
-            fresh.append({"year": year, "id_number": person, "state": "待推送", "level": level, "upgraded": False,
-                          "updated_at": store.now(), "updated_by": "system"})
-            continue
-        before = known.loc[person]
-        if before["state"] == "待推送" and level != before["level"]:
-            changed.append((person, {"level": level}))
-        elif before["state"] != "待推送" and LEVEL_RANK[level] > LEVEL_RANK.get(before["level"], 0):
-            changed.append((person, {"state": "待推送", "level": level, "upgraded": True,
-                                     "updated_at": store.now(), "updated_by": "system"}))
-    store.write_frame(conn, store.alert_states, pd.DataFrame(fresh))
-    for person, values in changed:
-        conn.execute(store.alert_states.update().where(
-            (store.alert_states.c.year == year) & (store.alert_states.c.id_number == person)).values(**values))
+    at = store.now()
+    merged = alerts[["id_number", "level"]].merge(existing[["id_number", "state", "level"]], on="id_number",
+                                                  how="left", suffixes=("", "_before"))
+    fresh = merged[merged["state"].isna()]
+    store.write_frame(conn, store.alert_states, pd.DataFrame({
+        "year": year, "id_number": fresh["id_number"], "state": "待推送", "level": fresh["level"], "upgraded": False,
+        "updated_at": at, "updated_by": "system"}))
+    events = [{"year": year, "id_number": r.id_number, "at": at, "by": "system", "action": "生成",
+               "state_before": "", "state_after": "待推送", "level": r.level, "detail": ""} for r in fresh.itertuples()]
+    known = merged[merged["state"].notna() & (merged["level"] != merged["level_before"])]
+    rank = known["level"].map(LEVEL_RANK).astype("float64") - known["level_before"].map(LEVEL_RANK).astype("float64").fillna(0)
+    for row, rise in zip(known.itertuples(), rank):
+        match = (store.alert_states.c.year == year) & (store.alert_states.c.id_number == row.id_number)
+        if row.state == "待推送":
+            conn.execute(store.alert_states.update().where(match).values(level=row.level))
+        elif rise > 0:
+            conn.execute(store.alert_states.update().where(match).values(
+                state="待推送", level=row.level, upgraded=True, updated_at=at, updated_by="system"))
+            events.append({"year": year, "id_number": row.id_number, "at": at, "by": "system", "action": "升级",
+                           "state_before": row.state, "state_after": "待推送", "level": row.level,
+                           "detail": f"{row.level_before} → {row.level}"})
+    store.write_frame(conn, store.alert_events, pd.DataFrame(events))

@@ -27,6 +27,16 @@ def latest_run(engine: Engine, status: str | None = "ok") -> dict | None:
     return dict(row) if row else None
 
 
+def data_version(engine: Engine) -> tuple[int, int, int]:
+    """Changes whenever stored data does: the latest run, and the counts of workflow events and outcomes
+    (append-only tables), so cached page results follow pushes and feedback made anywhere."""
+    with engine.connect() as conn:
+        run = conn.execute(sa.select(sa.func.max(store.runs.c.id))).scalar() or 0
+        events = conn.execute(sa.select(sa.func.count()).select_from(store.alert_events)).scalar() or 0
+        outcomes = conn.execute(sa.select(sa.func.count()).select_from(store.outreach_outcomes)).scalar() or 0
+    return int(run), int(events), int(outcomes)
+
+
 def as_of(engine: Engine, year: int) -> str:
     """The 统计截止日 of the latest successful run of a year ('' when the year has none)."""
     query = sa.select(store.runs.c.as_of).where((store.runs.c.status == "ok") & (store.runs.c.year == year)) \
@@ -59,8 +69,10 @@ def alerts(engine: Engine, year: int) -> pd.DataFrame:
     with engine.connect() as conn:
         rows = store.read_table(conn, store.alerts, store.alerts.c.year == year, [store.alerts.c.seq])
         states = store.read_table(conn, store.alert_states, store.alert_states.c.year == year)
-    state = states.set_index("id_number")["state"] if not states.empty else pd.Series(dtype="str")
-    rows["state"] = rows["id_number"].map(state).fillna("待推送")
+    states = states.set_index("id_number")
+    for column, default in (("state", "待推送"), ("upgraded", False), ("batch_no", ""), ("department", ""),
+                            ("result", "")):
+        rows[column] = rows["id_number"].map(states[column]).fillna(default) if not states.empty else default
     return rows
 
 
@@ -86,6 +98,13 @@ def identity_changes(engine: Engine, run_id: int | None = None) -> pd.DataFrame:
             run_id = conn.execute(sa.select(sa.func.max(store.identity_changes.c.run_id))).scalar()
         return store.read_table(conn, store.identity_changes, store.identity_changes.c.run_id == run_id,
                                 [store.identity_changes.c.change, store.identity_changes.c.id_number])
+
+
+def division_names(engine: Engine) -> pd.Series:
+    """Name of every division of the stored snapshot, by code."""
+    with engine.connect() as conn:
+        frame = store.read_table(conn, store.divisions)
+    return frame.set_index("code")["name"]
 
 
 def findings(engine: Engine, year: int) -> pd.DataFrame:

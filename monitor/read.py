@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from monitor.config import Settings
-from monitor.sources import TABULAR_SOURCES, Source
+from monitor.sources import ALL_SOURCES, Source
 from monitor.text import fold_width
 
 TABULAR_SUFFIXES = (".csv", ".xlsx")
@@ -230,7 +230,7 @@ def read_xlsx(path: Path, source: Source, settings: Settings) -> list[RawTable]:
 
 def read_source(paths: list[Path], source_key: str, settings: Settings) -> list[RawTable]:
     """Every table of a source's files, in file-name then sheet order."""
-    source = TABULAR_SOURCES[source_key]
+    source = ALL_SOURCES[source_key]
     tables: list[RawTable] = []
     for path in paths:
         reader = read_xlsx if path.suffix.lower() == ".xlsx" else read_csv

@@ -98,5 +98,16 @@ SETTLEMENTS = Source("settlements", (
 # Processing order: divisions first (population checks villages against them).
 TABULAR_SOURCES: dict[str, Source] = {s.key: s for s in (DIVISIONS, POPULATION, DEATHS, ENROLLMENT, IDENTITIES, SETTLEMENTS)}
 
+# Verification results sent back by civil affairs (SPEC §10); not a load source.
+FEEDBACK = Source("feedback", (
+    C("身份证号", "id_number", "id", True),
+    C("年度", "year", "year", True),
+    C("核实结果", "result", "enum:feedback_result", True),
+    C("核实日期", "verified_on", "date", True),
+    C("备注", "remark", "text"),
+), ("id_number", "year"), True)
+
+ALL_SOURCES: dict[str, Source] = {**TABULAR_SOURCES, "feedback": FEEDBACK}
+
 REASONS = ("MISSING_VALUE", "BAD_ID", "BAD_DATE", "BAD_AMOUNT", "UNKNOWN_DIVISION", "UNKNOWN_VALUE",
            "OUT_OF_RANGE", "INCONSISTENT_AMOUNTS", "DUPLICATE_ROW", "DUPLICATE_ID", "ORPHAN_REVERSAL")

@@ -97,7 +97,34 @@ alert_states = sa.Table(
     sa.Column("year", sa.Integer, primary_key=True), sa.Column("id_number", S(18), primary_key=True),
     sa.Column("state", S(8)), sa.Column("level", S(2)), sa.Column("upgraded", sa.Boolean),
     sa.Column("updated_at", S(19)), sa.Column("updated_by", S(64)),
+    sa.Column("batch_no", S(32)), sa.Column("department", S(32)), sa.Column("pushed_at", S(19)),
+    sa.Column("result", S(16)), sa.Column("verified_on", S(10)), sa.Column("remark", sa.Text),
+    sa.Column("closed_at", S(19)),
 )
+# Every transition of an alert, never updated or deleted: who, when, from which state to which.
+alert_events = sa.Table("alert_events", metadata, sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+                        *_cols(("year", sa.Integer), ("id_number", S(18)), ("at", S(19)), ("by", S(64)), ("action", S(8)),
+    ("state_before", S(8)), ("state_after", S(8)), ("level", S(2)), ("detail", sa.Text)),
+    sa.Index("ix_alert_events_person", "year", "id_number"))
+push_batches = sa.Table(
+    "push_batches", metadata,
+    sa.Column("batch_no", S(32), primary_key=True), sa.Column("year", sa.Integer), sa.Column("department", S(32)),
+    sa.Column("created_at", S(19)), sa.Column("created_by", S(64)), sa.Column("rows", BIG),
+    sa.Column("filters", sa.Text), sa.Column("content", sa.LargeBinary),
+)
+feedback_imports = sa.Table(
+    "feedback_imports", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True), sa.Column("at", S(19)),
+    sa.Column("by", S(64)), sa.Column("file", sa.Text), sa.Column("rows_read", BIG), sa.Column("rows_loaded", BIG),
+    sa.Column("rows_rejected", BIG),
+)
+feedback_rejects = sa.Table("feedback_rejects", metadata, *_cols(
+    ("import_id", sa.Integer), ("file", sa.Text), ("row", BIG), ("reason", S(32)), ("column", S(32)),
+    ("original", sa.Text)), sa.Index("ix_feedback_rejects_import", "import_id"))
+# Enrollment follow-up: every recorded outcome is kept; the latest per person is the current one.
+outreach_outcomes = sa.Table("outreach_outcomes", metadata, *_cols(
+    ("year", sa.Integer), ("id_number", S(18)), ("outcome", S(16)), ("remark", sa.Text), ("at", S(19)),
+    ("by", S(64))), sa.Index("ix_outreach_outcomes_person", "year", "id_number"))
 
 run_summaries = sa.Table("run_summaries", metadata, *_cols(
     ("run_id", sa.Integer), ("year", sa.Integer), ("in_scope", BIG), ("enrolled", BIG), ("vulnerable_in_scope", BIG),
@@ -113,7 +140,7 @@ INT_COLUMNS = {"year", "subsidy_amount", "income_per_capita", "total_cost", "pol
                "in_scope", "enrolled", "vulnerable_in_scope", "vulnerable_enrolled", "newborn_in_scope",
                "newborn_enrolled", "enrolled_local", "enrolled_elsewhere", "duplicate_enrolled",
                "rows_read", "rows_loaded", "rows_rejected", "id", "outreach", "alerts", "alerts_red",
-               "alerts_orange", "alerts_yellow"}
+               "alerts_orange", "alerts_yellow", "import_id"}
 
 
 def now() -> str:
@@ -143,6 +170,8 @@ def _typed(frame: pd.DataFrame, table: sa.Table) -> pd.DataFrame:
             out[col.name] = pd.to_numeric(values).astype("Int64")
         elif isinstance(col.type, sa.Boolean):
             out[col.name] = values.astype(bool)
+        elif isinstance(col.type, sa.LargeBinary):
+            out[col.name] = values
         else:
             out[col.name] = values.astype("str")
     return out

@@ -34,15 +34,20 @@ def engine() -> Engine:
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _cached(name: str, run_id: int, url: str, args: tuple) -> Any:
+def _cached(name: str, version: tuple, url: str, args: tuple) -> Any:
     module, func = name.rsplit(".", 1)
     return getattr(importlib.import_module(module), func)(_engine(url), *args)
 
 
 def cached(fn: Callable, *args: Any) -> Any:
-    """fn(engine, *args), computed once per successful run: a new run gives new results, clicks reuse them."""
-    run = queries.latest_run(engine())
-    return _cached(f"{fn.__module__}.{fn.__qualname__}", run["id"] if run else 0, _url(), args)
+    """fn(engine, *args), computed once per data version (a run, a push, a feedback, an outcome): clicks reuse
+    the results, any change to the data gives fresh ones."""
+    return _cached(f"{fn.__module__}.{fn.__qualname__}", queries.data_version(engine()), _url(), args)
+
+
+def operator() -> str:
+    """Who is acting, as typed in the sidebar (recorded with every workflow change)."""
+    return str(st.session_state.get("operator", "")).strip()
 
 
 def year() -> int:

@@ -16,7 +16,7 @@ from monitor import normalize as norm
 from monitor.config import Settings
 from monitor.divisions import prefix
 from monitor.read import RawTable
-from monitor.sources import FUNDS, SETTLEMENT_AMOUNTS, TABULAR_SOURCES, Source
+from monitor.sources import ALL_SOURCES, FUNDS, SETTLEMENT_AMOUNTS, Source
 
 
 @dataclass(frozen=True)
@@ -182,7 +182,7 @@ def _orphan_reversals(values: pd.DataFrame, v: _Verdicts, ctx: Context) -> None:
 
 def validate_source(source_key: str, tables: list[RawTable], ctx: Context) -> Validated:
     """Normalise and check every row of a source's tables (in file then row order)."""
-    source = TABULAR_SOURCES[source_key]
+    source = ALL_SOURCES[source_key]
     frames = [t.canonical(source).assign(_t=i) for i, t in enumerate(tables)]
     raw = pd.concat(frames, ignore_index=True) if frames else \
         pd.DataFrame({**{c.name: pd.Series([], dtype="str") for c in source.columns},

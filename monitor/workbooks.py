@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import date, datetime
 
 import pandas as pd
 
@@ -45,4 +45,39 @@ def door_to_door(rows: pd.DataFrame, title: str, as_of: date | str) -> bytes:
                         sheet.write_string(line, col, str(value), text if header in ("身份证号", "户号", "联系电话")
                                            else cell)
                     line += 1
+    return buffer.getvalue()
+
+
+PUSH_HEADERS = ["序号", "姓名", "身份证号", "乡镇", "村社区", "身份类别", "医疗总费用", "基本医保支付", "大病保险支付",
+                "医疗救助支付", "个人负担", "预警等级", "触发日期", "推送批次"]
+PUSH_WIDTHS = [6, 10, 21, 12, 12, 16, 13, 13, 13, 13, 13, 9, 12, 16]
+
+
+def push_batch(rows: pd.DataFrame, batch_no: str, department: str, created: datetime) -> bytes:
+    """The push batch of SPEC §10 for the receiving department; `rows` has the PUSH_HEADERS columns.
+
+    Amounts are numbers with two decimals, ID numbers text; the file's creation time is the batch's.
+    """
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="xlsxwriter") as writer:
+        book = writer.book
+        book.set_properties({"title": f"高额费用预警推送 {batch_no}", "company": department, "created": created})
+        head = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "align": "center"})
+        text = book.add_format({"border": 1, "num_format": "@"})
+        money = book.add_format({"border": 1, "num_format": "#,##0.00"})
+        plain = book.add_format({"border": 1})
+        sheet = book.add_worksheet("预警推送")
+        for col, (header, width) in enumerate(zip(PUSH_HEADERS, PUSH_WIDTHS)):
+            sheet.write(0, col, header, head)
+            sheet.set_column(col, col, width)
+        sheet.freeze_panes(1, 0)
+        for line, record in enumerate(rows[PUSH_HEADERS].to_dict("records"), start=1):
+            for col, header in enumerate(PUSH_HEADERS):
+                value = record[header]
+                if header in ("医疗总费用", "基本医保支付", "大病保险支付", "医疗救助支付", "个人负担"):
+                    sheet.write_number(line, col, float(value), money)
+                elif header == "序号":
+                    sheet.write_number(line, col, int(value), plain)
+                else:
+                    sheet.write_string(line, col, "" if value is None else str(value), text)
     return buffer.getvalue()

@@ -6,7 +6,8 @@ from monitor import charts
 from monitor.divisions import level_of
 from monitor.ui import cached, require_data, root, settings, year
 from monitor.views import coverage_map
-from monitor.views.common import METRIC_BY_LABEL, band_colours, division_names
+from monitor.queries import division_names
+from monitor.views.common import METRIC_BY_LABEL, band_colours
 
 require_data()
 y, cfg, top = year(), settings(), root()

@@ -1,16 +1,17 @@
-"""扩面名单: the people still to enroll, filtered, counted by village, downloadable for door-to-door work."""
+"""扩面名单: the people still to enroll, filtered, counted by village, with visit outcomes; door-to-door xlsx."""
 
 import streamlit as st
 
-from monitor import queries, workbooks
-from monitor.ui import cached, require_data, year
+from monitor import queries, workbooks, workflow
+from monitor.queries import division_names
+from monitor.ui import cached, engine, operator, require_data, year
 from monitor.views import outreach
-from monitor.views.common import division_names
+from monitor.workflow import WorkflowError
 
 require_data()
 y = year()
 names = cached(division_names)
-everyone = cached(outreach.rows, y, names)
+everyone = outreach.with_outcomes(cached(outreach.rows, y, names), cached(workflow.current_outcomes, y))
 st.header(f"扩面名单 · {y} 年")
 st.caption("应参保未参保人员，以及不在人口底册、未参保的困难群众。优先级：1 困难群众，2 新生儿，3 其他。")
 
@@ -32,12 +33,32 @@ summary[1].metric("困难群众", f"{int((chosen['priority'] == 1).sum()):,}")
 summary[2].metric("新生儿", f"{int((chosen['priority'] == 2).sum()):,}")
 summary[3].metric("可全额或定额资助", f"{int(chosen['subsidy_mode'].isin(['全额资助', '定额资助']).sum()):,}")
 
-st.subheader("按村社区统计")
-st.dataframe(outreach.by_village(chosen), hide_index=True, width="stretch", height=260)
+counts_tab, outcomes_tab = st.tabs(["按村社区统计", "走访结果统计"])
+counts_tab.dataframe(outreach.by_village(chosen), hide_index=True, width="stretch", height=260)
+outcomes_tab.dataframe(outreach.outcome_counts(chosen), hide_index=True, width="stretch", height=260)
 
 st.subheader("名单")
 table = outreach.display(chosen)
-st.dataframe(table, hide_index=True, width="stretch", height=420)
+event = st.dataframe(table, hide_index=True, width="stretch", height=420, on_select="rerun",
+                     selection_mode="single-row", key="outreach_table")
+if event and event.selection and event.selection.rows:
+    person = chosen.iloc[event.selection.rows[0]]
+    with st.form("outcome_form", clear_on_submit=True):
+        st.markdown(f"记录走访结果：**{person['name']}**（{person['village']}，户号 {person['household_id']}）"
+                    + (f"　当前：{person['outcome']}" if person["outcome"] else ""))
+        result = st.radio("走访结果", list(workflow.OUTCOMES), horizontal=True, key="outcome_value")
+        note = st.text_input("备注（已死亡或迁出须写明日期、去向）", key="outcome_remark")
+        if st.form_submit_button("保存走访结果"):
+            try:
+                workflow.record_outcome(engine(), y, person["id_number"], result, note, operator())
+                st.rerun()
+            except WorkflowError as exc:
+                st.error(str(exc))
+    history = cached(workflow.outcomes, y)
+    mine = history[history["id_number"] == person["id_number"]]
+    if not mine.empty:
+        st.dataframe(mine.rename(columns={"at": "时间", "by": "操作人", "outcome": "走访结果", "remark": "备注"})[
+            ["时间", "操作人", "走访结果", "备注"]], hide_index=True, width="stretch")
 scope = "、".join(villages or towns) or "全区"
 downloads = st.columns(2)
 downloads[0].download_button(

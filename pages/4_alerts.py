@@ -1,14 +1,21 @@
-"""预警: high-cost alerts with filters, and one person's costs over the year against the threshold."""
+"""预警: alerts with filters, a person's costs and history; pushes to civil affairs, feedback, closing, statistics."""
+
+import tempfile
+from pathlib import Path
 
 import streamlit as st
 
-from monitor import charts, exports
-from monitor.ui import cached, require_data, settings, year
+from monitor import charts, exports, workflow
+from monitor.queries import division_names
+from monitor.read import LoadError
+from monitor.ui import cached, engine, operator, require_data, root, settings, year
 from monitor.views import alerts
-from monitor.views.common import division_names
+from monitor.workflow import WorkflowError
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 require_data()
-y, cfg = year(), settings()
+y, cfg, db = year(), settings(), engine()
 names = cached(division_names)
 everyone = cached(alerts.rows, y, names)
 st.header(f"高额费用预警 · {y} 年")
@@ -20,53 +27,140 @@ filters = st.columns(5)
 levels = filters[0].multiselect("预警等级", ["红", "橙", "黄"], key="alert_levels", placeholder="全部等级")
 types = filters[1].multiselect("预警类型", sorted(everyone["alert_type"].unique()), key="alert_types",
                                placeholder="全部类型")
-states = filters[2].multiselect("状态", sorted(everyone["state"].unique()), key="alert_states", placeholder="全部状态")
+states = filters[2].multiselect("状态", list(workflow.STATES), key="alert_states", placeholder="全部状态")
 towns = filters[3].multiselect("乡镇", sorted(everyone["town"].unique()), key="alert_towns", placeholder="全部乡镇")
 identities = filters[4].multiselect("身份类别", sorted(t for t in everyone["identity_type"].unique() if t),
                                     key="alert_identities", placeholder="全部身份")
 chosen = alerts.filtered(everyone, levels, types, states, towns, identities)
 
 counts = chosen["level"].value_counts()
-summary = st.columns(4)
+summary = st.columns(5)
 summary[0].metric("预警人数", f"{len(chosen):,}")
-for column, level in zip(summary[1:], ("红", "橙", "黄")):
+for column, level in zip(summary[1:4], ("红", "橙", "黄")):
     column.metric(f"{level}色预警", f"{int(counts.get(level, 0)):,}")
+summary[4].metric("待推送", f"{int((chosen['state'] == '待推送').sum()):,}")
 
-table = alerts.display(chosen)
-level_colour = {"红": cfg.colours.get("level_red"), "橙": cfg.colours.get("level_orange"),
-                "黄": cfg.colours.get("level_yellow")}
-styled = table.style.map(lambda v: f"background-color: {level_colour.get(v)}" if v in level_colour else "",
-                         subset=["预警等级"])
-event = st.dataframe(styled, hide_index=True, width="stretch", height=360, on_select="rerun",
-                     selection_mode="single-row", key="alert_table",
-                     column_config={c: st.column_config.NumberColumn(format="%.2f")
-                                    for c in ("医疗总费用(元)", "个人负担(元)", "预警阈值(元)")})
-st.download_button("下载预警名单 CSV（SPEC §11 格式）", exports.alerts_frame(chosen).to_csv(index=False).encode("utf-8-sig"),
-                   file_name=f"预警名单_{y}.csv", mime="text/csv")
+listing, pushing, stats = st.tabs(["预警名单", "推送与反馈", "统计"])
 
-st.subheader("个人费用明细")
-picked = event.selection.rows if event and event.selection else []
-if not picked:
-    st.caption("在上表中选择一人，查看其全年费用构成和累计个人负担。")
-    st.stop()
-alert = chosen.iloc[picked[0]]
-st.markdown(f"**{alert['name']}**　{alert['town']} {alert['village']}　{alert['identity_type'] or '无困难身份'}　"
-            f"{alert['alert_type']} · {alert['level']}色 · 触发规则 {alert['rules']} · 状态 {alert['state']}")
-info = st.columns(4)
-info[0].metric("医疗总费用", f"{alert['total_yuan']:,.2f} 元")
-info[1].metric("个人负担", f"{alert['measure_yuan']:,.2f} 元")
-info[2].metric("预警阈值", f"{alert['threshold_yuan']:,.2f} 元")
-info[3].metric("结算次数 / 住院次数", f"{int(alert['n_settlements'])} / {int(alert['inpatient_stays'])}")
-left, right = st.columns(2)
-with left:
-    st.caption("按基金分项")
-    st.altair_chart(charts.cost_by_fund(alerts.funds(alert)), width="stretch")
-with right:
-    st.caption(f"累计{cfg.cost_measure}与预警阈值（竖线为触发日期 {alert['trigger_date']}）")
-    points = cached(alerts.person_settlements, y, alert["id_number"], cfg)
-    st.altair_chart(charts.cumulative_cost(points, float(alert["threshold_yuan"]), alert["trigger_date"] or None),
-                    width="stretch")
-with st.expander(f"全年结算 {len(points)} 笔"):
-    st.dataframe(points.rename(columns={"settle_date": "结算日期", "settlement_id": "结算流水号", "visit_type": "就诊类型",
-                                        "provider": "医疗机构", "total": "医疗总费用(元)", "measure": "个人负担(元)",
-                                        "cumulative": "累计(元)"}), hide_index=True, width="stretch")
+with listing:
+    table = alerts.display(chosen)
+    level_colour = {"红": cfg.colours.get("level_red"), "橙": cfg.colours.get("level_orange"),
+                    "黄": cfg.colours.get("level_yellow")}
+    styled = table.style.map(lambda v: f"background-color: {level_colour.get(v)}" if v in level_colour else "",
+                             subset=["预警等级"])
+    event = st.dataframe(styled, hide_index=True, width="stretch", height=360, on_select="rerun",
+                         selection_mode="multi-row", key="alert_table",
+                         column_config={c: st.column_config.NumberColumn(format="%.2f")
+                                        for c in ("医疗总费用(元)", "个人负担(元)", "预警阈值(元)")})
+    st.download_button("下载预警名单 CSV（SPEC §11 格式）",
+                       exports.alerts_frame(chosen).to_csv(index=False).encode("utf-8-sig"),
+                       file_name=f"预警名单_{y}.csv", mime="text/csv")
+    picked = chosen.iloc[event.selection.rows] if event and event.selection and event.selection.rows else None
+
+    if picked is not None:
+        verified = picked[picked["state"] == "已核实"]
+        if not verified.empty:
+            with st.form("close_form"):
+                remark = st.text_input(f"办结所选的 {len(verified)} 名已核实人员：备注", key="close_remark")
+                if st.form_submit_button("办结"):
+                    try:
+                        done = workflow.close(db, y, verified["id_number"].tolist(), remark, operator())
+                        st.success(f"已办结 {done} 人")
+                        st.rerun()
+                    except WorkflowError as exc:
+                        st.error(str(exc))
+
+    st.subheader("个人费用明细")
+    if picked is None:
+        st.caption("在上表中选择一人（或多人，推送与办结用），查看第一位的全年费用构成、累计个人负担和处置记录。")
+    else:
+        alert = picked.iloc[0]
+        flag = "（升级）" if alert["upgraded"] else ""
+        st.markdown(f"**{alert['name']}**　{alert['town']} {alert['village']}　{alert['identity_type'] or '无困难身份'}　"
+                    f"{alert['alert_type']} · {alert['level']}色 · 触发规则 {alert['rules']} · 状态 {alert['state']}{flag}")
+        info = st.columns(4)
+        info[0].metric("医疗总费用", f"{alert['total_yuan']:,.2f} 元")
+        info[1].metric("个人负担", f"{alert['measure_yuan']:,.2f} 元")
+        info[2].metric("预警阈值", f"{alert['threshold_yuan']:,.2f} 元")
+        info[3].metric("结算次数 / 住院次数", f"{int(alert['n_settlements'])} / {int(alert['inpatient_stays'])}")
+        left, right = st.columns(2)
+        with left:
+            st.caption("按基金分项")
+            st.altair_chart(charts.cost_by_fund(alerts.funds(alert)), width="stretch")
+        with right:
+            st.caption(f"累计{cfg.cost_measure}与预警阈值（竖线为触发日期 {alert['trigger_date']}）")
+            points = cached(alerts.person_settlements, y, alert["id_number"], cfg)
+            st.altair_chart(charts.cumulative_cost(points, float(alert["threshold_yuan"]),
+                                                   alert["trigger_date"] or None), width="stretch")
+        st.caption("处置记录")
+        st.dataframe(alerts.history_display(cached(workflow.history, y, alert["id_number"])), hide_index=True,
+                     width="stretch")
+        with st.expander(f"全年结算 {len(points)} 笔"):
+            st.dataframe(alerts.settlements_display(points), hide_index=True, width="stretch")
+
+with pushing:
+    st.subheader("推送")
+    ready = chosen[chosen["state"] == "待推送"]
+    selected_ready = picked[picked["state"] == "待推送"] if picked is not None else ready.iloc[0:0]
+    scope = st.radio("推送范围", [f"当前筛选结果中待推送的 {len(ready)} 人", f"名单中选中的待推送 {len(selected_ready)} 人"],
+                     key="push_scope", horizontal=True)
+    department = st.selectbox("接收部门", list(cfg.departments), key="push_department")
+    batch = ready if scope.startswith("当前") else selected_ready
+    if st.button(f"生成推送批次（{len(batch)} 人）", type="primary", disabled=batch.empty, key="push_button"):
+        try:
+            parts = [(label, values) for label, values in (("等级", levels), ("类型", types), ("状态", states),
+                                                            ("乡镇", towns), ("身份", identities)) if values]
+            text = "；".join(f"{label}：{'、'.join(values)}" for label, values in parts) or "全部"
+            text += "（选中的人员）" if not scope.startswith("当前") else ""
+            result = workflow.push(db, y, batch["id_number"].tolist(), department, operator(), names, cfg,
+                                   filters=text)
+            st.session_state["last_batch"] = result.batch_no
+            st.success(f"批次 {result.batch_no} 已生成：{result.rows} 人推送给{department}")
+        except WorkflowError as exc:
+            st.error(str(exc))
+
+    history = cached(workflow.batches, y)
+    if not history.empty:
+        st.caption("推送批次（可随时重新下载原文件）")
+        st.dataframe(history.rename(columns={"batch_no": "批次", "department": "接收部门", "created_at": "推送时间",
+                                             "created_by": "操作人", "rows": "人数", "filters": "筛选条件"})
+                     .drop(columns="year"), hide_index=True, width="stretch")
+        options = history["batch_no"].tolist()
+        default = options.index(st.session_state["last_batch"]) if st.session_state.get("last_batch") in options else 0
+        batch_no = st.selectbox("下载批次", options, index=default, key="batch_pick")
+        st.download_button(f"下载批次 {batch_no}（xlsx）", workflow.batch_file(db, batch_no),
+                           file_name=f"预警推送_{batch_no}.xlsx", mime=XLSX, key="batch_download")
+
+    st.subheader("导入核实反馈")
+    st.caption("反馈文件（xlsx 或 csv）列：身份证号、年度、核实结果（纳入监测/已落实救助/不符合条件/无法联系）、核实日期、备注。")
+    upload = st.file_uploader("反馈文件", type=["xlsx", "csv"], key="feedback_file")
+    if st.button("导入反馈", disabled=upload is None, key="feedback_button"):
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / Path(upload.name).name
+            path.write_bytes(upload.getvalue())
+            try:
+                outcome = workflow.import_feedback(db, path, cfg, operator(), root())
+                st.session_state["feedback_result"] = (outcome.import_id, outcome.rows_read, outcome.rows_loaded)
+            except (WorkflowError, LoadError) as exc:
+                st.error(str(exc))
+    if "feedback_result" in st.session_state:
+        import_id, read, loaded = st.session_state["feedback_result"]
+        rejected = workflow.feedback_rejects(db, import_id)
+        st.success(f"反馈导入 #{import_id}：读入 {read} 行，核实 {loaded} 人，拒收 {len(rejected)} 行")
+        if not rejected.empty:
+            frame = alerts.feedback_rejects_display(rejected)
+            st.dataframe(frame, hide_index=True, width="stretch")
+            st.download_button("下载拒收行 CSV", frame.to_csv(index=False).encode("utf-8-sig"),
+                               file_name=f"反馈拒收行_{import_id}.csv", mime="text/csv")
+
+with stats:
+    table = cached(workflow.statistics, y)
+    if table.empty:
+        st.info("尚未推送任何预警。")
+    else:
+        st.caption("按推送月份、接收部门和核实结果统计的人数")
+        wide = table.pivot_table(index=["month", "department"], columns="result", values="count", fill_value=0,
+                                 aggfunc="sum")
+        wide.columns.name = None
+        st.dataframe(wide.reset_index().rename(columns={"month": "月份", "department": "接收部门"}), hide_index=True,
+                     width="stretch")

@@ -6,6 +6,7 @@ Screenshots of every page land in build/screenshots/ for a person to look at.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -33,13 +34,15 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(demo_db):
+def server(demo_db, tmp_path_factory):
     if not CHROMIUM.exists():
         if os.environ.get("MONITOR_REQUIRE_BROWSER"):
             pytest.fail("Chromium is missing although the test command installs it")
         pytest.skip("no /usr/bin/chromium (./test.sh installs it)")
     port = _free_port()
-    env = {**os.environ, "MONITOR_DB_URL": demo_db}
+    own = tmp_path_factory.mktemp("browser") / "monitor.db"  # this test pushes alerts: keep the shared demo clean
+    shutil.copyfile(demo_db.removeprefix("sqlite:///"), own)
+    env = {**os.environ, "MONITOR_DB_URL": f"sqlite:///{own}"}
     log = open(ROOT / "build" / "streamlit-test.log", "w") if (ROOT / "build").mkdir(exist_ok=True) is None else None
     proc = subprocess.Popen([sys.executable, "-m", "monitor.serve", "--server.headless", "true",
                              "--server.address", "127.0.0.1", "--server.port", str(port),
@@ -119,3 +122,34 @@ def test_every_page_renders_and_the_map_drills_down(server, browser):
     _open(wide, f"{server}/coverage-map", "参保地图")
     wide.wait_for_selector(".mark-shape path", timeout=30_000)
     wide.screenshot(path=str(SHOTS / "map_1920.png"))
+
+
+def test_push_a_batch_and_import_its_feedback_through_the_pages(server, browser, tmp_path):
+    import pandas as pd
+
+    page = browser.new_page(viewport={"width": 1366, "height": 900}, accept_downloads=True)
+    _open(page, f"{server}/alert-list", "高额费用预警")
+    operator = page.get_by_placeholder("推送、核实、走访记录时必填")
+    operator.fill("浏览器测试员")
+    operator.press("Enter")
+    page.get_by_role("tab", name="推送与反馈").click()
+    page.get_by_role("button", name="生成推送批次").click()
+    page.wait_for_selector("text=已生成", timeout=30_000)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="下载批次").click()
+    batch = tmp_path / "batch.xlsx"
+    download.value.save_as(batch)
+    sheet = pd.read_excel(batch, dtype={"身份证号": str}, engine="calamine")
+    assert len(sheet) > 10 and sheet["推送批次"].nunique() == 1
+
+    reply = tmp_path / "核实反馈.xlsx"
+    pd.DataFrame({"身份证号": sheet["身份证号"].tolist()[:5] + ["990101199001011234"], "年度": 2025,
+                  "核实结果": ["纳入监测"] * 6, "核实日期": "2025-12-20", "备注": ""}).to_excel(reply, index=False)
+    page.locator("[data-testid='stFileUploader'] input[type='file']").set_input_files(str(reply))
+    page.wait_for_selector("text=核实反馈.xlsx", timeout=30_000)
+    page.get_by_role("button", name="导入反馈").click()
+    page.wait_for_selector("text=反馈导入 #", timeout=30_000)
+    body = page.inner_text("body")
+    assert "核实 5 人，拒收 1 行" in body
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(SHOTS / "push_feedback.png"), full_page=True)

@@ -122,6 +122,25 @@ def test_alerts_filter_and_person_detail(demo):
     assert at.metric[0].value == f"{int((alerts['level'] == '红').sum()):,}"
 
 
+def test_alerts_page_pushes_the_filtered_alerts(demo_db, monkeypatch, tmp_path):
+    import shutil
+
+    own = tmp_path / "monitor.db"
+    shutil.copyfile(demo_db.removeprefix("sqlite:///"), own)
+    monkeypatch.setenv("MONITOR_DB_URL", f"sqlite:///{own}")
+    at = _app("4_alerts.py", operator="测试员")
+    at.multiselect(key="alert_levels").set_value(["红"]).run()
+    red = int(at.metric[0].value.replace(",", ""))
+    at.button(key="push_button").click().run()
+    assert not at.error, at.error
+    assert any("推送给民政" in s.value for s in at.success)
+    batches = [d.value for d in at.dataframe if "批次" in d.value.columns][0]
+    assert batches["人数"].tolist() == [red] and batches["操作人"].tolist() == ["测试员"]
+    assert batches["筛选条件"].tolist() == ["等级：红"]
+    at.run()
+    assert at.metric[4].value == "0"  # nothing red is left to push
+
+
 def test_data_page_lists_runs_rejects_findings_and_changes(demo):
     at = _app("5_data.py")
     runs = queries.runs(demo)

@@ -60,3 +60,26 @@ def person_settlements(engine: Engine, year: int, id_number: str, settings: Sett
         "total": netted["total_cost"].astype("float64") / 100, "measure": netted["measure"].astype("float64") / 100,
         "cumulative": netted["measure"].cumsum().astype("float64") / 100,
     })
+
+
+HISTORY_HEADERS = {"at": "时间", "by": "操作人", "action": "操作", "state_before": "原状态", "state_after": "新状态",
+                   "level": "等级", "detail": "说明"}
+SETTLEMENT_HEADERS = {"settle_date": "结算日期", "settlement_id": "结算流水号", "visit_type": "就诊类型", "provider": "医疗机构",
+                      "total": "医疗总费用(元)", "measure": "个人负担(元)", "cumulative": "累计(元)"}
+REASON_LABELS = {"UNKNOWN_PERSON": "该年度无此人的预警", "NOT_PUSHED": "预警尚未推送", "ALREADY_CLOSED": "预警已办结",
+                 "BAD_ID": "身份证号无效", "MISSING_VALUE": "必填项为空", "UNKNOWN_VALUE": "核实结果无效",
+                 "BAD_DATE": "日期或年度无效", "DUPLICATE_ROW": "重复行", "DUPLICATE_ID": "同一人同一年度重复"}
+
+
+def history_display(events: pd.DataFrame) -> pd.DataFrame:
+    return events[list(HISTORY_HEADERS)].rename(columns=HISTORY_HEADERS)
+
+
+def settlements_display(points: pd.DataFrame) -> pd.DataFrame:
+    return points[list(SETTLEMENT_HEADERS)].rename(columns=SETTLEMENT_HEADERS)
+
+
+def feedback_rejects_display(rejects: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"文件": rejects["file"], "行号": rejects["row"], "原因": rejects["reason"],
+                         "说明": rejects["reason"].map(REASON_LABELS).fillna(""), "列": rejects["column"],
+                         "原始内容": rejects["original"]})

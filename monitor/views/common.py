@@ -53,13 +53,6 @@ def band_colours(settings: Settings) -> list[str]:
     return [settings.colours.get(k, "#cccccc") for k in BAND_COLOURS]
 
 
-def division_names(engine: Engine) -> pd.Series:
-    """Name of every division of the snapshot, by code."""
-    with engine.connect() as conn:
-        frame = store.read_table(conn, store.divisions)
-    return frame.set_index("code")["name"]
-
-
 def years(engine: Engine) -> list[int]:
     """Years with stored results, newest first."""
     with engine.connect() as conn:

@@ -11,7 +11,7 @@ from monitor.exports import yuan
 PRIORITY_LABELS = {1: "1 困难群众", 2: "2 新生儿", 3: "3 其他"}
 LIST_HEADERS = {"town": "乡镇", "village": "村社区", "household_id": "户号", "name": "姓名", "id_number": "身份证号",
                 "priority_label": "优先级", "identity_type": "身份类别", "subsidy_mode": "资助方式", "subsidy": "资助金额(元)",
-                "phone": "联系电话", "address": "住址", "remark": "备注"}
+                "phone": "联系电话", "address": "住址", "remark": "备注", "outcome": "走访结果", "outcome_remark": "走访备注"}
 
 
 def rows(engine: Engine, year: int, names: pd.Series) -> pd.DataFrame:
@@ -25,6 +25,25 @@ def rows(engine: Engine, year: int, names: pd.Series) -> pd.DataFrame:
     frame["subsidy"] = yuan(frame["subsidy_cents"])
     frame["identity_type"] = frame["identity_type"].replace({"nan": "", "None": "", "<NA>": ""}).fillna("")
     return frame
+
+
+def with_outcomes(frame: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
+    """The list with each person's latest recorded outcome (blank when not visited yet)."""
+    latest = current.set_index("id_number") if not current.empty else None
+    out = frame.copy()
+    out["outcome"] = out["id_number"].map(latest["outcome"]).fillna("") if latest is not None else ""
+    out["outcome_remark"] = out["id_number"].map(latest["remark"]).fillna("") if latest is not None else ""
+    return out
+
+
+def outcome_counts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Outcomes per town and village of the people still on the list (未走访 when none recorded)."""
+    if frame.empty:
+        return pd.DataFrame(columns=["乡镇", "村社区"])
+    labels = frame["outcome"].where(frame["outcome"] != "", "未走访")
+    counts = pd.crosstab([frame["town"], frame["village"]], labels)
+    counts.columns.name = None
+    return counts.reset_index().rename(columns={"town": "乡镇", "village": "村社区"})
 
 
 def filtered(frame: pd.DataFrame, towns: list[str], villages: list[str], priorities: list[int],
