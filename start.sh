@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up .venv in the project root; on first start generates and loads the demo district (or loads data/inbox
-# when a bureau has put its own files there); then starts the app on 127.0.0.1:8501.
+# when a bureau has put its own files there); then starts the scheduler and the app on 127.0.0.1:8501.
+# Ctrl-C stops both.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -9,8 +10,8 @@ cd "$(dirname "$0")"
 
 if [ ! -f data/monitor.db ]; then
   if [ -d data/inbox ] && [ -n "$(ls -A data/inbox 2>/dev/null)" ]; then
-    echo "首次启动：载入 data/inbox 中的文件"
-    .venv/bin/python -m etl run --inbox data/inbox
+    echo "首次启动：载入 data/inbox 中的文件（载入后移到 data/archive/）"
+    .venv/bin/python -m etl run --inbox data/inbox --archive
   else
     echo "首次启动：data/ 中没有数据，生成虚构的演示区县「青禾区」（5 万人）并载入"
     .venv/bin/python -m etl demo --out data/demo/2025-11 --followup data/demo/2025-12
@@ -21,6 +22,14 @@ if [ ! -f data/monitor.db ]; then
   fi
 fi
 
+mkdir -p data/inbox
+.venv/bin/python -m etl schedule >> data/scheduler.log 2>&1 &
+scheduler=$!
+# A background job of a script ignores Ctrl-C, so the scheduler is stopped (SIGTERM, clean shutdown) on exit.
+trap 'kill "$scheduler" 2>/dev/null; wait "$scheduler" 2>/dev/null; echo "已停止"' EXIT
+trap 'exit 0' INT TERM
+
 echo "参保与防返贫监测看板: http://127.0.0.1:8501 （Ctrl-C 停止）"
-exec .venv/bin/python -m monitor.serve --server.headless true --server.address 127.0.0.1 \
+echo "调度：每晚 02:00 及每分钟检查 data/inbox/ 中的新文件；日志 data/scheduler.log"
+.venv/bin/python -m monitor.serve --server.headless true --server.address 127.0.0.1 \
   --server.port 8501 --browser.gatherUsageStats false

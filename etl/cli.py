@@ -10,11 +10,13 @@ from datetime import date
 from pathlib import Path
 
 from monitor import exports, queries, workflow
-from monitor.config import ConfigError, Settings, database_url, load_settings
+from monitor.config import ConfigError, Settings, data_path, database_url, load_settings
 from monitor.divisions import LEVELS
-from monitor.pipeline import RunError, run_load
+from monitor.locks import LockBusy
+from monitor.operations import DataDirs, load_inbox, locked_run
+from monitor.pipeline import RunError
 from monitor.read import LoadError
-from monitor.store import connect
+from monitor.store import SchemaError, connect
 
 
 def _date(text: str) -> date:
@@ -41,6 +43,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--as-of", type=_date, help="统计截止日 inside Y (default: Y-12-31)")
     run.add_argument("--region", help="root division code; stored with the data for later runs and exports")
     run.add_argument("--db", help="SQLAlchemy database URL (default: config database.url)")
+    run.add_argument("--wait", type=int, default=0, metavar="SECONDS",
+                     help="wait this long for a load already running (default: refuse at once)")
+    run.add_argument("--archive", action="store_true",
+                     help="move the folder's files to data/archive/<run id>/ (data/failed/<run id>/ on failure), as the "
+                          "scheduler does with data/inbox")
+
+    schedule = sub.add_parser("schedule", help="run the scheduler: nightly inbox load, inbox watch, monthly draft batch")
+    schedule.add_argument("--db", help="SQLAlchemy database URL (default: config database.url)")
 
     again = sub.add_parser("recompute", help="recompute a year's results from the stored data (no files read), "
                                              "e.g. after a change of config or for the previous year")
@@ -94,13 +104,45 @@ def _progress(message: str) -> None:
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     engine = connect(database_url(settings, args.db))
     inbox = getattr(args, "inbox", None)
-    result = run_load(inbox, settings, engine, year=args.year, as_of=args.as_of, region=getattr(args, "region", None),
-                      trigger="命令行" if inbox else "重算", progress=_progress)
+    if getattr(args, "archive", False):
+        dirs = DataDirs.under(data_path(settings), inbox=args.inbox)
+        result = load_inbox(settings, engine, dirs, "命令行", settle_seconds=0, wait_seconds=args.wait, year=args.year,
+                            as_of=args.as_of, region=args.region, progress=_progress)
+        if result is None:
+            print(f"{args.inbox}: 没有可载入的文件")
+            return 0
+        print(f"文件已归档到 {data_path(settings) / 'archive' / str(result.run_id)}")
+    else:
+        result = locked_run(inbox, settings, engine, "命令行", wait_seconds=getattr(args, "wait", 0), year=args.year,
+                            as_of=args.as_of, region=getattr(args, "region", None),
+                            trigger="命令行" if inbox else "重算", progress=_progress)
     for source, files in result.counts.items():
         for label, (read, loaded, rejected) in files.items():
             print(f"{source:12} {label}: 读入 {read}，载入 {loaded}，拒收 {rejected}")
     print(f"运行 #{result.run_id} 完成：{result.year} 年（截至 {result.as_of}），区划 {result.root}，"
           f"未参保名单 {result.outreach} 人，预警 {result.alerts} 人")
+    return 0
+
+
+def cmd_schedule(args: argparse.Namespace, settings: Settings) -> int:
+    import logging
+    import signal
+    import threading
+
+    from monitor import scheduler
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    url = database_url(settings, args.db)
+    connect(url).dispose()  # the schema (and its migrations) before the jobs
+    service = scheduler.build(settings, url, str(args.config) if args.config else None)
+    for job in service.get_jobs():
+        print(f"{job.name}（{job.id}）：下次运行 {job.next_run_time:%Y-%m-%d %H:%M:%S}", flush=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    service.shutdown(wait=True)
+    print("调度已停止", flush=True)
     return 0
 
 
@@ -173,9 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings(args.config)
-        handler = {"run": cmd_run, "recompute": cmd_run, "demo": cmd_demo, "push": cmd_push, "feedback": cmd_feedback,
+        handler = {"run": cmd_run, "recompute": cmd_run, "schedule": cmd_schedule, "demo": cmd_demo, "push": cmd_push, "feedback": cmd_feedback,
                    "export": cmd_export}[args.command]
         return handler(args, settings)
-    except (ConfigError, RunError, queries.QueryError, workflow.WorkflowError, LoadError) as exc:
+    except (ConfigError, RunError, queries.QueryError, workflow.WorkflowError, LoadError, LockBusy, SchemaError) as exc:
         print(f"错误: {exc}", file=sys.stderr)
         return 1

@@ -86,6 +86,18 @@ class Settings:
     target_vulnerable: Fraction = _h("Coverage target for vulnerable persons, in percent.", Fraction(99))
     target_newborn: Fraction = _h("Coverage target for newborns, in percent.", Fraction(95))
     colours: dict[str, str] = _h("Colours of map bands and alert levels (hex).", factory=dict)
+    data_dir: str = _h("Folder of inbox/, archive/, failed/ and uploads/; a relative path is under the project root.",
+                       "data")
+    load_cron: str = _h("When the scheduler loads the inbox (crontab: minute hour day month weekday).", "0 2 * * *")
+    watch_seconds: int = _h("How often the scheduler looks into the inbox for new files, in seconds.", 60)
+    settle_seconds: int = _h("A file is loaded once it has not changed for this many seconds (still being copied).",
+                             30)
+    misfire_grace_seconds: int = _h("A job missed (server down) still runs if it is late by at most this many seconds.",
+                                    3600)
+    draft_cron: str = _h("When the scheduler prepares the month's draft push batch (crontab).", "0 6 1 * *")
+    draft_department: str = _h("Receiving department of the monthly draft batch.", "民政")
+    timezone: str = _h("Time zone of the schedule.", "Asia/Shanghai")
+    lock_wait_seconds: int = _h("How long a scheduled load waits for another load to finish before giving up.", 1800)
     departments: tuple[str, ...] = _h("Departments an alert batch can be pushed to (民政, 乡村振兴, …).",
                                       factory=lambda: ("民政", "乡村振兴"))
 
@@ -107,6 +119,12 @@ class Settings:
         if chosen.year != year:
             raise ConfigError(f"as_of: {chosen.isoformat()} does not lie in the monitoring year {year}")
         return chosen
+
+
+def data_path(settings: Settings) -> Path:
+    """The data folder, anchored at the project root when relative."""
+    path = Path(settings.data_dir)
+    return path if path.is_absolute() else PROJECT_ROOT / path
 
 
 def setting_help() -> dict[str, str]:
@@ -296,6 +314,18 @@ def parse_settings(doc: dict) -> Settings:
         if not isinstance(v, str) or not (v.startswith("#") and len(v) in (4, 7)):
             raise ConfigError(f"colours.{k}: expected a hex colour like #d73027, got {v!r}")
     kw["colours"] = dict(colours)
+    schedule = _get(doc, "schedule", "", dict, {})
+    for key, kind in (("data_dir", str), ("load_cron", str), ("watch_seconds", int), ("settle_seconds", int),
+                      ("misfire_grace_seconds", int), ("draft_cron", str), ("draft_department", str),
+                      ("timezone", str), ("lock_wait_seconds", int)):
+        if key in schedule:
+            value = _get(schedule, key, "schedule", kind)
+            if kind is int and value < 0:
+                raise ConfigError(f"schedule.{key}: expected 0 or more, got {value}")
+            if key.endswith("_cron") and len(value.split()) != 5:
+                raise ConfigError(f"schedule.{key}: expected five crontab fields (minute hour day month weekday), "
+                                  f"got {value!r}")
+            kw[key] = value
     workflow = _get(doc, "workflow", "", dict, {})
     if "departments" in workflow:
         names = workflow["departments"]

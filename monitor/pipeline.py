@@ -28,7 +28,12 @@ Progress = Callable[[str], None]
 
 
 class RunError(Exception):
-    """A run that could not be processed; nothing stored changed. The message is one line."""
+    """A run that could not be processed; nothing stored changed. The message is one line; run_id is the failed
+    run's row in the run history (None when it could not be recorded)."""
+
+    def __init__(self, message: str, run_id: int | None = None):
+        super().__init__(message)
+        self.run_id = run_id
 
 
 @dataclass
@@ -78,9 +83,9 @@ def run_load(inbox: Path | None, settings: Settings, engine: Engine, *, year: in
         return _run(inbox, settings, engine, year, as_of, root, run_date or date.today(), started, trigger, progress)
     except (LoadError, ConfigError, RunError) as exc:
         message = str(exc).splitlines()[0]
-        store.record_failed_run(engine, started, year, as_of.isoformat() if isinstance(as_of, date) else None,
-                                root, str(inbox or ""), message, trigger)
-        raise RunError(message) from None
+        run_id = store.record_failed_run(engine, started, year, as_of.isoformat() if isinstance(as_of, date) else None,
+                                         root, str(inbox or ""), message, trigger)
+        raise RunError(message, run_id) from None
 
 
 def _run(inbox: Path | None, settings: Settings, engine: Engine, year: int, as_of: date, root: str, run_date: date,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from contextlib import nullcontext
 from datetime import datetime
+from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
@@ -26,6 +28,13 @@ runs = sa.Table(
     sa.Column("started_at", S(19)), sa.Column("finished_at", S(19)), sa.Column("status", S(16)),
     sa.Column("message", sa.Text), sa.Column("year", sa.Integer), sa.Column("as_of", S(10)),
     sa.Column("root", S(12)), sa.Column("inbox", sa.Text), sa.Column("trigger", S(32)),
+    sa.Column("archived_to", sa.Text),
+)
+# One row per lock held (the single-load lock is "load"); a row that exists is a lock taken.
+locks = sa.Table(
+    "locks", metadata,
+    sa.Column("name", S(32), primary_key=True), sa.Column("holder", sa.Text), sa.Column("host", S(255)),
+    sa.Column("pid", sa.Integer), sa.Column("acquired_at", S(19)),
 )
 
 run_files = sa.Table(
@@ -112,6 +121,14 @@ push_batches = sa.Table(
     sa.Column("created_at", S(19)), sa.Column("created_by", S(64)), sa.Column("rows", BIG),
     sa.Column("filters", sa.Text), sa.Column("content", sa.LargeBinary),
 )
+# Drafts of push batches prepared by the scheduler; a person approves (pushes) or discards them.
+push_drafts = sa.Table(
+    "push_drafts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True), sa.Column("year", sa.Integer),
+    sa.Column("department", S(32)), sa.Column("created_at", S(19)), sa.Column("created_by", S(64)),
+    sa.Column("ids", sa.Text), sa.Column("rows", BIG), sa.Column("status", S(8)), sa.Column("decided_at", S(19)),
+    sa.Column("decided_by", S(64)), sa.Column("batch_no", S(32)),
+)
 feedback_imports = sa.Table(
     "feedback_imports", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True), sa.Column("at", S(19)),
@@ -140,15 +157,48 @@ INT_COLUMNS = {"year", "subsidy_amount", "income_per_capita", "total_cost", "pol
                "in_scope", "enrolled", "vulnerable_in_scope", "vulnerable_enrolled", "newborn_in_scope",
                "newborn_enrolled", "enrolled_local", "enrolled_elsewhere", "duplicate_enrolled",
                "rows_read", "rows_loaded", "rows_rejected", "id", "outreach", "alerts", "alerts_red",
-               "alerts_orange", "alerts_yellow", "import_id"}
+               "alerts_orange", "alerts_yellow", "import_id", "pid"}
 
 
 def now() -> str:
     return datetime.now().isoformat(sep=" ", timespec="seconds")
 
 
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+class SchemaError(RuntimeError):
+    """The database cannot be brought to this version's schema; the message says what to do."""
+
+
+_MIGRATING = threading.Lock()  # Alembic's context is process-global: one migration at a time
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the latest Alembic revision (creating it in an empty database)."""
+    from alembic import command
+    from alembic.config import Config
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    with _MIGRATING:
+        with engine.connect() as conn:
+            if MigrationContext.configure(conn).get_current_revision() == head:
+                return
+        inspector = sa.inspect(engine)
+        if inspector.has_table("runs") and not inspector.has_table("alembic_version"):
+            raise SchemaError(f"{engine.url.render_as_string(hide_password=True)}: 数据库由迁移功能之前的版本创建，"
+                              "无法自动升级；请备份后删除该数据库重新载入数据")
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+
 def connect(url: str) -> Engine:
-    """An engine with the schema created (SQLite gets WAL so pages can read during a load)."""
+    """An engine with the schema migrated to this version (SQLite gets WAL so pages can read during a load)."""
     engine = sa.create_engine(url)
     if engine.dialect.name == "sqlite":
         @sa.event.listens_for(engine, "connect")
@@ -157,7 +207,7 @@ def connect(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
-    metadata.create_all(engine)
+    migrate(engine)
     return engine
 
 

@@ -272,3 +272,55 @@ def current_outcomes(engine: Engine, year: int) -> pd.DataFrame:
     """The latest outcome per person (the 未参保原因 reported upward)."""
     every = outcomes(engine, year)
     return every.drop_duplicates("id_number", keep="last").reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- draft batches (prepared by the scheduler)
+
+def prepare_draft(engine: Engine, year: int, department: str, by: str = "scheduler",
+                  now: datetime | None = None) -> int | None:
+    """A draft batch of every alert still 待推送; None when there is none. Nothing is pushed until approved."""
+    with engine.begin() as conn:
+        ready = _states(conn, year)
+        ids = ready.loc[ready["state"] == "待推送", "id_number"].tolist()
+        if not ids:
+            return None
+        return int(conn.execute(store.push_drafts.insert().values(
+            year=year, department=department, created_at=str(_now(now)), created_by=by, ids=",".join(ids),
+            rows=len(ids), status="待审批")).inserted_primary_key[0])
+
+
+def drafts(engine: Engine, year: int) -> pd.DataFrame:
+    with engine.connect() as conn:
+        return store.read_table(conn, store.push_drafts, store.push_drafts.c.year == year,
+                                [store.push_drafts.c.id.desc()])
+
+
+def _draft(conn: Connection, draft_id: int) -> dict:
+    row = conn.execute(sa.select(store.push_drafts).where(store.push_drafts.c.id == draft_id)).mappings().first()
+    if row is None:
+        raise WorkflowError(f"没有草稿批次 #{draft_id}")
+    if row["status"] != "待审批":
+        raise WorkflowError(f"草稿批次 #{draft_id} 已{row['status']}")
+    return dict(row)
+
+
+def approve_draft(engine: Engine, draft_id: int, user: str, names: pd.Series, settings: Settings,
+                  now: datetime | None = None) -> PushResult:
+    """Push a draft's alerts that are still 待推送 and mark the draft 已推送 with its batch number."""
+    with engine.connect() as conn:
+        draft = _draft(conn, draft_id)
+    result = push(engine, int(draft["year"]), draft["ids"].split(","), draft["department"], user, names, settings,
+                  filters=f"草稿批次 #{draft_id}", now=now)
+    with engine.begin() as conn:
+        conn.execute(store.push_drafts.update().where(store.push_drafts.c.id == draft_id).values(
+            status="已推送", decided_at=str(_now(now)), decided_by=user, batch_no=result.batch_no))
+    return result
+
+
+def discard_draft(engine: Engine, draft_id: int, user: str, now: datetime | None = None) -> None:
+    if not user.strip():
+        raise WorkflowError("请填写操作人")
+    with engine.begin() as conn:
+        _draft(conn, draft_id)
+        conn.execute(store.push_drafts.update().where(store.push_drafts.c.id == draft_id).values(
+            status="已放弃", decided_at=str(_now(now)), decided_by=user))

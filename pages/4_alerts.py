@@ -99,6 +99,27 @@ with listing:
             st.dataframe(alerts.settlements_display(points), hide_index=True, width="stretch")
 
 with pushing:
+    waiting = cached(workflow.drafts, y)
+    waiting = waiting[waiting["status"] == "待审批"]
+    if not waiting.empty:
+        st.subheader("待审批的推送草稿")
+        st.caption("调度任务每月生成推送草稿；审批后才会推送（仍为待推送的预警）。")
+        for draft in waiting.itertuples():
+            cols = st.columns([4, 1, 1])
+            cols[0].markdown(f"草稿 #{draft.id}：{draft.rows} 人 → {draft.department}（{draft.created_at} 由 {draft.created_by} 生成）")
+            if cols[1].button("批准并推送", key=f"approve_{draft.id}", type="primary"):
+                try:
+                    result = workflow.approve_draft(db, int(draft.id), operator(), names, cfg)
+                    st.session_state["last_batch"] = result.batch_no
+                    st.success(f"草稿 #{draft.id} 已推送：批次 {result.batch_no}，{result.rows} 人")
+                except WorkflowError as exc:
+                    st.error(str(exc))
+            if cols[2].button("放弃", key=f"discard_{draft.id}"):
+                try:
+                    workflow.discard_draft(db, int(draft.id), operator())
+                    st.rerun()
+                except WorkflowError as exc:
+                    st.error(str(exc))
     st.subheader("推送")
     ready = chosen[chosen["state"] == "待推送"]
     selected_ready = picked[picked["state"] == "待推送"] if picked is not None else ready.iloc[0:0]

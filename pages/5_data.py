@@ -1,16 +1,16 @@
 """数据: upload and run a load; run history with per-file counts; rejected rows; findings; identity changes."""
 
-from pathlib import Path
-
 import streamlit as st
 
 from monitor import exports, queries
+from monitor.config import data_path
 from monitor.findings import KIND_LABELS
-from monitor.pipeline import RunError, run_load
+from monitor.locks import LockBusy
+from monitor.operations import locked_run
+from monitor.pipeline import RunError
 from monitor.ui import cached, engine, settings, year
 from monitor.uploads import UploadError, save_uploads
 
-UPLOADS = Path(__file__).resolve().parent.parent / "data" / "uploads"
 
 st.header("数据")
 db, cfg = engine(), settings()
@@ -23,9 +23,10 @@ with st.expander("上传文件并立即运行", expanded=queries.latest_run(db) 
     if st.button("运行", type="primary", disabled=not uploaded, key="upload_run"):
         with st.status("正在运行…", expanded=True) as status:
             try:
-                folder = save_uploads([(f.name, f.getvalue()) for f in uploaded], UPLOADS)
-                result = run_load(folder, cfg, db, year=int(run_year), trigger="页面上传", progress=st.write)
-            except (UploadError, RunError) as exc:
+                folder = save_uploads([(f.name, f.getvalue()) for f in uploaded], data_path(cfg) / "uploads")
+                result = locked_run(folder, cfg, db, "页面上传", year=int(run_year), trigger="页面上传",
+                                    progress=st.write)
+            except (UploadError, RunError, LockBusy) as exc:
                 status.update(label=f"运行失败：{exc}", state="error")
             else:
                 status.update(label=f"运行 #{result.run_id} 完成：未参保名单 {result.outreach} 人，预警 {result.alerts} 人",
@@ -41,7 +42,8 @@ st.subheader("运行记录")
 runs = runs.assign(status=runs["status"].map({"ok": "成功", "failed": "失败", "running": "运行中"}).fillna(runs["status"]))
 st.dataframe(runs.rename(columns={"id": "运行", "started_at": "开始", "finished_at": "结束", "status": "结果",
                                   "message": "原因", "year": "年度", "as_of": "截止日", "root": "区划",
-                                  "inbox": "文件夹", "trigger": "方式"}), hide_index=True, width="stretch", height=220)
+                                  "inbox": "文件夹", "trigger": "方式", "archived_to": "文件现存于"}),
+             hide_index=True, width="stretch", height=220)
 run_id = st.selectbox("查看运行的文件", runs["id"].tolist(), key="run", format_func=lambda r: f"#{r}")
 files = cached(queries.run_files, int(run_id))
 st.dataframe(files.rename(columns={"source": "来源", "file": "文件", "checksum": "SHA-256", "rows_read": "读入",
