@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 
 from monitor import queries
 from monitor.config import Settings, database_url, load_settings
-from monitor.store import connect
+from monitor.store import SchemaError, connect
 
 
 @st.cache_resource
@@ -29,8 +29,13 @@ def _url() -> str:
 
 
 def engine() -> Engine:
-    """The engine of MONITOR_DB_URL, else config's database; one per URL per process."""
-    return _engine(_url())
+    """The engine of MONITOR_DB_URL, else config's database; one per URL per process. A database this version
+    cannot migrate stops the page with the reason."""
+    try:
+        return _engine(_url())
+    except SchemaError as exc:
+        st.error(str(exc))
+        st.stop()
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
