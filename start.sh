@@ -12,12 +12,14 @@ if [ ! -f data/monitor.db ]; then
   if [ -d data/inbox ] && [ -n "$(ls -A data/inbox 2>/dev/null)" ]; then
     echo "首次启动：载入 data/inbox 中的文件（载入后移到 data/archive/）"
     .venv/bin/python -m etl run --inbox data/inbox --archive
+    .venv/bin/python -m etl users bootstrap
   else
     echo "首次启动：data/ 中没有数据，生成虚构的演示区县「青禾区」（5 万人）并载入"
     .venv/bin/python -m etl demo --out data/demo/2025-11 --followup data/demo/2025-12
     .venv/bin/python -m etl run --inbox data/demo/2025-11
     .venv/bin/python -m etl recompute --year 2024   # the previous year, for the overview's comparison
     .venv/bin/python -m etl run --inbox data/demo/2025-12
+    .venv/bin/python -m etl users demo
     echo "演示数据已载入（文件在 data/demo/，说明见 docs/demo.md）"
   fi
 fi
@@ -30,6 +32,10 @@ trap 'kill "$scheduler" 2>/dev/null; wait "$scheduler" 2>/dev/null; echo "已停
 trap 'exit 0' INT TERM
 
 echo "参保与防返贫监测看板: http://127.0.0.1:8501 （Ctrl-C 停止）"
+if [ -d data/demo ]; then
+  echo "演示账号：admin / Qinghe-admin-2025（管理员）  lingdao / Qinghe-lingdao-2025（领导）"
+  echo "          kuomian / Qinghe-kuomian-2025（扩面专员）  jiuzhu / Qinghe-jiuzhu-2025（救助专员）"
+fi
 echo "调度：每晚 02:00 及每分钟检查 data/inbox/ 中的新文件；日志 data/scheduler.log"
 .venv/bin/python -m monitor.serve --server.headless true --server.address 127.0.0.1 \
   --server.port 8501 --browser.gatherUsageStats false

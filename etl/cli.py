@@ -9,7 +9,8 @@ import time
 from datetime import date
 from pathlib import Path
 
-from monitor import exports, queries, workflow
+from monitor import auth, exports, queries, workflow
+from monitor.access import ROLES
 from monitor.config import ConfigError, Settings, data_path, database_url, load_settings
 from monitor.divisions import LEVELS
 from monitor.locks import LockBusy
@@ -82,6 +83,25 @@ def build_parser() -> argparse.ArgumentParser:
     feedback.add_argument("--user", default=getpass.getuser(), help="who imports (default: the login name)")
     feedback.add_argument("--db", help="SQLAlchemy database URL (default: config database.url)")
 
+    users = sub.add_parser("users", help="manage users: add, set roles and towns, reset passwords, list")
+    action = users.add_subparsers(dest="action", required=True)
+    add = action.add_parser("add", help="add a user; prints the random initial password once")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--towns", default="", help="comma-separated 12-digit town codes (default: every town)")
+    add.add_argument("--name", default="", help="display name")
+    role = action.add_parser("set-role", help="change a user's role and towns")
+    role.add_argument("username")
+    role.add_argument("--role", required=True, choices=ROLES)
+    role.add_argument("--towns", default="", help="comma-separated 12-digit town codes (default: every town)")
+    reset = action.add_parser("reset-password", help="give a user a new random password (printed once)")
+    reset.add_argument("username")
+    action.add_parser("list", help="list users, roles and towns")
+    action.add_parser("bootstrap", help="on a fresh install: create the administrator `admin` (password printed once)")
+    action.add_parser("demo", help="create the documented demo accounts of every role (demo district only)")
+    for p in action.choices.values():
+        p.add_argument("--db", help="SQLAlchemy database URL (default: config database.url)")
+
     export = sub.add_parser("export", help="write a CSV export (UTF-8 with BOM)")
     what = export.add_subparsers(dest="what", required=True)
     cov = what.add_parser("coverage", help="coverage of every division of one level")
@@ -136,7 +156,7 @@ def cmd_schedule(args: argparse.Namespace, settings: Settings) -> int:
     connect(url).dispose()  # the schema (and its migrations) before the jobs
     service = scheduler.build(settings, url, str(args.config) if args.config else None)
     for job in service.get_jobs():
-        print(f"{job.name}（{job.id}）：下次运行 {job.next_run_time:%Y-%m-%d %H:%M:%S}", flush=True)
+        print(f"{job.name}（{job.id}）：下次运行 {job.next_run_time:%Y-%m-%d %H:%M:%S %Z}", flush=True)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -193,6 +213,37 @@ def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _town_set(text: str) -> frozenset[str] | None:
+    codes = [c.strip() for c in text.split(",") if c.strip()]
+    return frozenset(c.ljust(12, "0") for c in codes) or None
+
+
+def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
+    engine = connect(database_url(settings, args.db))
+    by = f"命令行（{getpass.getuser()}）"
+    if args.action == "add":
+        password = auth.add_user(engine, args.username, args.role, by, towns=_town_set(args.towns),
+                                 display_name=args.name)
+        print(f"已新建 {args.username}（{args.role}），初始密码：{password}")
+    elif args.action == "set-role":
+        auth.set_role(engine, args.username, args.role, _town_set(args.towns), by)
+        print(f"{args.username}：{args.role}，乡镇 {args.towns or '全部'}")
+    elif args.action == "reset-password":
+        print(f"{args.username} 的新密码：{auth.reset_password(engine, args.username, by)}")
+    elif args.action == "list":
+        for row in auth.users(engine).itertuples():
+            print(f"{row.username}\t{row.role}\t{row.towns or '全部'}\t{'启用' if row.active else '停用'}")
+    elif args.action == "bootstrap":
+        password = auth.bootstrap_admin(engine)
+        print("已有用户，未新建管理员" if password is None else
+              f"已新建管理员 admin，初始密码：{password}（只显示这一次，请妥善保管）")
+    else:
+        towns = sorted(c for c in queries.division_names(engine).index if c.endswith("000") and c[6:9] != "000")
+        for username, role, password in auth.demo_accounts(engine, towns):
+            print(f"演示账号 {username}（{role}）密码 {password}")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     engine = connect(database_url(settings, args.db))
     if args.what == "rejects":
@@ -215,9 +266,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings(args.config)
-        handler = {"run": cmd_run, "recompute": cmd_run, "schedule": cmd_schedule, "demo": cmd_demo, "push": cmd_push, "feedback": cmd_feedback,
+        handler = {"run": cmd_run, "recompute": cmd_run, "schedule": cmd_schedule, "demo": cmd_demo, "push": cmd_push, "feedback": cmd_feedback, "users": cmd_users,
                    "export": cmd_export}[args.command]
         return handler(args, settings)
-    except (ConfigError, RunError, queries.QueryError, workflow.WorkflowError, LoadError, LockBusy, SchemaError) as exc:
+    except (ConfigError, RunError, queries.QueryError, workflow.WorkflowError, LoadError, LockBusy, SchemaError,
+            auth.AuthError) as exc:
         print(f"错误: {exc}", file=sys.stderr)
         return 1

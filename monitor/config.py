@@ -98,6 +98,8 @@ class Settings:
     draft_department: str = _h("Receiving department of the monthly draft batch.", "民政")
     timezone: str = _h("Time zone of the schedule.", "Asia/Shanghai")
     lock_wait_seconds: int = _h("How long a scheduled load waits for another load to finish before giving up.", 1800)
+    session_timeout_minutes: int = _h("A signed-in session ends after this many minutes without a click.", 30)
+    upload_max_mb: int = _h("Largest file the data page accepts, in MB (also set server.maxUploadSize).", 2048)
     departments: tuple[str, ...] = _h("Departments an alert batch can be pushed to (民政, 乡村振兴, …).",
                                       factory=lambda: ("民政", "乡村振兴"))
 
@@ -325,6 +327,13 @@ def parse_settings(doc: dict) -> Settings:
             if key.endswith("_cron") and len(value.split()) != 5:
                 raise ConfigError(f"schedule.{key}: expected five crontab fields (minute hour day month weekday), "
                                   f"got {value!r}")
+            kw[key] = value
+    security = _get(doc, "security", "", dict, {})
+    for key in ("session_timeout_minutes", "upload_max_mb"):
+        if key in security:
+            value = _get(security, key, "security", int)
+            if value < 1:
+                raise ConfigError(f"security.{key}: expected 1 or more, got {value}")
             kw[key] = value
     workflow = _get(doc, "workflow", "", dict, {})
     if "departments" in workflow:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from monitor.access import neutralise_frame
 from monitor.coverage import format_rate, rate_hundredths
 
 COVERAGE_HEADERS = ["区划代码", "名称", "层级", "应参保人数", "已参保人数", "参保率", "困难群众应参保人数",
@@ -69,7 +70,8 @@ def rejects_frame(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_csv(frame: pd.DataFrame, out: Path) -> int:
-    """Write with a BOM so Excel shows Chinese; returns the number of rows."""
+    """Write with a BOM so Excel shows Chinese, text cells neutralised against formula injection; returns the
+    number of rows."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(out, index=False, encoding="utf-8-sig", lineterminator="\n")
+    neutralise_frame(frame).to_csv(out, index=False, encoding="utf-8-sig", lineterminator="\n")
     return len(frame)

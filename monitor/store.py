@@ -149,6 +149,22 @@ run_summaries = sa.Table("run_summaries", metadata, *_cols(
     ("alerts", BIG), ("alerts_red", BIG), ("alerts_orange", BIG), ("alerts_yellow", BIG)),
     sa.Index("ix_run_summaries_year", "year"))
 
+users = sa.Table(
+    "users", metadata,
+    sa.Column("username", S(64), primary_key=True), sa.Column("display_name", sa.Text), sa.Column("role", S(8)),
+    sa.Column("towns", sa.Text), sa.Column("password_hash", sa.Text), sa.Column("active", sa.Boolean),
+    sa.Column("created_at", S(19)), sa.Column("password_changed_at", S(19)),
+)
+sign_in_failures = sa.Table("sign_in_failures", metadata, *_cols(("username", S(64)), ("at", S(26))),
+                            sa.Index("ix_sign_in_failures_user", "username"))
+# Append-only: the product inserts and reads audit rows, never updates or deletes them.
+audit_log = sa.Table(
+    "audit_log", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True), sa.Column("at", S(19)),
+    sa.Column("username", S(64)), sa.Column("action", S(16)), sa.Column("object", sa.Text),
+    sa.Column("detail", sa.Text), sa.Column("rows", BIG), sa.Column("result", S(8)),
+)
+
 SNAPSHOT_TABLES = {"divisions": divisions, "population": population, "deaths": deaths, "enrollment": enrollment,
                    "identities": identities, "boundaries": boundaries}
 INT_COLUMNS = {"year", "subsidy_amount", "income_per_capita", "total_cost", "policy_cost", "basic_paid",
@@ -157,7 +173,7 @@ INT_COLUMNS = {"year", "subsidy_amount", "income_per_capita", "total_cost", "pol
                "in_scope", "enrolled", "vulnerable_in_scope", "vulnerable_enrolled", "newborn_in_scope",
                "newborn_enrolled", "enrolled_local", "enrolled_elsewhere", "duplicate_enrolled",
                "rows_read", "rows_loaded", "rows_rejected", "id", "outreach", "alerts", "alerts_red",
-               "alerts_orange", "alerts_yellow", "import_id", "pid"}
+               "alerts_orange", "alerts_yellow", "import_id", "pid", "rows"}
 
 
 def now() -> str:

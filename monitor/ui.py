@@ -1,15 +1,18 @@
-"""Shared page plumbing: settings, the engine, the chosen year, and query results cached per run."""
+"""Shared page plumbing: settings, the engine, the signed-in viewer, the chosen year, cached query results."""
 
 from __future__ import annotations
 
 import importlib
 import os
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Callable
 
 import streamlit as st
 from sqlalchemy.engine import Engine
 
-from monitor import queries
+from monitor import audit, queries
+from monitor.access import AccessDenied, Viewer
 from monitor.config import Settings, database_url, load_settings
 from monitor.store import SchemaError, connect
 
@@ -50,9 +53,65 @@ def cached(fn: Callable, *args: Any) -> Any:
     return _cached(f"{fn.__module__}.{fn.__qualname__}", queries.data_version(engine()), _url(), args)
 
 
+# ---------------------------------------------------------------- the signed-in viewer
+
+def sign_in_as(viewer: Viewer) -> None:
+    st.session_state["viewer"] = viewer
+    st.session_state["last_seen"] = datetime.now()
+
+
+def sign_out(reason: str = "") -> None:
+    viewer = st.session_state.pop("viewer", None)
+    st.session_state.pop("last_seen", None)
+    if viewer is not None:
+        audit.record(engine(), viewer.username, "退出", viewer.username, reason)
+    if reason:
+        st.session_state["signed_out_because"] = reason
+
+
+def viewer() -> Viewer | None:
+    """The signed-in viewer; None when nobody is, or when the session has been idle longer than the timeout."""
+    current = st.session_state.get("viewer")
+    if current is None:
+        return None
+    idle = datetime.now() - st.session_state.get("last_seen", datetime.min)
+    if idle > timedelta(minutes=settings().session_timeout_minutes):
+        sign_out(f"{settings().session_timeout_minutes} 分钟未操作，已自动退出")
+        return None
+    st.session_state["last_seen"] = datetime.now()
+    return current
+
+
+def page_viewer(page_file: str) -> Viewer:
+    """The viewer, allowed on this page; otherwise the page stops before showing anything. Every page calls it
+    first, so a page run without app.py (Streamlit's legacy pages/ mode, a test harness) shows nothing either."""
+    current = viewer()
+    if current is None:
+        st.warning("请先登录。")
+        st.stop()
+    if not current.sees_page(Path(page_file).name):
+        st.error(f"{current.role}无权查看此页面。")
+        st.stop()
+    return current
+
+
+def require(action: str) -> Viewer:
+    """The viewer, allowed to do `action`; otherwise the page stops with the reason."""
+    current = viewer()
+    if current is None:
+        st.stop()
+    try:
+        current.require(action)
+    except AccessDenied as exc:
+        st.error(str(exc))
+        st.stop()
+    return current
+
+
 def operator() -> str:
-    """Who is acting, as typed in the sidebar (recorded with every workflow change)."""
-    return str(st.session_state.get("operator", "")).strip()
+    """Who is acting: the signed-in user (recorded with every workflow change)."""
+    current = st.session_state.get("viewer")
+    return current.username if current else ""
 
 
 def year() -> int:
@@ -68,5 +127,13 @@ def root() -> str:
 def require_data() -> None:
     """Stop the page with a hint when nothing has been loaded yet."""
     if queries.latest_run(engine()) is None:
-        st.info("尚无数据。请在「数据」页上传文件并运行，或运行 `python -m etl run --inbox 文件夹`。")
+        st.info("尚无数据。请管理员在「数据」页上传文件并运行，或运行 `python -m etl run --inbox 文件夹`。")
         st.stop()
+
+
+def audited_download(label: str, data: bytes, file_name: str, mime: str, what: str, detail: str, rows: int,
+                     key: str, **kwargs: Any) -> None:
+    """A download button whose click is written to the audit log (who, what, which filter, how many rows)."""
+    user = operator()
+    st.download_button(label, data, file_name=file_name, mime=mime, key=key,
+                       on_click=lambda: audit.record(engine(), user, "导出", what, detail, rows), **kwargs)

@@ -7,6 +7,8 @@ from datetime import date, datetime
 
 import pandas as pd
 
+from monitor.access import neutralise_text
+
 DOOR_TO_DOOR = [("户号", 18), ("姓名", 10), ("身份证号", 21), ("优先级", 11), ("身份类别", 16), ("资助方式", 10),
                 ("资助金额(元)", 12), ("联系电话", 14), ("住址", 24), ("备注", 12), ("走访结果", 16), ("走访人/日期", 16)]
 
@@ -42,8 +44,8 @@ def door_to_door(rows: pd.DataFrame, title: str, as_of: date | str) -> bytes:
                     for col, (header, _width) in enumerate(DOOR_TO_DOOR):
                         value = record.get(header, "")
                         value = "" if value is None or (isinstance(value, float) and pd.isna(value)) else value
-                        sheet.write_string(line, col, str(value), text if header in ("身份证号", "户号", "联系电话")
-                                           else cell)
+                        sheet.write_string(line, col, neutralise_text(str(value)),
+                                           text if header in ("身份证号", "户号", "联系电话") else cell)
                     line += 1
     return buffer.getvalue()
 
@@ -79,5 +81,5 @@ def push_batch(rows: pd.DataFrame, batch_no: str, department: str, created: date
                 elif header == "序号":
                     sheet.write_number(line, col, int(value), plain)
                 else:
-                    sheet.write_string(line, col, "" if value is None else str(value), text)
+                    sheet.write_string(line, col, "" if value is None else neutralise_text(str(value)), text)
     return buffer.getvalue()

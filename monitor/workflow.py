@@ -13,7 +13,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from monitor import store, workbooks
+from monitor import audit, store, workbooks
+from monitor.access import AccessDenied, Viewer
 from monitor.config import Settings
 from monitor.read import read_source
 from monitor.validate import Context, validate_source
@@ -60,6 +61,18 @@ def _states(conn: Connection, year: int, ids: list[str] | None = None) -> pd.Dat
     return store.read_table(conn, store.alert_states, where)
 
 
+def _check_scope(conn: Connection, year: int, ids: list[str], viewer: Viewer | None, action: str,
+                 table: sa.Table = store.alerts) -> None:
+    """Every person must lie in the viewer's towns (alerts or outreach list of the year)."""
+    if viewer is None:
+        return
+    viewer.require(action)
+    villages = pd.Series(conn.execute(sa.select(table.c.village_code).where(
+        (table.c.year == year) & table.c.id_number.in_(list(ids)))).scalars().all(), dtype="str")
+    if len(villages) < len(set(ids)) or not viewer.in_scope(villages).all():
+        raise AccessDenied("所选人员超出您的乡镇范围")
+
+
 # ---------------------------------------------------------------- push
 
 def _next_batch_no(conn: Connection, day: date) -> str:
@@ -84,14 +97,16 @@ def _push_rows(alerts: pd.DataFrame, names: pd.Series, batch_no: str) -> pd.Data
 
 
 def push(engine: Engine, year: int, ids: list[str], department: str, user: str, names: pd.Series,
-         settings: Settings, filters: str = "", now: datetime | None = None) -> PushResult:
-    """Push the chosen alerts that are 待推送 to a department: write the batch file, keep it, mark them 已推送."""
+         settings: Settings, filters: str = "", now: datetime | None = None, viewer: Viewer | None = None) -> PushResult:
+    """Push the chosen alerts that are 待推送 to a department: write the batch file, keep it, mark them 已推送.
+    With a viewer, every chosen person must lie in the viewer's towns. The push is audited."""
     if department not in settings.departments:
         raise WorkflowError(f"接收部门 {department} 不在配置的部门中（{'、'.join(settings.departments)}）")
     if not user.strip():
         raise WorkflowError("请填写操作人")
     at = _now(now)
     with engine.begin() as conn:
+        _check_scope(conn, year, list(ids), viewer, "alerts")
         states = _states(conn, year, list(ids))
         ready = states[states["state"] == "待推送"]
         if ready.empty:
@@ -112,6 +127,7 @@ def push(engine: Engine, year: int, ids: list[str], department: str, user: str, 
         _events(conn, [{"year": year, "id_number": p, "at": str(at), "by": user, "action": "推送",
                         "state_before": "待推送", "state_after": "已推送", "level": level[p],
                         "detail": f"批次 {batch_no}，接收部门 {department}"} for p in pushed])
+    audit.record(engine, user, "推送", f"批次 {batch_no} → {department}", filters, len(pushed), now=at)
     return PushResult(batch_no, len(pushed), content)
 
 
@@ -137,7 +153,7 @@ def batches(engine: Engine, year: int) -> pd.DataFrame:
 
 def import_feedback(engine: Engine, path: Path, settings: Settings, user: str, root: str,
                     run_date: date | None = None, now: datetime | None = None,
-                    label: str | None = None) -> FeedbackResult:
+                    label: str | None = None, viewer: Viewer | None = None) -> FeedbackResult:
     """Read a department's feedback (xlsx or csv); valid rows move pushed alerts to 已核实, every other row is
     rejected with a reason (SPEC §5 reasons, plus UNKNOWN_PERSON, NOT_PUSHED, ALREADY_CLOSED)."""
     if not user.strip():
@@ -156,6 +172,12 @@ def import_feedback(engine: Engine, path: Path, settings: Settings, user: str, r
             valid["id_number"].dropna().unique().tolist())) if not valid.empty else \
             pd.DataFrame(columns=["year", "id_number", "state", "level"])
         merged = valid.merge(known[["year", "id_number", "state", "level"]], on=["year", "id_number"], how="left")
+        if viewer is not None:  # alerts outside the viewer's towns are as unknown as absent ones
+            viewer.require("alerts")
+            village = store.read_table(conn, store.alerts, store.alerts.c.id_number.in_(
+                merged["id_number"].dropna().unique().tolist()))[["year", "id_number", "village_code"]]
+            merged = merged.merge(village, on=["year", "id_number"], how="left")
+            merged.loc[~viewer.in_scope(merged["village_code"].fillna("")), "state"] = pd.NA
         reason = pd.Series("", index=merged.index, dtype="str")
         reason[merged["state"].isna()] = "UNKNOWN_PERSON"
         reason[merged["state"] == "待推送"] = "NOT_PUSHED"
@@ -184,6 +206,8 @@ def import_feedback(engine: Engine, path: Path, settings: Settings, user: str, r
                         "detail": f"{r.result}（{r.verified_on}）{('：' + r.remark) if r.remark else ''}"}
                        for r in good.itertuples()])
         store.write_frame(conn, store.feedback_rejects, rejects.assign(import_id=import_id))
+    audit.record(engine, user, "反馈导入", label or path.name, f"核实 {len(good)}，拒收 {len(rejects)}",
+                 len(checked.valid) + len(checked.rejects), now=at)
     return FeedbackResult(import_id, len(checked.valid) + len(checked.rejects), len(good),
                           rejects.reset_index(drop=True))
 
@@ -201,7 +225,8 @@ def feedback_imports(engine: Engine) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- closing, history, statistics
 
-def close(engine: Engine, year: int, ids: list[str], remark: str, user: str, now: datetime | None = None) -> int:
+def close(engine: Engine, year: int, ids: list[str], remark: str, user: str, now: datetime | None = None,
+          viewer: Viewer | None = None) -> int:
     """已核实 → 已办结 with a remark; other states are left alone. Returns how many were closed."""
     if not remark.strip():
         raise WorkflowError("办结需填写备注")
@@ -209,6 +234,7 @@ def close(engine: Engine, year: int, ids: list[str], remark: str, user: str, now
         raise WorkflowError("请填写操作人")
     at = _now(now)
     with engine.begin() as conn:
+        _check_scope(conn, year, list(ids), viewer, "alerts")
         states = _states(conn, year, list(ids))
         ready = states[states["state"] == "已核实"]
         if ready.empty:
@@ -219,6 +245,7 @@ def close(engine: Engine, year: int, ids: list[str], remark: str, user: str, now
         _events(conn, [{"year": year, "id_number": r.id_number, "at": str(at), "by": user, "action": "办结",
                         "state_before": "已核实", "state_after": "已办结", "level": r.level, "detail": remark}
                        for r in ready.itertuples()])
+    audit.record(engine, user, "办结", f"{year} 年预警", remark, len(ready), now=at)
     return len(ready)
 
 
@@ -244,7 +271,7 @@ def statistics(engine: Engine, year: int) -> pd.DataFrame:
 # ---------------------------------------------------------------- enrollment follow-up
 
 def record_outcome(engine: Engine, year: int, id_number: str, outcome: str, remark: str, user: str,
-                   now: datetime | None = None) -> None:
+                   now: datetime | None = None, viewer: Viewer | None = None) -> None:
     """Record a campaign outcome (未参保原因) for a person of the outreach list; earlier ones stay in history."""
     if outcome not in OUTCOMES:
         raise WorkflowError(f"走访结果 {outcome} 无效（可选：{'、'.join(OUTCOMES)}）")
@@ -257,6 +284,7 @@ def record_outcome(engine: Engine, year: int, id_number: str, outcome: str, rema
             (store.outreach.c.year == year) & (store.outreach.c.id_number == id_number))).scalar()
         if not listed:
             raise WorkflowError("此人不在本年度的扩面名单中")
+        _check_scope(conn, year, [id_number], viewer, "outreach", store.outreach)
         conn.execute(store.outreach_outcomes.insert().values(
             year=year, id_number=id_number, outcome=outcome, remark=remark, at=str(_now(now)), by=user))
 
@@ -305,12 +333,12 @@ def _draft(conn: Connection, draft_id: int) -> dict:
 
 
 def approve_draft(engine: Engine, draft_id: int, user: str, names: pd.Series, settings: Settings,
-                  now: datetime | None = None) -> PushResult:
+                  now: datetime | None = None, viewer: Viewer | None = None) -> PushResult:
     """Push a draft's alerts that are still 待推送 and mark the draft 已推送 with its batch number."""
     with engine.connect() as conn:
         draft = _draft(conn, draft_id)
     result = push(engine, int(draft["year"]), draft["ids"].split(","), draft["department"], user, names, settings,
-                  filters=f"草稿批次 #{draft_id}", now=now)
+                  filters=f"草稿批次 #{draft_id}", now=now, viewer=viewer)
     with engine.begin() as conn:
         conn.execute(store.push_drafts.update().where(store.push_drafts.c.id == draft_id).values(
             status="已推送", decided_at=str(_now(now)), decided_by=user, batch_no=result.batch_no))

@@ -3,9 +3,10 @@
 import streamlit as st
 
 from monitor import charts
-from monitor.ui import cached, require_data, root, settings, year
+from monitor.ui import cached, page_viewer, require_data, root, settings, year
 from monitor.views import overview
 
+page_viewer(__file__)
 require_data()
 y, cfg = year(), settings()
 st.header(f"总览 · {y} 年")

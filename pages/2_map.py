@@ -4,11 +4,12 @@ import streamlit as st
 
 from monitor import charts
 from monitor.divisions import level_of
-from monitor.ui import cached, require_data, root, settings, year
+from monitor.ui import cached, page_viewer, require_data, root, settings, year
 from monitor.views import coverage_map
 from monitor.queries import division_names
 from monitor.views.common import METRIC_BY_LABEL, band_colours
 
+page_viewer(__file__)
 require_data()
 y, cfg, top = year(), settings(), root()
 names = cached(division_names)

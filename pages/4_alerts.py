@@ -5,19 +5,24 @@ from pathlib import Path
 
 import streamlit as st
 
-from monitor import charts, exports, workflow
+from monitor import audit, charts, exports, workflow
+from monitor.access import AccessDenied, neutralise_frame
 from monitor.queries import division_names
 from monitor.read import LoadError
-from monitor.ui import cached, engine, operator, require_data, root, settings, year
+from monitor.ui import (audited_download, cached, engine, operator, page_viewer, require, require_data, root,
+                        settings, year)
 from monitor.views import alerts
 from monitor.workflow import WorkflowError
 
+page_viewer(__file__)
+
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
+viewer = require("alerts")
 require_data()
 y, cfg, db = year(), settings(), engine()
 names = cached(division_names)
-everyone = cached(alerts.rows, y, names)
+everyone = cached(alerts.rows, y, names, viewer)
 st.header(f"高额费用预警 · {y} 年")
 if everyone.empty:
     st.info("本年度没有预警。")
@@ -52,9 +57,11 @@ with listing:
                          selection_mode="multi-row", key="alert_table",
                          column_config={c: st.column_config.NumberColumn(format="%.2f")
                                         for c in ("医疗总费用(元)", "个人负担(元)", "预警阈值(元)")})
-    st.download_button("下载预警名单 CSV（SPEC §11 格式）",
-                       exports.alerts_frame(chosen).to_csv(index=False).encode("utf-8-sig"),
-                       file_name=f"预警名单_{y}.csv", mime="text/csv")
+    filter_text = f"{y} 年；等级 {('、'.join(levels) or '全部')}；类型 {('、'.join(types) or '全部')}；" \
+                  f"状态 {('、'.join(states) or '全部')}；乡镇 {('、'.join(towns) or '全部')}；身份 {('、'.join(identities) or '全部')}"
+    audited_download("下载预警名单 CSV（SPEC §11 格式，含完整信息）",
+                     neutralise_frame(exports.alerts_frame(chosen)).to_csv(index=False).encode("utf-8-sig"),
+                     f"预警名单_{y}.csv", "text/csv", "预警名单 CSV", filter_text, len(chosen), key="alerts_csv")
     picked = chosen.iloc[event.selection.rows] if event and event.selection and event.selection.rows else None
 
     if picked is not None:
@@ -64,7 +71,8 @@ with listing:
                 remark = st.text_input(f"办结所选的 {len(verified)} 名已核实人员：备注", key="close_remark")
                 if st.form_submit_button("办结"):
                     try:
-                        done = workflow.close(db, y, verified["id_number"].tolist(), remark, operator())
+                        done = workflow.close(db, y, verified["id_number"].tolist(), remark, operator(),
+                                              viewer=viewer)
                         st.success(f"已办结 {done} 人")
                         st.rerun()
                     except WorkflowError as exc:
@@ -76,7 +84,13 @@ with listing:
     else:
         alert = picked.iloc[0]
         flag = "（升级）" if alert["upgraded"] else ""
-        st.markdown(f"**{alert['name']}**　{alert['town']} {alert['village']}　{alert['identity_type'] or '无困难身份'}　"
+        unmasked = st.session_state.get("unmasked_alert") == alert["id_number"]
+        if not unmasked and st.button("显示完整信息", key="alert_unmask"):
+            audit.record(db, operator(), "查看明细", "预警", f"{y} 年，{alert['village']}", 1)
+            st.session_state["unmasked_alert"] = alert["id_number"]
+            unmasked = True
+        who = alerts.display(picked.iloc[[0]], masked=not unmasked).iloc[0]
+        st.markdown(f"**{who['姓名']}**　{who['身份证号']}　{alert['town']} {alert['village']}　{alert['identity_type'] or '无困难身份'}　"
                     f"{alert['alert_type']} · {alert['level']}色 · 触发规则 {alert['rules']} · 状态 {alert['state']}{flag}")
         info = st.columns(4)
         info[0].metric("医疗总费用", f"{alert['total_yuan']:,.2f} 元")
@@ -89,7 +103,7 @@ with listing:
             st.altair_chart(charts.cost_by_fund(alerts.funds(alert)), width="stretch")
         with right:
             st.caption(f"累计{cfg.cost_measure}与预警阈值（竖线为触发日期 {alert['trigger_date']}）")
-            points = cached(alerts.person_settlements, y, alert["id_number"], cfg)
+            points = cached(alerts.person_settlements, y, alert["id_number"], cfg, viewer)
             st.altair_chart(charts.cumulative_cost(points, float(alert["threshold_yuan"]),
                                                    alert["trigger_date"] or None), width="stretch")
         st.caption("处置记录")
@@ -109,10 +123,10 @@ with pushing:
             cols[0].markdown(f"草稿 #{draft.id}：{draft.rows} 人 → {draft.department}（{draft.created_at} 由 {draft.created_by} 生成）")
             if cols[1].button("批准并推送", key=f"approve_{draft.id}", type="primary"):
                 try:
-                    result = workflow.approve_draft(db, int(draft.id), operator(), names, cfg)
+                    result = workflow.approve_draft(db, int(draft.id), operator(), names, cfg, viewer=viewer)
                     st.session_state["last_batch"] = result.batch_no
                     st.success(f"草稿 #{draft.id} 已推送：批次 {result.batch_no}，{result.rows} 人")
-                except WorkflowError as exc:
+                except (WorkflowError, AccessDenied) as exc:
                     st.error(str(exc))
             if cols[2].button("放弃", key=f"discard_{draft.id}"):
                 try:
@@ -134,13 +148,15 @@ with pushing:
             text = "；".join(f"{label}：{'、'.join(values)}" for label, values in parts) or "全部"
             text += "（选中的人员）" if not scope.startswith("当前") else ""
             result = workflow.push(db, y, batch["id_number"].tolist(), department, operator(), names, cfg,
-                                   filters=text)
+                                   filters=text, viewer=viewer)
             st.session_state["last_batch"] = result.batch_no
             st.success(f"批次 {result.batch_no} 已生成：{result.rows} 人推送给{department}")
         except WorkflowError as exc:
             st.error(str(exc))
 
     history = cached(workflow.batches, y)
+    if viewer.towns is not None:  # staff with a town scope see the batches they pushed themselves
+        history = history[history["created_by"] == viewer.username]
     if not history.empty:
         st.caption("推送批次（可随时重新下载原文件）")
         st.dataframe(history.rename(columns={"batch_no": "批次", "department": "接收部门", "created_at": "推送时间",
@@ -149,8 +165,9 @@ with pushing:
         options = history["batch_no"].tolist()
         default = options.index(st.session_state["last_batch"]) if st.session_state.get("last_batch") in options else 0
         batch_no = st.selectbox("下载批次", options, index=default, key="batch_pick")
-        st.download_button(f"下载批次 {batch_no}（xlsx）", workflow.batch_file(db, batch_no),
-                           file_name=f"预警推送_{batch_no}.xlsx", mime=XLSX, key="batch_download")
+        rows = int(history.loc[history["batch_no"] == batch_no, "rows"].iloc[0])
+        audited_download(f"下载批次 {batch_no}（xlsx）", workflow.batch_file(db, batch_no), f"预警推送_{batch_no}.xlsx",
+                         XLSX, f"推送批次 {batch_no}", "重新下载", rows, key="batch_download")
 
     st.subheader("导入核实反馈")
     st.caption("反馈文件（xlsx 或 csv）列：身份证号、年度、核实结果（纳入监测/已落实救助/不符合条件/无法联系）、核实日期、备注。")
@@ -160,7 +177,7 @@ with pushing:
             path = Path(folder) / Path(upload.name).name
             path.write_bytes(upload.getvalue())
             try:
-                outcome = workflow.import_feedback(db, path, cfg, operator(), root())
+                outcome = workflow.import_feedback(db, path, cfg, operator(), root(), viewer=viewer)
                 st.session_state["feedback_result"] = (outcome.import_id, outcome.rows_read, outcome.rows_loaded)
             except (WorkflowError, LoadError) as exc:
                 st.error(str(exc))

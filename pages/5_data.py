@@ -2,16 +2,19 @@
 
 import streamlit as st
 
-from monitor import exports, queries
+from monitor import audit, exports, queries
 from monitor.config import data_path
 from monitor.findings import KIND_LABELS
 from monitor.locks import LockBusy
 from monitor.operations import locked_run
 from monitor.pipeline import RunError
-from monitor.ui import cached, engine, settings, year
+from monitor.access import neutralise_frame
+from monitor.ui import audited_download, cached, engine, operator, page_viewer, require, settings, year
 from monitor.uploads import UploadError, save_uploads
 
+page_viewer(__file__)
 
+require("load")
 st.header("数据")
 db, cfg = engine(), settings()
 
@@ -23,9 +26,11 @@ with st.expander("上传文件并立即运行", expanded=queries.latest_run(db) 
     if st.button("运行", type="primary", disabled=not uploaded, key="upload_run"):
         with st.status("正在运行…", expanded=True) as status:
             try:
-                folder = save_uploads([(f.name, f.getvalue()) for f in uploaded], data_path(cfg) / "uploads")
-                result = locked_run(folder, cfg, db, "页面上传", year=int(run_year), trigger="页面上传",
-                                    progress=st.write)
+                folder = save_uploads([(f.name, f.getvalue()) for f in uploaded], data_path(cfg) / "uploads", cfg)
+                result = locked_run(folder, cfg, db, f"页面上传（{operator()}）", year=int(run_year),
+                                    trigger="页面上传", progress=st.write)
+                audit.record(db, operator(), "载入", f"运行 #{result.run_id}", "、".join(f.name for f in uploaded),
+                             len(uploaded))
             except (UploadError, RunError, LockBusy) as exc:
                 status.update(label=f"运行失败：{exc}", state="error")
             else:
@@ -63,8 +68,8 @@ else:
     shown = rejects[rejects["原因"].isin(chosen)] if chosen else rejects
     st.caption(f"共 {len(rejects):,} 行被拒收，显示 {len(shown):,} 行")
     st.dataframe(shown, hide_index=True, width="stretch", height=300)
-    st.download_button("下载拒收行 CSV", shown.to_csv(index=False).encode("utf-8-sig"), file_name="拒收行.csv",
-                       mime="text/csv")
+    audited_download("下载拒收行 CSV", neutralise_frame(shown).to_csv(index=False).encode("utf-8-sig"), "拒收行.csv",
+                     "text/csv", "拒收行", f"原因 {('、'.join(chosen) or '全部')}", len(shown), key="rejects_csv")
 
 st.subheader("数据质量发现")
 findings = cached(queries.findings, year())
@@ -88,5 +93,5 @@ else:
                                     "identity_type_before": "原身份", "identity_type_after": "现身份"}).drop(
         columns="run_id")
     st.dataframe(table, hide_index=True, width="stretch", height=260)
-    st.download_button("下载变动清单 CSV", table.to_csv(index=False).encode("utf-8-sig"), file_name="身份变动清单.csv",
-                       mime="text/csv")
+    audited_download("下载变动清单 CSV", neutralise_frame(table).to_csv(index=False).encode("utf-8-sig"),
+                     "身份变动清单.csv", "text/csv", "身份变动清单", "", len(table), key="changes_csv")

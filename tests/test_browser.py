@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from monitor import audit, auth, queries
+from monitor.store import connect
+
 from conftest import ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -23,8 +26,9 @@ SHOTS = ROOT / "build" / "screenshots"
 # Without the networking flags Chromium keeps trying hosts a bureau intranet cannot reach.
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-PAGES = [("", "总览", "overview"), ("coverage-map", "参保地图", "map"), ("outreach-lists", "扩面名单", "outreach"),
-         ("alert-list", "高额费用预警", "alerts"), ("data-runs", "数据", "data")]
+# (sidebar title, page heading, screenshot name)
+PAGES = [("总览", "总览", "overview"), ("参保地图", "参保地图", "map"), ("扩面名单", "扩面名单", "outreach"),
+         ("预警", "高额费用预警", "alerts"), ("数据", "数据", "data"), ("用户与审计", "用户与审计", "admin")]
 
 
 def _free_port() -> int:
@@ -42,6 +46,10 @@ def server(demo_db, tmp_path_factory):
     port = _free_port()
     own = tmp_path_factory.mktemp("browser") / "monitor.db"  # this test pushes alerts: keep the shared demo clean
     shutil.copyfile(demo_db.removeprefix("sqlite:///"), own)
+    engine = connect(f"sqlite:///{own}")
+    towns = sorted(c for c in queries.division_names(engine).index if c.endswith("000") and c[6:9] != "000")
+    auth.demo_accounts(engine, towns)
+    engine.dispose()
     env = {**os.environ, "MONITOR_DB_URL": f"sqlite:///{own}"}
     log = open(ROOT / "build" / "streamlit-test.log", "w") if (ROOT / "build").mkdir(exist_ok=True) is None else None
     proc = subprocess.Popen([sys.executable, "-m", "monitor.serve", "--server.headless", "true",
@@ -59,7 +67,7 @@ def server(demo_db, tmp_path_factory):
     else:
         proc.terminate()
         pytest.fail("streamlit did not answer /_stcore/health within 60 s")
-    yield base
+    yield base, f"sqlite:///{own}"
     proc.terminate()
     proc.wait(timeout=20)
     log.close()
@@ -75,19 +83,52 @@ def browser(server):
         chromium.close()
 
 
-def _open(page, url: str, heading: str) -> None:
-    page.goto(url)
+PASSWORDS = {username: password for username, _n, _r, _t, password in auth.DEMO_ACCOUNTS}
+
+
+def _sign_in(browser, base: str, username: str, height: int = 768):
+    page = browser.new_page(viewport={"width": 1366, "height": height}, accept_downloads=True)
+    page.goto(base)
+    page.wait_for_selector("text=用户名", timeout=60_000)
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(PASSWORDS[username])
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_selector("h2:has-text('总览')", timeout=60_000)
+    return page
+
+
+def _open(page, title: str, heading: str) -> None:
+    """Go to a page through the sidebar, as a user does (a reload starts a new session, signed out)."""
+    page.locator("[data-testid='stSidebarNav'] a", has_text=title).first.click()
     page.wait_for_selector(f"h2:has-text('{heading}')", timeout=60_000)
     page.wait_for_load_state("networkidle")
     page.wait_for_timeout(1500)
     assert page.locator("text=Page not found").count() == 0
 
 
+def test_each_demo_role_sees_its_own_pages(server, browser):
+    base, _url = server
+    expected = {"lingdao": ["总览", "参保地图"], "kuomian": ["总览", "参保地图", "扩面名单"],
+                "jiuzhu": ["总览", "参保地图", "预警"],
+                "admin": ["总览", "参保地图", "扩面名单", "预警", "数据", "用户与审计"]}
+    for username, titles in expected.items():
+        page = _sign_in(browser, base, username)
+        nav = page.locator("[data-testid='stSidebarNav'] a").all_inner_texts()
+        assert [t.split("\n")[-1].strip() for t in nav] == titles, username
+        if username == "lingdao":  # a deep link (a new session) to a list shows the sign-in form and no list
+            page.goto(f"{base}/alert-list")
+            page.wait_for_selector("text=用户名", timeout=60_000)
+            page.wait_for_timeout(1000)
+            assert "高额费用预警" not in page.inner_text("body")
+        page.close()
+
+
 def test_every_page_renders_and_the_map_drills_down(server, browser):
+    server, _url = server
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page = browser.new_page(viewport={"width": 1366, "height": 768})
-    for path, heading, name in PAGES:
-        _open(page, f"{server}/{path}", heading)
+    page = _sign_in(browser, server, "admin")
+    for title, heading, name in PAGES:
+        _open(page, title, heading)
         assert page.locator("[data-testid='stException']").count() == 0, name
         if name == "map":
             page.wait_for_selector("[data-testid='stVegaLiteChart'] svg .mark-shape path", timeout=30_000)
@@ -96,7 +137,7 @@ def test_every_page_renders_and_the_map_drills_down(server, browser):
         page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
     # Click the town in the map's middle: its villages replace the towns and the breadcrumb grows.
-    _open(page, f"{server}/coverage-map", "参保地图")
+    _open(page, "参保地图", "参保地图")
     shapes = page.locator(".mark-shape path")
     page.wait_for_selector(".mark-shape path", timeout=30_000)
     box = page.locator("[data-testid='stVegaLiteChart'] svg .mark-shape").bounding_box()
@@ -109,7 +150,7 @@ def test_every_page_renders_and_the_map_drills_down(server, browser):
     page.screenshot(path=str(SHOTS / "map_town.png"), full_page=True)
 
     # A person's detail on the alert page: select the first row of the list.
-    _open(page, f"{server}/alert-list", "高额费用预警")
+    _open(page, "预警", "高额费用预警")
     grid = page.locator("[data-testid='stDataFrame']").first.bounding_box()
     page.mouse.click(grid["x"] + 18, grid["y"] + 35 + 17)
     page.wait_for_selector("text=按基金分项", timeout=30_000)
@@ -118,8 +159,9 @@ def test_every_page_renders_and_the_map_drills_down(server, browser):
     page.locator("text=个人费用明细").scroll_into_view_if_needed()
     page.screenshot(path=str(SHOTS / "alert_detail.png"))
 
-    wide = browser.new_page(viewport={"width": 1920, "height": 1080})
-    _open(wide, f"{server}/coverage-map", "参保地图")
+    wide = _sign_in(browser, server, "admin", height=1080)
+    wide.set_viewport_size({"width": 1920, "height": 1080})
+    _open(wide, "参保地图", "参保地图")
     wide.wait_for_selector(".mark-shape path", timeout=30_000)
     wide.screenshot(path=str(SHOTS / "map_1920.png"))
 
@@ -127,11 +169,9 @@ def test_every_page_renders_and_the_map_drills_down(server, browser):
 def test_push_a_batch_and_import_its_feedback_through_the_pages(server, browser, tmp_path):
     import pandas as pd
 
-    page = browser.new_page(viewport={"width": 1366, "height": 900}, accept_downloads=True)
-    _open(page, f"{server}/alert-list", "高额费用预警")
-    operator = page.get_by_placeholder("推送、核实、走访记录时必填")
-    operator.fill("浏览器测试员")
-    operator.press("Enter")
+    server, url = server
+    page = _sign_in(browser, server, "jiuzhu", height=900)
+    _open(page, "预警", "高额费用预警")
     page.get_by_role("tab", name="推送与反馈").click()
     page.get_by_role("button", name="生成推送批次").click()
     page.wait_for_selector("text=已生成", timeout=30_000)
@@ -151,5 +191,12 @@ def test_push_a_batch_and_import_its_feedback_through_the_pages(server, browser,
     page.wait_for_selector("text=反馈导入 #", timeout=30_000)
     body = page.inner_text("body")
     assert "核实 5 人，拒收 1 行" in body
+    engine = connect(url)
+    log = audit.entries(engine, username="jiuzhu")
+    assert {"登录", "推送", "导出", "反馈导入"} <= set(log["action"])
+    pushed = int(log.loc[log["action"] == "推送", "rows"].iloc[0])
+    assert pushed == len(sheet)  # only the alerts of jiuzhu's five towns
+    scoped = queries.alerts(engine, 2025)
+    assert pushed < len(scoped)
     page.wait_for_timeout(800)
     page.screenshot(path=str(SHOTS / "push_feedback.png"), full_page=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +12,7 @@ import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
 from monitor import exports, queries
+from monitor.access import ADMIN, Viewer
 
 from conftest import ROOT
 
@@ -23,8 +25,15 @@ def demo(demo_db, monkeypatch):
     return sa.create_engine(demo_db)
 
 
-def _app(page: str, **state) -> AppTest:
+ADMIN_VIEWER = Viewer("admin", ADMIN)
+
+
+def _app(page: str, viewer: Viewer | None = ADMIN_VIEWER, **state) -> AppTest:
+    """The app on a page, signed in as `viewer` (AppTest sets the session as the sign-in page would)."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    if viewer is not None:
+        at.session_state["viewer"] = viewer
+        at.session_state["last_seen"] = datetime.now()
     for key, value in state.items():
         at.session_state[key] = value
     at.switch_page(f"pages/{page}")
@@ -35,21 +44,30 @@ def _coverage(engine, level: str) -> pd.DataFrame:
     return exports.coverage_frame(queries.coverage(engine, 2025, level, "990101000000"))
 
 
-def test_every_page_file_is_registered():
+def _registered() -> list[tuple[str, str]]:
+    """(file, url path) of every page app.py declares."""
     app = (ROOT / "app.py").read_text(encoding="utf-8")
-    for page in PAGES:
-        assert f"pages/{page}" in app
+    pages = re.findall(r'\("(\d+_\w+\.py)", "[^"]+", "[^"]+", "([^"]+)"\)', app)
+    pages += re.findall(r'st\.Page\("pages/(\d+_\w+\.py)".*?url_path="([^"]+)"', app)
+    return pages
+
+
+def test_every_page_file_is_registered_and_has_a_role():
+    from monitor.access import PAGES as ROLE_PAGES
+
+    files = [f for f, _ in _registered()]
+    assert sorted(files) == PAGES
+    assert set(ROLE_PAGES) | {"0_sign_in.py"} == set(PAGES)
 
 
 def test_url_paths_differ_from_file_routes():
     """A url_path equal to a pages/ file's own route makes a deep link skip app.py under plain `streamlit run`."""
-    app = (ROOT / "app.py").read_text(encoding="utf-8")
-    for path in re.findall(r'url_path="([^"]+)"', app):
+    for _file, path in _registered():
         for page in PAGES:
             assert path != re.sub(r"^\d+_", "", Path(page).stem)
 
 
-@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("page", [p for p in PAGES if p != "0_sign_in.py"])
 def test_every_page_runs_on_the_demo(demo, page):
     at = _app(page)
     assert not at.exception, at.exception
@@ -111,7 +129,9 @@ def test_outreach_filters_by_town(demo):
     town = everyone["town_code"].value_counts().index[0]
     at.multiselect(key="outreach_towns").set_value([names[town]]).run()
     assert at.metric[0].value == f"{int((everyone['town_code'] == town).sum()):,}"
-    assert set(at.dataframe[1].value["乡镇"]) == {names[town]}
+    listed = at.dataframe[2].value
+    assert set(listed["乡镇"]) == {names[town]}
+    assert listed["身份证号"].str.contains(r"^\d{6}\*{8}[\dX]{4}$").all()  # masked on screen
 
 
 def test_alerts_filter_and_person_detail(demo):
@@ -128,7 +148,7 @@ def test_alerts_page_pushes_the_filtered_alerts(demo_db, monkeypatch, tmp_path):
     own = tmp_path / "monitor.db"
     shutil.copyfile(demo_db.removeprefix("sqlite:///"), own)
     monkeypatch.setenv("MONITOR_DB_URL", f"sqlite:///{own}")
-    at = _app("4_alerts.py", operator="测试员")
+    at = _app("4_alerts.py", viewer=Viewer("测试员", "救助专员"))
     at.multiselect(key="alert_levels").set_value(["红"]).run()
     red = int(at.metric[0].value.replace(",", ""))
     at.button(key="push_button").click().run()
@@ -154,3 +174,12 @@ def test_pages_say_when_there_is_no_data(sqlite_url, monkeypatch):
     monkeypatch.setenv("MONITOR_DB_URL", sqlite_url)
     at = _app("1_overview.py")
     assert not at.exception and "尚无数据" in at.info[0].value
+
+
+def test_without_sign_in_only_the_sign_in_form_shows(demo):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    assert [t.label for t in at.text_input] == ["用户名", "密码"]
+    for page in PAGES[1:]:  # asking for a page directly shows nothing of it
+        at = _app(page, viewer=None)
+        assert not at.exception
+        assert not at.dataframe and not at.metric and not at.get("vega_lite_chart")

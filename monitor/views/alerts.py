@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pandas as pd
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from monitor import queries, store
+from monitor.access import AccessDenied, Viewer, mask_id, mask_name
 from monitor.config import Settings
 from monitor.costs import netted_settlements
 
@@ -16,9 +18,11 @@ FUNDS = (("basic_paid", "基本医保"), ("critical_paid", "大病保险"), ("as
          ("other_paid", "其他支付"))
 
 
-def rows(engine: Engine, year: int, names: pd.Series) -> pd.DataFrame:
-    """Alerts of the year with state, place names and amounts in yuan (floats, for sorting and charts)."""
+def rows(engine: Engine, year: int, names: pd.Series, viewer: Viewer) -> pd.DataFrame:
+    """Alerts of the year within the viewer's towns, with state, place names and amounts in yuan (floats)."""
+    viewer.require("alerts")
     frame = queries.alerts(engine, year)
+    frame = frame[viewer.in_scope(frame["village_code"])].reset_index(drop=True)
     town_code = frame["village_code"].str.slice(0, 9).str.ljust(12, "0")
     frame["town"] = town_code.map(names).where(frame["village_code"] != "", "（不在底册）").fillna("（未知）")
     frame["village"] = frame["village_code"].map(names).where(frame["village_code"] != "", "（不在底册）").fillna("（未知）")
@@ -38,8 +42,11 @@ def filtered(frame: pd.DataFrame, levels: list[str], types: list[str], states: l
     return frame[mask]
 
 
-def display(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[list(LIST_HEADERS)].rename(columns=LIST_HEADERS)
+def display(frame: pd.DataFrame, masked: bool = True) -> pd.DataFrame:
+    shown = frame[list(LIST_HEADERS)].copy()
+    if masked:
+        shown["name"], shown["id_number"] = mask_name(shown["name"]), mask_id(shown["id_number"])
+    return shown.rename(columns=LIST_HEADERS)
 
 
 def funds(alert: pd.Series) -> pd.DataFrame:
@@ -48,8 +55,15 @@ def funds(alert: pd.Series) -> pd.DataFrame:
     return pd.DataFrame({"fund": [p[0] for p in parts], "yuan": [float(p[1]) / 100 for p in parts]})
 
 
-def person_settlements(engine: Engine, year: int, id_number: str, settings: Settings) -> pd.DataFrame:
-    """The person's netted settlements of the year in trigger order, with the running cost measure in yuan."""
+def person_settlements(engine: Engine, year: int, id_number: str, settings: Settings, viewer: Viewer) -> pd.DataFrame:
+    """The person's netted settlements of the year in trigger order, with the running cost measure in yuan; only
+    for a person with an alert in the viewer's towns."""
+    viewer.require("alerts")
+    with engine.connect() as conn:
+        village = conn.execute(sa.select(store.alerts.c.village_code).where(
+            (store.alerts.c.year == year) & (store.alerts.c.id_number == id_number))).scalar()
+    if village is None or not viewer.in_scope(pd.Series([village])).iloc[0]:
+        raise AccessDenied("此人不在您的预警名单范围内")
     with engine.connect() as conn:
         stored = store.read_table(conn, store.settlements, store.settlements.c.id_number == id_number)
     netted = netted_settlements(stored.drop(columns=["run_id"]), year, settings.cost_measure)

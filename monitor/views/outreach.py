@@ -6,6 +6,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from monitor import store
+from monitor.access import Viewer, mask_id, mask_name, mask_phone
 from monitor.exports import yuan
 
 PRIORITY_LABELS = {1: "1 困难群众", 2: "2 新生儿", 3: "3 其他"}
@@ -14,10 +15,12 @@ LIST_HEADERS = {"town": "乡镇", "village": "村社区", "household_id": "户�
                 "phone": "联系电话", "address": "住址", "remark": "备注", "outcome": "走访结果", "outcome_remark": "走访备注"}
 
 
-def rows(engine: Engine, year: int, names: pd.Series) -> pd.DataFrame:
-    """The whole list of a year with town and village names and display labels."""
+def rows(engine: Engine, year: int, names: pd.Series, viewer: Viewer) -> pd.DataFrame:
+    """The year's list within the viewer's towns, with town and village names and display labels."""
+    viewer.require("outreach")
     with engine.connect() as conn:
         frame = store.read_table(conn, store.outreach, store.outreach.c.year == year, [store.outreach.c.seq])
+    frame = frame[viewer.in_scope(frame["village_code"])].reset_index(drop=True)
     frame["town"] = frame["town_code"].map(names).fillna("（未知）").where(frame["town_code"] != "", "（不在底册）")
     frame["village"] = frame["village_code"].map(names).fillna("（未知）").where(frame["village_code"] != "",
                                                                                "（不在底册）")
@@ -67,5 +70,11 @@ def by_village(frame: pd.DataFrame) -> pd.DataFrame:
     return counts.sort_values("合计", ascending=False).reset_index(drop=True)
 
 
-def display(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[list(LIST_HEADERS)].rename(columns=LIST_HEADERS)
+def display(frame: pd.DataFrame, masked: bool = True) -> pd.DataFrame:
+    """Chinese headers; names, ID numbers and phones masked unless the full values are asked for (exports)."""
+    shown = frame[list(LIST_HEADERS)].copy()
+    if masked:
+        shown["name"], shown["id_number"], shown["phone"] = (mask_name(shown["name"]), mask_id(shown["id_number"]),
+                                                             mask_phone(shown["phone"]))
+        shown["address"] = shown["address"].fillna("").str.slice(0, 4) + "…"
+    return shown.rename(columns=LIST_HEADERS)

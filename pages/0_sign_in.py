@@ -1,0 +1,20 @@
+"""登录: user name and password; failures are throttled and audited."""
+
+import streamlit as st
+
+from monitor.auth import AuthError, sign_in
+from monitor.ui import engine, sign_in_as
+
+st.title("参保与防返贫监测看板")
+reason = st.session_state.pop("signed_out_because", "")
+if reason:
+    st.info(reason)
+with st.form("sign_in"):
+    username = st.text_input("用户名", key="sign_in_user")
+    password = st.text_input("密码", type="password", key="sign_in_password")
+    if st.form_submit_button("登录", type="primary"):
+        try:
+            sign_in_as(sign_in(engine(), username.strip(), password))
+            st.rerun()
+        except AuthError as exc:
+            st.error(str(exc))
