@@ -49,12 +49,33 @@ def _measured(command: list[str]) -> dict:
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(command)} failed: {err.read().decode(errors='replace')[-500:]}")
         return {"wall_s": round(wall, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
-                "peak_rss_mib": round(usage.ru_maxrss / 1024, 1), "stdout": out.read().decode(errors="replace")}
+                "peak_rss_mib": round(usage.ru_maxrss / 1024, 1), "stdout": out.read().decode(errors="replace"),
+                "stages": _stages(err.read().decode(errors="replace"), time.time() - wall, wall)}
+
+
+def _stages(progress: str, started_at: float, wall: float) -> dict:
+    """Seconds spent in each stage, from the run's progress lines ([HH:MM:SS] stage) on stderr."""
+    marks = []
+    for line in progress.splitlines():
+        if line.startswith("[") and "] " in line:
+            clock, stage = line[1:9], line[11:]
+            h, m, sec = (int(x) for x in clock.split(":"))
+            marks.append((h * 3600 + m * 60 + sec, stage))
+    if not marks:
+        return {}
+    start = time.localtime(started_at)
+    first = start.tm_hour * 3600 + start.tm_min * 60 + start.tm_sec
+    ends = [t for t, _ in marks[1:]] + [first + round(wall)]
+    stages = {"启动": marks[0][0] - first}
+    for (t, stage), end in zip(marks, ends):
+        stages[stage] = max(0, end - t)
+    return stages
 
 
 def _rows_per_second(engine, run_id: int, wall: float) -> dict:
     files = queries.run_files(engine, run_id)
     per_source = files.groupby("source")["rows_read"].sum()
+    # rows per second of the whole load (each stage's own time is in "stages")
     return {source: {"rows": int(n), "rows_per_s": round(int(n) / wall)} for source, n in per_source.items()}
 
 
