@@ -47,10 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--wait", type=int, default=0, metavar="SECONDS",
                      help="wait this long for a load already running (default: refuse at once)")
     run.add_argument("--archive", action="store_true",
-                     help="move the folder's files to data/archive/<run id>/ (data/failed/<run id>/ on failure), as the "
-                          "scheduler does with data/inbox")
+                     help="move the folder's files to data/archive/<run id>/ (data/failed/<run id>/ on failure), "
+                          "as the scheduler does with data/inbox")
 
-    schedule = sub.add_parser("schedule", help="run the scheduler: nightly inbox load, inbox watch, monthly draft batch")
+    schedule = sub.add_parser("schedule",
+                              help="run the scheduler: nightly inbox load, inbox watch, monthly draft batch")
     schedule.add_argument("--db", help="SQLAlchemy database URL (default: config database.url)")
 
     again = sub.add_parser("recompute", help="recompute a year's results from the stored data (no files read), "
@@ -67,9 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--followup", type=Path, help="also write the next month's load (identity changes, December "
                                                     "settlements, late reversals) into this folder")
 
-    push = sub.add_parser("push", help="push the alerts still 待推送 (optionally filtered) to a department as an xlsx batch")
+    push = sub.add_parser("push",
+                          help="push the alerts still 待推送 (optionally filtered) to a department as an xlsx batch")
     push.add_argument("--department", required=True, help="receiving department (config workflow.departments)")
-    push.add_argument("--out", type=Path, required=True, help="xlsx file to write (the batch is also kept in the database)")
+    push.add_argument("--out", type=Path, required=True,
+                      help="xlsx file to write (the batch is also kept in the database)")
     push.add_argument("--year", type=_year, help="year (default: the year of the latest successful run)")
     push.add_argument("--level", action="append", choices=["红", "橙", "黄"], help="only this level (repeatable)")
     push.add_argument("--type", dest="alert_type", choices=["返贫预警", "致贫预警"], help="only this alert type")
@@ -266,8 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings(args.config)
-        handler = {"run": cmd_run, "recompute": cmd_run, "schedule": cmd_schedule, "demo": cmd_demo, "push": cmd_push, "feedback": cmd_feedback, "users": cmd_users,
-                   "export": cmd_export}[args.command]
+        handler = {"run": cmd_run, "recompute": cmd_run, "schedule": cmd_schedule, "demo": cmd_demo,
+                   "push": cmd_push, "feedback": cmd_feedback, "users": cmd_users, "export": cmd_export}[args.command]
         return handler(args, settings)
     except (ConfigError, RunError, queries.QueryError, workflow.WorkflowError, LoadError, LockBusy, SchemaError,
             auth.AuthError) as exc:

@@ -69,8 +69,8 @@ def _divisions_frame(valid: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def run_load(inbox: Path | None, settings: Settings, engine: Engine, *, year: int | None = None, as_of: date | None = None,
-             region: str | None = None, run_date: date | None = None, trigger: str = "命令行",
+def run_load(inbox: Path | None, settings: Settings, engine: Engine, *, year: int | None = None,
+             as_of: date | None = None, region: str | None = None, run_date: date | None = None, trigger: str = "命令行",
              progress: Progress = lambda _msg: None) -> RunResult:
     """Process one load folder (None: recompute the year from stored data); on any failure record the failed run,
     change no data and raise RunError."""
@@ -255,7 +255,8 @@ def _sync_alert_states(conn: sa.Connection, year: int, alerts: pd.DataFrame) -> 
     events = [{"year": year, "id_number": r.id_number, "at": at, "by": "system", "action": "生成",
                "state_before": "", "state_after": "待推送", "level": r.level, "detail": ""} for r in fresh.itertuples()]
     known = merged[merged["state"].notna() & (merged["level"] != merged["level_before"])]
-    rank = known["level"].map(LEVEL_RANK).astype("float64") - known["level_before"].map(LEVEL_RANK).astype("float64").fillna(0)
+    before = known["level_before"].map(LEVEL_RANK).astype("float64").fillna(0)
+    rank = known["level"].map(LEVEL_RANK).astype("float64") - before
     for row, rise in zip(known.itertuples(), rank):
         match = (store.alert_states.c.year == year) & (store.alert_states.c.id_number == row.id_number)
         if row.state == "待推送":

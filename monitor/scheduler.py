@@ -95,7 +95,8 @@ def build(settings, url: str, config: str | None) -> BackgroundScheduler:
     scheduler.start(paused=True)
     for spec in job_specs(settings):
         stored = scheduler.get_job(spec.id)
-        if stored is None or str(stored.trigger) != str(spec.trigger) or stored.kwargs != {"config": config, "url": url}:
+        wanted = {"config": config, "url": url}
+        if stored is None or str(stored.trigger) != str(spec.trigger) or stored.kwargs != wanted:
             scheduler.add_job(spec.func, spec.trigger, id=spec.id, name=spec.name, replace_existing=True,
                               kwargs={"config": config, "url": url})
     scheduler.resume()

@@ -112,8 +112,9 @@ alert_states = sa.Table(
 )
 # Every transition of an alert, never updated or deleted: who, when, from which state to which.
 alert_events = sa.Table("alert_events", metadata, sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-                        *_cols(("year", sa.Integer), ("id_number", S(18)), ("at", S(19)), ("by", S(64)), ("action", S(8)),
-    ("state_before", S(8)), ("state_after", S(8)), ("level", S(2)), ("detail", sa.Text)),
+                        *_cols(("year", sa.Integer), ("id_number", S(18)), ("at", S(19)), ("by", S(64)),
+                               ("action", S(8)), ("state_before", S(8)), ("state_after", S(8)), ("level", S(2)),
+                               ("detail", sa.Text)),
     sa.Index("ix_alert_events_person", "year", "id_number"))
 push_batches = sa.Table(
     "push_batches", metadata,

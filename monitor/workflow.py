@@ -97,7 +97,8 @@ def _push_rows(alerts: pd.DataFrame, names: pd.Series, batch_no: str) -> pd.Data
 
 
 def push(engine: Engine, year: int, ids: list[str], department: str, user: str, names: pd.Series,
-         settings: Settings, filters: str = "", now: datetime | None = None, viewer: Viewer | None = None) -> PushResult:
+         settings: Settings, filters: str = "", now: datetime | None = None,
+         viewer: Viewer | None = None) -> PushResult:
     """Push the chosen alerts that are 待推送 to a department: write the batch file, keep it, mark them 已推送.
     With a viewer, every chosen person must lie in the viewer's towns. The push is audited."""
     if department not in settings.departments:
@@ -197,8 +198,8 @@ def import_feedback(engine: Engine, path: Path, settings: Settings, user: str, r
             at=str(at), by=user, file=label or path.name, rows_read=len(checked.valid) + len(checked.rejects),
             rows_loaded=len(good), rows_rejected=len(rejects))).inserted_primary_key[0])
         for row in good.itertuples():
-            conn.execute(store.alert_states.update().where(
-                (store.alert_states.c.year == int(row.year)) & (store.alert_states.c.id_number == row.id_number)).values(
+            match = (store.alert_states.c.year == int(row.year)) & (store.alert_states.c.id_number == row.id_number)
+            conn.execute(store.alert_states.update().where(match).values(
                 state="已核实", result=row.result, verified_on=row.verified_on, remark=row.remark or "",
                 updated_at=str(at), updated_by=user))
         _events(conn, [{"year": int(r.year), "id_number": r.id_number, "at": str(at), "by": user, "action": "核实",

@@ -90,7 +90,8 @@ with listing:
             st.session_state["unmasked_alert"] = alert["id_number"]
             unmasked = True
         who = alerts.display(picked.iloc[[0]], masked=not unmasked).iloc[0]
-        st.markdown(f"**{who['姓名']}**　{who['身份证号']}　{alert['town']} {alert['village']}　{alert['identity_type'] or '无困难身份'}　"
+        st.markdown(f"**{who['姓名']}**　{who['身份证号']}　{alert['town']} {alert['village']}　"
+                    f"{alert['identity_type'] or '无困难身份'}　"
                     f"{alert['alert_type']} · {alert['level']}色 · 触发规则 {alert['rules']} · 状态 {alert['state']}{flag}")
         info = st.columns(4)
         info[0].metric("医疗总费用", f"{alert['total_yuan']:,.2f} 元")
@@ -120,7 +121,8 @@ with pushing:
         st.caption("调度任务每月生成推送草稿；审批后才会推送（仍为待推送的预警）。")
         for draft in waiting.itertuples():
             cols = st.columns([4, 1, 1])
-            cols[0].markdown(f"草稿 #{draft.id}：{draft.rows} 人 → {draft.department}（{draft.created_at} 由 {draft.created_by} 生成）")
+            cols[0].markdown(f"草稿 #{draft.id}：{draft.rows} 人 → {draft.department}"
+                             f"（{draft.created_at} 由 {draft.created_by} 生成）")
             if cols[1].button("批准并推送", key=f"approve_{draft.id}", type="primary"):
                 try:
                     result = workflow.approve_draft(db, int(draft.id), operator(), names, cfg, viewer=viewer)

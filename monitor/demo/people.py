@@ -72,9 +72,9 @@ def residents(rng: np.random.Generator, divisions: pd.DataFrame, count: int, yea
         "household_id": np.char.add(codes.astype(str), np.char.zfill((household_seq + 1).astype(str), 4)),
         "birth": birth, "age": ages, "male": male,
     })
-    people["phone"] = np.where(rng.random(count) < 0.72, np.char.add(
-        np.char.add("1", rng.choice(list("3456789"), count)), np.char.zfill(rng.integers(0, 10**9, count).astype(str), 9)),
-        "")
+    mobiles = np.char.add(np.char.add("1", rng.choice(list("3456789"), count)),
+                          np.char.zfill(rng.integers(0, 10**9, count).astype(str), 9))
+    people["phone"] = np.where(rng.random(count) < 0.72, mobiles, "")
     people["address"] = villages["name"].to_numpy()[village_of] + (household_seq + 1).astype(str) + "号"
     _statuses(rng, people, year)
     return people
