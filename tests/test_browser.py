@@ -180,7 +180,7 @@ def test_push_a_batch_and_import_its_feedback_through_the_pages(server, browser,
     batch = tmp_path / "batch.xlsx"
     download.value.save_as(batch)
     sheet = pd.read_excel(batch, dtype={"身份证号": str}, engine="calamine")
-    assert len(sheet) > 10 and sheet["推送批次"].nunique() == 1
+    assert len(sheet) >= 6 and sheet["推送批次"].nunique() == 1
 
     reply = tmp_path / "核实反馈.xlsx"
     pd.DataFrame({"身份证号": sheet["身份证号"].tolist()[:5] + ["990101199001011234"], "年度": 2025,
