@@ -15,6 +15,7 @@ PAGES = [
     ("2_map.py", "参保地图", ":material/map:", "coverage-map"),
     ("3_outreach.py", "扩面名单", ":material/checklist:", "outreach-lists"),
     ("4_alerts.py", "预警", ":material/warning:", "alert-list"),
+    ("7_campaign.py", "集中缴费期", ":material/campaign:", "collection-period"),
     ("5_data.py", "数据", ":material/database:", "data-runs"),
     ("6_admin.py", "用户与审计", ":material/admin_panel_settings:", "users-audit"),
 ]

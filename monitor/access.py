@@ -17,6 +17,7 @@ PAGES = {
     "4_alerts.py": (ASSISTANCE, ADMIN),
     "5_data.py": (ADMIN,),
     "6_admin.py": (ADMIN,),
+    "7_campaign.py": (LEADER, ENROLLMENT, ADMIN),
 }
 # Actions that hand out personal data or change it.
 ACTIONS = {

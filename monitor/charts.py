@@ -100,3 +100,23 @@ def cumulative_cost(points: pd.DataFrame, threshold_yuan: float, trigger_date: s
         layers.append(alt.Chart(pd.DataFrame({"x": [trigger_date]})).mark_rule(color="#555555").encode(
             x="x:T", tooltip=[alt.Tooltip("x:T", title="触发日期", format="%Y-%m-%d")]))
     return _themed(alt.layer(*layers).properties(height=260, width="container"))
+
+
+def campaign_curve(daily: pd.DataFrame, status_day: str) -> alt.Chart:
+    """One division's cumulative payments per day: this campaign, the last one on the same days, the target."""
+    rows = daily[["day", "enrolled", "previous_enrolled", "target"]].copy()
+    rows["day"] = rows["day"].astype("str")
+    this = rows[rows["day"] <= status_day]
+    long = pd.concat([this.assign(series="本期", value=this["enrolled"]),
+                      rows.assign(series="上期同日", value=rows["previous_enrolled"])], ignore_index=True)
+    lines = alt.Chart(long.dropna(subset=["value"])).mark_line().encode(
+        x=alt.X("day:T", title="日期", axis=alt.Axis(format="%m-%d")), y=alt.Y("value:Q", title="累计缴费人数"),
+        color=alt.Color("series:N", title=None, scale=alt.Scale(domain=["本期", "上期同日"],
+                                                                range=["#1f77b4", "#aaaaaa"])),
+        strokeDash=alt.StrokeDash("series:N", legend=None, scale=alt.Scale(domain=["本期", "上期同日"],
+                                                                          range=[[1, 0], [4, 3]])),
+        tooltip=[alt.Tooltip("day:T", title="日期", format="%Y-%m-%d"), alt.Tooltip("series:N", title="序列"),
+                 alt.Tooltip("value:Q", title="累计人数", format=",")])
+    target = alt.Chart(rows.iloc[[0]]).mark_rule(color="#d73027", strokeDash=[6, 3]).encode(
+        y="target:Q", tooltip=[alt.Tooltip("target:Q", title="目标人数", format=",")])
+    return _themed(alt.layer(lines, target).properties(height=280, width="container"))

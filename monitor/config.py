@@ -100,6 +100,12 @@ class Settings:
     lock_wait_seconds: int = _h("How long a scheduled load waits for another load to finish before giving up.", 1800)
     session_timeout_minutes: int = _h("A signed-in session ends after this many minutes without a click.", 30)
     upload_max_mb: int = _h("Largest file the data page accepts, in MB (also set server.maxUploadSize).", 2048)
+    campaign_start: date = _h("First day of the collection period (集中参保缴费期) for next year's resident insurance.",
+                              date(2025, 9, 1))
+    campaign_end: date = _h("Last day of the collection period; the target year is the year after the start's.",
+                            date(2025, 12, 31))
+    sms_template: str = _h("Reminder text; {name}, {year} (target year), {end} (last day) and {subsidy} are filled in.",
+                           "【医保局】{name}您好，{year}年度城乡居民医保集中缴费将于{end}截止，{subsidy}请尽快缴费参保。")
     departments: tuple[str, ...] = _h("Departments an alert batch can be pushed to (民政, 乡村振兴, …).",
                                       factory=lambda: ("民政", "乡村振兴"))
 
@@ -335,6 +341,24 @@ def parse_settings(doc: dict) -> Settings:
             if value < 1:
                 raise ConfigError(f"security.{key}: expected 1 or more, got {value}")
             kw[key] = value
+    campaign = _get(doc, "campaign", "", dict, {})
+    for key in ("start", "end"):
+        if key in campaign:
+            value = campaign[key]
+            try:
+                kw[f"campaign_{key}"] = value if isinstance(value, date) else date.fromisoformat(str(value))
+            except ValueError:
+                raise ConfigError(f"campaign.{key}: expected YYYY-MM-DD, got {value!r}") from None
+    if kw.get("campaign_end", base.campaign_end) < kw.get("campaign_start", base.campaign_start):
+        raise ConfigError("campaign.end: the collection period ends before it starts")
+    if "sms_template" in campaign:
+        template = _get(campaign, "sms_template", "campaign", str)
+        try:
+            template.format(name="", year=0, end="", subsidy="")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ConfigError(f"campaign.sms_template: unknown placeholder {exc} (use {{name}}, {{year}}, {{end}}, "
+                              f"{{subsidy}})") from None
+        kw["sms_template"] = template
     workflow = _get(doc, "workflow", "", dict, {})
     if "departments" in workflow:
         names = workflow["departments"]

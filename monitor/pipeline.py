@@ -17,7 +17,8 @@ from monitor.config import ConfigError, Settings
 from monitor.costs import alerts as compute_alerts
 from monitor.costs import netted_settlements, person_year, rule_thresholds
 from monitor.coverage import COUNT_COLUMNS, coverage_by_division, outreach_list, scope
-from monitor.divisions import level_of
+from monitor.campaign import progress_all_levels
+from monitor.divisions import level_of, levels_below
 from monitor.findings import data_quality_findings
 from monitor.identities import change_list, primary_identities
 from monitor.read import LoadError, checksum, files_by_source, read_boundaries, read_source
@@ -175,7 +176,8 @@ def _boundaries(paths: list[Path], divisions: pd.DataFrame, root: str, settings:
 
 def compute_results(snapshots: dict[str, pd.DataFrame], settlements: pd.DataFrame, settings: Settings, year: int,
                     as_of: date, root: str) -> dict[str, pd.DataFrame]:
-    """Coverage, outreach and alerts of a year from the snapshots and every stored settlement."""
+    """Coverage, outreach and alerts of a year from the snapshots and every stored settlement; for the year whose
+    autumn holds the collection period, also the campaign's daily progress."""
     types = settings.identity_types_for(year)
     population, identities = snapshots["population"], snapshots["identities"]
     persons = scope(population, snapshots["deaths"], snapshots["enrollment"], identities, year, as_of, root, types)
@@ -189,7 +191,13 @@ def compute_results(snapshots: dict[str, pd.DataFrame], settlements: pd.DataFram
     people = people.merge(primary, on="id_number", how="outer")
     people["vulnerable"] = people["identity_type"].notna()
     alerts = compute_alerts(person_year(netted), netted, people, settings, year)
-    return {"coverage": coverage, "outreach": outreach, "alerts": alerts}
+    computed = {"coverage": coverage, "outreach": outreach, "alerts": alerts}
+    if settings.campaign_start.year == year:  # the period during Y collects Y+1; Y's in-scope persons are its base
+        computed["campaign"], latest = progress_all_levels(
+            persons, snapshots["enrollment"], levels_below(root), settings.campaign_start, settings.campaign_end,
+            float(settings.target_overall))
+        computed["campaign_latest"] = pd.DataFrame({"day": [latest.isoformat() if latest else ""]})
+    return computed
 
 
 def _store_run_files(conn: sa.Connection, run_id: int, files: dict[str, list[Path]],
@@ -224,6 +232,11 @@ def _store_results(conn: sa.Connection, run_id: int, year: int, computed: dict[s
     if changes is not None:
         store.write_frame(conn, store.identity_changes, changes.assign(run_id=run_id))
     _sync_alert_states(conn, year, computed["alerts"])
+    if "campaign" in computed:
+        target_year = year + 1
+        frame = computed["campaign"].assign(target_year=target_year, day=computed["campaign"]["day"].astype("str"))
+        store.replace_rows(conn, store.campaign_progress, frame, store.campaign_progress.c.target_year == target_year)
+        store.set_meta(conn, f"campaign_latest_payment_{target_year}", computed["campaign_latest"]["day"].iloc[0])
     store.write_frame(conn, store.run_summaries, run_summary(computed).assign(run_id=run_id, year=year))
 
 

@@ -150,6 +150,18 @@ run_summaries = sa.Table("run_summaries", metadata, *_cols(
     ("alerts", BIG), ("alerts_red", BIG), ("alerts_orange", BIG), ("alerts_yellow", BIG)),
     sa.Index("ix_run_summaries_year", "year"))
 
+# Daily progress of the collection period, computed by each run of the year before the target year.
+campaign_progress = sa.Table("campaign_progress", metadata, *_cols(
+    ("target_year", sa.Integer), ("level", S(8)), ("code", S(12)), ("day", S(10)), ("enrolled", BIG),
+    ("vulnerable_enrolled", BIG), ("in_scope", BIG), ("vulnerable_in_scope", BIG), ("target", BIG),
+    ("previous_enrolled", BIG)), sa.Index("ix_campaign_progress", "target_year", "level", "code"))
+# SMS reminder batches of the collection period: what was sent to the gateway, by whom, for which place.
+sms_batches = sa.Table(
+    "sms_batches", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True), sa.Column("at", S(19)),
+    sa.Column("by", S(64)), sa.Column("target_year", sa.Integer), sa.Column("place", sa.Text),
+    sa.Column("priorities", S(16)), sa.Column("rows", BIG), sa.Column("left_out", sa.Text),
+)
 users = sa.Table(
     "users", metadata,
     sa.Column("username", S(64), primary_key=True), sa.Column("display_name", sa.Text), sa.Column("role", S(8)),
@@ -174,7 +186,8 @@ INT_COLUMNS = {"year", "subsidy_amount", "income_per_capita", "total_cost", "pol
                "in_scope", "enrolled", "vulnerable_in_scope", "vulnerable_enrolled", "newborn_in_scope",
                "newborn_enrolled", "enrolled_local", "enrolled_elsewhere", "duplicate_enrolled",
                "rows_read", "rows_loaded", "rows_rejected", "id", "outreach", "alerts", "alerts_red",
-               "alerts_orange", "alerts_yellow", "import_id", "pid", "rows"}
+               "alerts_orange", "alerts_yellow", "import_id", "pid", "rows", "target_year", "target",
+               "previous_enrolled"}
 
 
 def now() -> str:

@@ -1,12 +1,14 @@
 """总览: for leadership — coverage against targets, people still to enroll, alerts, towns ranked."""
 
+import pandas as pd
 import streamlit as st
 
 from monitor import charts
-from monitor.ui import cached, page_viewer, require_data, root, settings, year
-from monitor.views import overview
+from monitor.divisions import levels_below
+from monitor.ui import cached, engine, page_viewer, require_data, root, settings, year
+from monitor.views import campaign, overview
 
-page_viewer(__file__)
+viewer = page_viewer(__file__)
 require_data()
 y, cfg = year(), settings()
 st.header(f"总览 · {y} 年")
@@ -21,6 +23,25 @@ for column, head in zip(columns, cached(overview.headlines, y, cfg)):
         st.markdown(f"目标 {head.target:.2f}% · {':green[**达标**]' if met else ':orange[**未达标**]'}  \n"
                     f"已参保 {head.enrolled:,} / 应参保 {head.in_scope:,}"
                     + ("" if head.since_year is None else f"  \n较上年 {head.since_year:+.2f} 个百分点"))
+
+when = cached(campaign.period, cfg)
+if when.running:
+    every = cached(campaign.progress, cfg)
+    if every:
+        levels = levels_below(root())
+        now = every[levels[0]]
+        now = now[now["day"] == when.status_day].iloc[0]
+        st.subheader(f"集中缴费期进度 · {when.target_year} 年度（截至 {when.status_day}）")
+        panel = st.columns(3)
+        panel[0].metric("已缴费人数", f"{int(now['enrolled']):,}", border=True,
+                        delta=None if pd.isna(now["previous_enrolled"]) else
+                        f"{int(now['enrolled'] - now['previous_enrolled']):+,} 人（较上期同日）")
+        panel[1].metric("目标完成率", f"{100 * now['enrolled'] / now['target']:.2f}%", border=True)
+        lowest = campaign.bulletin(engine(), cfg, when.status_day, every)
+        lowest = lowest[lowest["lowest"]]
+        panel[2].metric("完成率最低的乡镇", "、".join(lowest["name"]), border=True)
+        if viewer.sees_page("7_campaign.py"):
+            st.page_link("pages/7_campaign.py", label="查看进度曲线、进度通报", icon=":material/campaign:")
 
 figures = cached(overview.counts, y)
 left, right = st.columns(2)

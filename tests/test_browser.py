@@ -28,7 +28,8 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # (sidebar title, page heading, screenshot name)
 PAGES = [("总览", "总览", "overview"), ("参保地图", "参保地图", "map"), ("扩面名单", "扩面名单", "outreach"),
-         ("预警", "高额费用预警", "alerts"), ("数据", "数据", "data"), ("用户与审计", "用户与审计", "admin")]
+         ("预警", "高额费用预警", "alerts"), ("集中缴费期", "集中缴费期", "collection"), ("数据", "数据", "data"),
+         ("用户与审计", "用户与审计", "admin")]
 
 
 def _free_port() -> int:
@@ -108,9 +109,9 @@ def _open(page, title: str, heading: str) -> None:
 
 def test_each_demo_role_sees_its_own_pages(server, browser):
     base, _url = server
-    expected = {"lingdao": ["总览", "参保地图"], "kuomian": ["总览", "参保地图", "扩面名单"],
+    expected = {"lingdao": ["总览", "参保地图", "集中缴费期"], "kuomian": ["总览", "参保地图", "扩面名单", "集中缴费期"],
                 "jiuzhu": ["总览", "参保地图", "预警"],
-                "admin": ["总览", "参保地图", "扩面名单", "预警", "数据", "用户与审计"]}
+                "admin": ["总览", "参保地图", "扩面名单", "预警", "集中缴费期", "数据", "用户与审计"]}
     for username, titles in expected.items():
         page = _sign_in(browser, base, username)
         nav = page.locator("[data-testid='stSidebarNav'] a").all_inner_texts()
@@ -200,3 +201,24 @@ def test_push_a_batch_and_import_its_feedback_through_the_pages(server, browser,
     assert pushed < len(scoped)
     page.wait_for_timeout(800)
     page.screenshot(path=str(SHOTS / "push_feedback.png"), full_page=True)
+
+
+def test_leadership_opens_the_bulletin_and_downloads_it(server, browser, tmp_path):
+    import pandas as pd
+
+    base, _url = server
+    page = _sign_in(browser, base, "lingdao", height=1000)
+    _open(page, "集中缴费期", "集中缴费期")
+    page.wait_for_selector("text=进度通报", timeout=30_000)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="下载通报（xlsx）").click()
+    target = tmp_path / "bulletin.xlsx"
+    download.value.save_as(target)
+    sheet = pd.read_excel(target, header=3, engine="calamine")
+    assert len(sheet) == 25 and sheet["排名"].tolist() == list(range(1, 26))
+    with page.expect_download() as printable:
+        page.get_by_role("button", name="下载打印版（A4，HTML）").click()
+    text = Path(printable.value.path()).read_text(encoding="utf-8")
+    assert "@page { size: A4" in text and "http" not in text  # self-contained, nothing fetched from outside
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(SHOTS / "campaign.png"), full_page=True)

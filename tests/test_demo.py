@@ -147,3 +147,17 @@ def test_enrollment_generator_does_not_mutate_its_inputs():
     people.enrollment(rng, residents, propensity, pd.Series(dtype="str"), 2025)
     pd.testing.assert_frame_equal(residents, before[0])
     pd.testing.assert_series_equal(propensity, before[1])
+
+
+def test_the_demo_has_a_running_campaign_uneven_by_town(demo):
+    from monitor import store
+
+    engine = demo["engine"]
+    latest = store.get_meta(engine, "campaign_latest_payment_2026")
+    assert "2025-09-01" < latest <= "2025-12-31"
+    with engine.connect() as conn:
+        towns = store.read_table(conn, store.campaign_progress, (store.campaign_progress.c.level == "乡镇") &
+                                 (store.campaign_progress.c.day == latest))
+    completion = 100 * towns["enrolled"] / towns["target"]
+    assert completion.max() - completion.min() >= 15
+    assert (towns["previous_enrolled"] > 0).all()  # last year's campaign is there to compare with

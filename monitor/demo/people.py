@@ -187,14 +187,38 @@ def enrollment(rng: np.random.Generator, people: pd.DataFrame, propensity: pd.Se
                                     scheme=np.where(scheme[double] == "职工", "居民", "职工")))
     before = (people["birth"].dt.year < year).to_numpy() & (rng.random(n) < np.where(enrolled, 0.97, 0.5))
     rows.append(base[before].assign(year=year - 1, status="正常参保", subsidy=subsidy[before]))
+    rows.append(_next_year(rng, people, base, enrolled, subsidy, year))
     out = pd.concat(rows, ignore_index=True)
     paid = pd.Timestamp(year=year - 1, month=9, day=1) + pd.to_timedelta(rng.integers(0, 122, len(out)), unit="D")
     paid = paid - pd.to_timedelta((year - out["year"].to_numpy()) * 365, unit="D")
     # Newborns pay after birth, within the year.
     paid = pd.Series(paid).where(out["birth"].dt.year < out["year"], out["birth"] + pd.Timedelta(days=20))
+    paid = paid.where(out["year"] <= year, out["campaign_paid"])
     out["paid_date"] = paid.where(out["scheme"] == "居民").to_numpy()
+    out = out.drop(columns="campaign_paid")
     out.loc[out["scheme"] == "职工", "subsidy"] = "none"
     return out.drop(columns="birth")
+
+
+CAMPAIGN_CUTOFF = (11, 20)  # the demo's campaign for Y+1 stands at this day of Y (month, day)
+
+
+def _next_year(rng: np.random.Generator, people: pd.DataFrame, base: pd.DataFrame, enrolled: np.ndarray,
+               subsidy: np.ndarray, year: int) -> pd.DataFrame:
+    """The running collection period for Y+1: payments from 1 September of Y to the cutoff, uneven by town
+    (55–90% of last year's enrolled have paid), vulnerable persons (paid by assistance) sooner and more often."""
+    towns = people["town_code"].unique()
+    pace = pd.Series(rng.uniform(0.55, 0.9, len(towns)), index=towns)
+    share = people["town_code"].map(pace).to_numpy()
+    share = np.where(subsidy != "none", np.minimum(1.0, share + 0.25), share)
+    alive = people["death_date"].isna().to_numpy() & (people["status"] == "正常").to_numpy()
+    paying = enrolled & alive & (rng.random(len(people)) < share)
+    start = pd.Timestamp(year=year, month=9, day=1)
+    days = (pd.Timestamp(year=year, month=CAMPAIGN_CUTOFF[0], day=CAMPAIGN_CUTOFF[1]) - start).days + 1
+    offset = np.floor(rng.beta(1.4, 1.2, len(people)) * days).astype(int)
+    rows = base[paying].assign(year=year + 1, status="正常参保", subsidy=subsidy[paying],
+                               campaign_paid=(start + pd.to_timedelta(offset[paying], unit="D")).to_numpy())
+    return rows
 
 
 def migrants(rng: np.random.Generator, count: int, year: int) -> pd.DataFrame:

@@ -1,0 +1,153 @@
+"""The collection period (集中参保缴费期) for next year's resident insurance: daily progress, bulletins, SMS lists.
+
+Pure: frames in, frames out. Progress for target year T counts each person once, on the first 缴费日期 of a
+正常参保 row of T (rows of T without a payment date, e.g. 职工, count from the first day). The base is the
+in-scope population of the monitoring year Y = T − 1 (SPEC §7), so rates compare with the coverage figures.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from monitor.coverage import at_level
+
+MOBILE = re.compile(r"^1[3-9]\d{9}$")
+SKIP_OUTCOMES = ("已在外地参保", "已死亡或迁出")  # a reminder text would be pointless
+
+
+def payments(enrollment: pd.DataFrame, target_year: int, start: date) -> pd.DataFrame:
+    """id_number → the day a person's enrollment for the target year was paid (start for rows without a date)."""
+    rows = enrollment[(enrollment["year"] == target_year) & (enrollment["status"] == "正常参保")]
+    first = pd.Timestamp(start)
+    day = pd.to_datetime(rows["paid_date"].astype("str"), format="%Y-%m-%d", errors="coerce")
+    day = day.fillna(first).clip(lower=first)
+    return pd.DataFrame({"id_number": rows["id_number"], "paid_on": day}).groupby("id_number", as_index=False).min()
+
+
+def daily_progress(persons: pd.DataFrame, paid: pd.DataFrame, level: str, start: date, end: date,
+                   target_rate: float) -> pd.DataFrame:
+    """Cumulative enrolled persons per division and day of [start, end], with the in-scope base and the target.
+
+    persons: in-scope persons of Y (id_number, village_code, vulnerable). Columns out: code, day, enrolled,
+    vulnerable_enrolled, in_scope, vulnerable_in_scope, target, rate, vulnerable_rate.
+    """
+    frame = persons[["id_number", "village_code", "vulnerable"]].merge(paid, on="id_number", how="left")
+    frame["code"] = at_level(frame["village_code"], level)
+    days = pd.date_range(start, end, freq="D")
+    base = frame.groupby("code").agg(in_scope=("id_number", "size"), vulnerable_in_scope=("vulnerable", "sum"))
+    done = frame[frame["paid_on"].notna() & (frame["paid_on"] <= pd.Timestamp(end))]
+    counts = done.groupby(["code", "paid_on"]).agg(enrolled=("id_number", "size"),
+                                                   vulnerable_enrolled=("vulnerable", "sum"))
+    grid = pd.MultiIndex.from_product([base.index, days], names=["code", "paid_on"])
+    daily = counts.reindex(grid, fill_value=0).groupby(level="code").cumsum().reset_index()
+    daily = daily.rename(columns={"paid_on": "day"}).merge(base, left_on="code", right_index=True)
+    daily["day"] = daily["day"].dt.date
+    daily["target"] = np.ceil(daily["in_scope"] * target_rate / 100 - 1e-9).astype("int64")
+    daily["rate"] = (100 * daily["enrolled"] / daily["in_scope"]).round(2)
+    daily["vulnerable_rate"] = (100 * daily["vulnerable_enrolled"] / daily["vulnerable_in_scope"]
+                                .where(daily["vulnerable_in_scope"] > 0)).round(2)
+    return daily[["code", "day", "enrolled", "vulnerable_enrolled", "in_scope", "vulnerable_in_scope", "target",
+                  "rate", "vulnerable_rate"]]
+
+
+def shifted(daily: pd.DataFrame, years: int = 1) -> pd.DataFrame:
+    """A previous campaign's curve moved forward onto this campaign's days (same day of the period)."""
+    out = daily.copy()
+    out["day"] = out["day"].map(lambda d: _same_day(d, years))
+    return out
+
+
+def _same_day(d: date, years: int) -> date:
+    try:
+        return d.replace(year=d.year + years)
+    except ValueError:  # 29 February
+        return d.replace(year=d.year + years, day=28)
+
+
+def bulletin(daily: pd.DataFrame, names: pd.Series, on: date, previous: date | None = None) -> pd.DataFrame:
+    """Towns ranked by completion (enrolled ÷ target) on a day, with the change since the previous bulletin and the
+    three lowest flagged."""
+    today = daily[daily["day"] == on].set_index("code")
+    rows = pd.DataFrame({"code": today.index, "name": today.index.map(names).fillna(""),
+                         "in_scope": today["in_scope"].to_numpy(), "target": today["target"].to_numpy(),
+                         "enrolled": today["enrolled"].to_numpy()})
+    rows["completion"] = (100 * rows["enrolled"] / rows["target"].where(rows["target"] > 0)).round(2)
+    if previous is not None and (daily["day"] == previous).any():
+        before = daily[daily["day"] == previous].set_index("code")
+        earlier = (100 * before["enrolled"] / before["target"].where(before["target"] > 0)).round(2)
+        rows["change"] = (rows["completion"] - rows["code"].map(earlier)).round(2)
+    else:
+        rows["change"] = np.nan
+    rows = rows.sort_values(["completion", "code"], ascending=[False, True], na_position="last").reset_index(drop=True)
+    rows["rank"] = np.arange(1, len(rows) + 1)
+    lowest = rows["completion"].notna()
+    rows["lowest"] = False
+    rows.loc[rows[lowest].tail(3).index, "lowest"] = True
+    return rows
+
+
+def sms_list(persons: pd.DataFrame, paid: pd.DataFrame, outcomes: pd.DataFrame, template: str, target_year: int,
+             end: date, priorities: list[int] | None = None) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Reminder texts for in-scope persons not yet enrolled for the target year.
+
+    persons: id_number, name, phone, priority (1 vulnerable, 2 newborn, 3 other), subsidy, subsidy_cents.
+    Leaves out persons without a valid 11-digit mainland mobile and those whose latest outcome makes a text
+    pointless; returns the list (phone, name, message) and how many were left out for which reason."""
+    todo = persons[~persons["id_number"].isin(paid["id_number"])]
+    if priorities:
+        todo = todo[todo["priority"].isin(priorities)]
+    latest = outcomes.drop_duplicates("id_number", keep="last").set_index("id_number")["outcome"] \
+        if not outcomes.empty else pd.Series(dtype="str")
+    pointless = todo["id_number"].map(latest).isin(SKIP_OUTCOMES)
+    phone = todo["phone"].fillna("").astype("str").str.strip()
+    valid = phone.str.match(MOBILE.pattern)
+    chosen = todo[~pointless & valid]
+    left_out = {"无有效手机号": int((~valid & ~pointless).sum()), "走访结果无需提醒": int(pointless.sum())}
+    messages = [template.format(name=n, year=target_year, end=f"{end.month}月{end.day}日",
+                                subsidy=_subsidy_text(s, c)) for n, s, c in
+                zip(chosen["name"], chosen["subsidy"], chosen["subsidy_cents"])]
+    return pd.DataFrame({"phone": phone[chosen.index].to_numpy(), "name": chosen["name"].to_numpy(),
+                         "message": messages}), left_out
+
+
+def _subsidy_text(subsidy: object, cents: object) -> str:
+    if subsidy == "full":
+        return "您符合全额资助条件，个人无需缴费，"
+    if subsidy == "fixed" and cents is not None and not (isinstance(cents, float) and math.isnan(cents)):
+        return f"您可享受{int(cents) // 100}元参保资助，"
+    return ""
+
+
+def previous_bulletin_day(on: date, start: date) -> date | None:
+    """The bulletin a week earlier, if the period had started by then."""
+    earlier = on - timedelta(days=7)
+    return earlier if earlier >= start else None
+
+
+PROGRESS_COLUMNS = ["level", "code", "day", "enrolled", "vulnerable_enrolled", "in_scope", "vulnerable_in_scope",
+                    "target", "previous_enrolled"]
+
+
+def progress_all_levels(persons: pd.DataFrame, enrollment: pd.DataFrame, levels: list[str], start: date, end: date,
+                        target_rate: float) -> tuple[pd.DataFrame, date | None]:
+    """The campaign's daily progress at every level (persons = in-scope persons of the year before the target
+    year), last campaign's counts on the same days, and the latest payment day inside the period (None if none)."""
+    target_year = start.year + 1
+    paid = payments(enrollment, target_year, start)
+    last_start, last_end = _same_day(start, -1), _same_day(end, -1)
+    last_paid = payments(enrollment, target_year - 1, last_start)
+    parts = []
+    for level in levels:
+        now = daily_progress(persons, paid, level, start, end, target_rate)
+        before = shifted(daily_progress(persons, last_paid, level, last_start, last_end, target_rate))
+        now = now.merge(before[["code", "day", "enrolled"]].rename(columns={"enrolled": "previous_enrolled"}),
+                        on=["code", "day"], how="left")
+        parts.append(now.assign(level=level))
+    inside = paid["paid_on"][paid["paid_on"] <= pd.Timestamp(end)]
+    latest = inside.max().date() if not inside.empty else None
+    return pd.concat(parts, ignore_index=True)[PROGRESS_COLUMNS], latest
