@@ -30,7 +30,7 @@ def payments(enrollment: pd.DataFrame, target_year: int, start: date) -> pd.Data
 
 
 def daily_progress(persons: pd.DataFrame, paid: pd.DataFrame, level: str, start: date, end: date,
-                   target_rate: float) -> pd.DataFrame:
+                   target_rate: float, targets: dict[str, int] | None = None) -> pd.DataFrame:
     """Cumulative enrolled persons per division and day of [start, end], with the in-scope base and the target.
 
     persons: in-scope persons of Y (id_number, village_code, vulnerable). Columns out: code, day, enrolled,
@@ -48,6 +48,8 @@ def daily_progress(persons: pd.DataFrame, paid: pd.DataFrame, level: str, start:
     daily = daily.rename(columns={"paid_on": "day"}).merge(base, left_on="code", right_index=True)
     daily["day"] = daily["day"].dt.date
     daily["target"] = np.ceil(daily["in_scope"] * target_rate / 100 - 1e-9).astype("int64")
+    if targets:
+        daily["target"] = daily["code"].map(targets).fillna(daily["target"]).astype("int64")
     daily["rate"] = (100 * daily["enrolled"] / daily["in_scope"]).round(2)
     daily["vulnerable_rate"] = (100 * daily["vulnerable_enrolled"] / daily["vulnerable_in_scope"]
                                 .where(daily["vulnerable_in_scope"] > 0)).round(2)
@@ -134,7 +136,7 @@ PROGRESS_COLUMNS = ["level", "code", "day", "enrolled", "vulnerable_enrolled", "
 
 
 def progress_all_levels(persons: pd.DataFrame, enrollment: pd.DataFrame, levels: list[str], start: date, end: date,
-                        target_rate: float) -> tuple[pd.DataFrame, date | None]:
+                        target_rate: float, targets: dict[str, int] | None = None) -> tuple[pd.DataFrame, date | None]:
     """The campaign's daily progress at every level (persons = in-scope persons of the year before the target
     year), last campaign's counts on the same days, and the latest payment day inside the period (None if none)."""
     target_year = start.year + 1
@@ -143,8 +145,8 @@ def progress_all_levels(persons: pd.DataFrame, enrollment: pd.DataFrame, levels:
     last_paid = payments(enrollment, target_year - 1, last_start)
     parts = []
     for level in levels:
-        now = daily_progress(persons, paid, level, start, end, target_rate)
-        before = shifted(daily_progress(persons, last_paid, level, last_start, last_end, target_rate))
+        now = daily_progress(persons, paid, level, start, end, target_rate, targets)
+        before = shifted(daily_progress(persons, last_paid, level, last_start, last_end, target_rate, targets))
         now = now.merge(before[["code", "day", "enrolled"]].rename(columns={"enrolled": "previous_enrolled"}),
                         on=["code", "day"], how="left")
         parts.append(now.assign(level=level))

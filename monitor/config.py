@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from datetime import date
 from fractions import Fraction
 from pathlib import Path
@@ -104,6 +104,9 @@ class Settings:
                               date(2025, 9, 1))
     campaign_end: date = _h("Last day of the collection period; the target year is the year after the start's.",
                             date(2025, 12, 31))
+    campaign_targets: dict[str, int] = _h(
+        "Target persons per division code for the collection period (default: in-scope persons × overall target).",
+        factory=dict)
     sms_template: str = _h("Reminder text; {name}, {year} (target year), {end} (last day) and {subsidy} are filled in.",
                            "【医保局】{name}您好，{year}年度城乡居民医保集中缴费将于{end}截止，{subsidy}请尽快缴费参保。")
     departments: tuple[str, ...] = _h("Departments an alert batch can be pushed to (民政, 乡村振兴, …).",
@@ -133,6 +136,20 @@ def data_path(settings: Settings) -> Path:
     """The data folder, anchored at the project root when relative."""
     path = Path(settings.data_dir)
     return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def settings_markdown() -> str:
+    """docs/configuration.md: every setting with its default and help text (a test keeps the file current)."""
+    lines = ["# Settings", "", "Generated from `monitor/config.py` (`python -c \"from monitor.config import "
+             "settings_markdown; print(settings_markdown(), end='')\" > docs/configuration.md`). The values",
+             "shipped in `config.toml` are the defaults of SPEC §6 and §9; a bad value stops the program with a "
+             "message naming its key.", "", "| setting | default | what it does |", "| --- | --- | --- |"]
+    for f in fields(Settings):
+        default = f.default if f.default is not MISSING else (f.default_factory() if f.default_factory is not MISSING
+                                                              else "")
+        shown = "" if default in ({}, (), None) else str(default).replace("|", "\\|")
+        lines.append(f"| `{f.name}` | {shown} | {f.metadata.get('help', '')} |")
+    return "\n".join(lines) + "\n"
 
 
 def setting_help() -> dict[str, str]:
@@ -351,6 +368,13 @@ def parse_settings(doc: dict) -> Settings:
                 raise ConfigError(f"campaign.{key}: expected YYYY-MM-DD, got {value!r}") from None
     if kw.get("campaign_end", base.campaign_end) < kw.get("campaign_start", base.campaign_start):
         raise ConfigError("campaign.end: the collection period ends before it starts")
+    targets = _get(campaign, "targets", "campaign", dict, {})
+    for code, persons in targets.items():
+        if not (isinstance(code, str) and code.isdigit() and len(code) == 12):
+            raise ConfigError(f"campaign.targets.{code}: expected a 12-digit division code")
+        if isinstance(persons, bool) or not isinstance(persons, int) or persons < 0:
+            raise ConfigError(f"campaign.targets.{code}: expected a number of persons, got {persons!r}")
+    kw["campaign_targets"] = dict(targets)
     if "sms_template" in campaign:
         template = _get(campaign, "sms_template", "campaign", str)
         try:

@@ -195,7 +195,7 @@ def compute_results(snapshots: dict[str, pd.DataFrame], settlements: pd.DataFram
     if settings.campaign_start.year == year:  # the period during Y collects Y+1; Y's in-scope persons are its base
         computed["campaign"], latest = progress_all_levels(
             persons, snapshots["enrollment"], levels_below(root), settings.campaign_start, settings.campaign_end,
-            float(settings.target_overall))
+            float(settings.target_overall), settings.campaign_targets)
         computed["campaign_latest"] = pd.DataFrame({"day": [latest.isoformat() if latest else ""]})
     return computed
 

@@ -48,6 +48,9 @@ def test_daily_progress_is_cumulative_per_division_with_the_target():
     assert town1["rate"].tolist() == [33.33, 66.67, 66.67, 66.67]
     town2 = daily[daily["code"] == "990101002000"]
     assert town2["enrolled"].tolist() == [0, 0, 0, 1] and set(town2["target"]) == {1}
+    configured = campaign.daily_progress(persons, paid, "乡镇", START, END, 95.0, {"990101001000": 2})
+    assert set(configured.loc[configured["code"] == "990101001000", "target"]) == {2}  # the bureau's own target
+    assert set(configured.loc[configured["code"] == "990101002000", "target"]) == {1}
 
 
 def test_bulletin_ranks_towns_flags_the_three_lowest_and_shows_the_change():

@@ -53,3 +53,9 @@ def test_as_of_must_lie_in_the_year(settings):
     with pytest.raises(ConfigError, match="as_of"):
         settings.resolve_as_of(2025, date(2026, 1, 1))
     assert settings.resolve_as_of(2025).isoformat() == "2025-12-31"
+
+
+def test_the_settings_document_is_current():
+    from monitor.config import PROJECT_ROOT, settings_markdown
+
+    assert (PROJECT_ROOT / "docs" / "configuration.md").read_text(encoding="utf-8") == settings_markdown()
