@@ -1,4 +1,4 @@
-"""Alert workflow (SPEC §10) and enrollment follow-up: push batches, feedback, closing, outcomes, history.
+"""Alert workflow (SPEC §10): push batches, feedback, closing, draft batches, history.
 
 Every change is one transaction and leaves an event row saying who did what and when.
 """
@@ -21,8 +21,6 @@ from monitor.validate import Context, validate_source
 
 STATES = ("待推送", "已推送", "已核实", "已办结")
 RESULTS = ("纳入监测", "已落实救助", "不符合条件", "无法联系")
-OUTCOMES = ("已动员参保", "已在外地参保", "拒绝参保", "无法联系", "已死亡或迁出")
-OUTCOMES_NEEDING_REMARK = ("已死亡或迁出",)
 # Feedback rows that are well-formed but name no alert the department could verify.
 FEEDBACK_REASONS = {"UNKNOWN_PERSON": "该年度无此人的预警", "NOT_PUSHED": "预警尚未推送", "ALREADY_CLOSED": "预警已办结"}
 
@@ -267,40 +265,6 @@ def statistics(engine: Engine, year: int) -> pd.DataFrame:
                           "result": pushed["result"].where(pushed["result"].isin(RESULTS), "未反馈")})
     return frame.value_counts().rename("count").reset_index().sort_values(["month", "department", "result"]) \
         .reset_index(drop=True)
-
-
-# ---------------------------------------------------------------- enrollment follow-up
-
-def record_outcome(engine: Engine, year: int, id_number: str, outcome: str, remark: str, user: str,
-                   now: datetime | None = None, viewer: Viewer | None = None) -> None:
-    """Record a campaign outcome (未参保原因) for a person of the outreach list; earlier ones stay in history."""
-    if outcome not in OUTCOMES:
-        raise WorkflowError(f"走访结果 {outcome} 无效（可选：{'、'.join(OUTCOMES)}）")
-    if outcome in OUTCOMES_NEEDING_REMARK and not remark.strip():
-        raise WorkflowError(f"「{outcome}」需填写备注（如死亡或迁出日期、去向）")
-    if not user.strip():
-        raise WorkflowError("请填写操作人")
-    with engine.begin() as conn:
-        listed = conn.execute(sa.select(sa.func.count()).select_from(store.outreach).where(
-            (store.outreach.c.year == year) & (store.outreach.c.id_number == id_number))).scalar()
-        if not listed:
-            raise WorkflowError("此人不在本年度的扩面名单中")
-        _check_scope(conn, year, [id_number], viewer, "outreach", store.outreach)
-        conn.execute(store.outreach_outcomes.insert().values(
-            year=year, id_number=id_number, outcome=outcome, remark=remark, at=str(_now(now)), by=user))
-
-
-def outcomes(engine: Engine, year: int) -> pd.DataFrame:
-    """Every recorded outcome of the year, oldest first."""
-    with engine.connect() as conn:
-        return store.read_table(conn, store.outreach_outcomes, store.outreach_outcomes.c.year == year,
-                                [store.outreach_outcomes.c.at])
-
-
-def current_outcomes(engine: Engine, year: int) -> pd.DataFrame:
-    """The latest outcome per person (the 未参保原因 reported upward)."""
-    every = outcomes(engine, year)
-    return every.drop_duplicates("id_number", keep="last").reset_index(drop=True)
 
 
 # ---------------------------------------------------------------- draft batches (prepared by the scheduler)

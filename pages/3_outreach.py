@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from monitor import audit, queries, workbooks, workflow
+from monitor import audit, followup, queries, workbooks
 from monitor.access import neutralise_frame
 from monitor.queries import division_names
 from monitor.ui import audited_download, cached, engine, operator, page_viewer, require, require_data, year
@@ -16,7 +16,7 @@ viewer = require("outreach")
 require_data()
 y = year()
 names = cached(division_names)
-everyone = outreach.with_outcomes(cached(outreach.rows, y, names, viewer), cached(workflow.current_outcomes, y))
+everyone = outreach.with_outcomes(cached(outreach.rows, y, names, viewer), cached(followup.current_outcomes, y))
 st.header(f"扩面名单 · {y} 年")
 st.caption("应参保未参保人员，以及不在人口底册、未参保的困难群众。优先级：1 困难群众，2 新生儿，3 其他。"
            + ("" if viewer.towns is None else f"　范围：您负责的 {len(viewer.towns)} 个乡镇。"))
@@ -60,16 +60,16 @@ if event and event.selection and event.selection.rows:
         st.markdown(f"记录走访结果：**{outreach.display(chosen.iloc[[event.selection.rows[0]]])['姓名'].iloc[0]}**"
                     f"（{person['village']}，户号 {person['household_id']}）"
                     + (f"　当前：{person['outcome']}" if person["outcome"] else ""))
-        result = st.radio("走访结果", list(workflow.OUTCOMES), horizontal=True, key="outcome_value")
+        result = st.radio("走访结果", list(followup.OUTCOMES), horizontal=True, key="outcome_value")
         note = st.text_input("备注（已死亡或迁出须写明日期、去向）", key="outcome_remark")
         if st.form_submit_button("保存走访结果"):
             try:
-                workflow.record_outcome(engine(), y, person["id_number"], result, note, operator(), viewer=viewer)
+                followup.record_outcome(engine(), y, person["id_number"], result, note, operator(), viewer=viewer)
                 audit.record(engine(), operator(), "走访记录", "扩面名单", result, 1)
                 st.rerun()
             except WorkflowError as exc:
                 st.error(str(exc))
-    history = cached(workflow.outcomes, y)
+    history = cached(followup.outcomes, y)
     mine = history[history["id_number"] == person["id_number"]]
     if not mine.empty:
         st.dataframe(mine.rename(columns={"at": "时间", "by": "操作人", "outcome": "走访结果", "remark": "备注"})[

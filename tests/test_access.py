@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
-from monitor import audit, auth, queries, workflow
+from monitor import audit, auth, followup, queries, workflow
 from monitor.access import (ADMIN, ASSISTANCE, ENROLLMENT, LEADER, PAGES, AccessDenied, Viewer, mask_id, mask_name,
                             mask_phone, neutralise, neutralise_frame)
 from monitor.auth import AuthError
@@ -95,7 +95,7 @@ def test_scope_is_enforced_in_the_query_layer(demo, settings):
         workflow.close(demo, 2025, [outsider], "备注", "jiuzhu", viewer=jiuzhu)
     unlisted = everyone.loc[~everyone["town_code"].isin(kuomian.towns) & (everyone["town_code"] != ""), "id_number"]
     with pytest.raises(AccessDenied):
-        workflow.record_outcome(demo, 2025, unlisted.iloc[0], "无法联系", "", "kuomian", viewer=kuomian)
+        followup.record_outcome(demo, 2025, unlisted.iloc[0], "无法联系", "", "kuomian", viewer=kuomian)
     # The administrator sees every town, including persons outside the register.
     assert len(alert_views.rows(demo, 2025, names, viewers[ADMIN])) == len(all_alerts)
 

@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from etl.cli import main
-from monitor import queries, store, workflow
+from monitor import followup, queries, store, workflow
 from monitor.demo.people import id_numbers
 from monitor.pipeline import run_load
 from monitor.store import connect
@@ -153,13 +153,13 @@ def test_outcomes_survive_reloads_and_stay_after_enrollment(loads, db_url, setti
     run_load(first, settings, engine, year=2025)
     assert E in set(queries.outreach(engine, 2025)["id_number"])
     with pytest.raises(WorkflowError, match="备注"):
-        workflow.record_outcome(engine, 2025, E, "已死亡或迁出", "", "王专员")
+        followup.record_outcome(engine, 2025, E, "已死亡或迁出", "", "王专员")
     with pytest.raises(WorkflowError, match="不在本年度的扩面名单"):
-        workflow.record_outcome(engine, 2025, A, "拒绝参保", "", "王专员")
-    workflow.record_outcome(engine, 2025, E, "无法联系", "", "王专员", now=T1)
-    workflow.record_outcome(engine, 2025, E, "已动员参保", "已缴费", "王专员", now=T2)
+        followup.record_outcome(engine, 2025, A, "拒绝参保", "", "王专员")
+    followup.record_outcome(engine, 2025, E, "无法联系", "", "王专员", now=T1)
+    followup.record_outcome(engine, 2025, E, "已动员参保", "已缴费", "王专员", now=T2)
     run_load(first, settings, engine, year=2025)
-    assert workflow.current_outcomes(engine, 2025)[["id_number", "outcome"]].values.tolist() == [[E, "已动员参保"]]
+    assert followup.current_outcomes(engine, 2025)[["id_number", "outcome"]].values.tolist() == [[E, "已动员参保"]]
     run_load(third, settings, engine, year=2025)  # E is enrolled now: off the list, the history stays
     assert E not in set(queries.outreach(engine, 2025)["id_number"])
-    assert workflow.outcomes(engine, 2025)["outcome"].tolist() == ["无法联系", "已动员参保"]
+    assert followup.outcomes(engine, 2025)["outcome"].tolist() == ["无法联系", "已动员参保"]
