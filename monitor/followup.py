@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 from monitor import store
 from monitor.access import Viewer
-from monitor.workflow import WorkflowError, _check_scope, _now
+from monitor.workflow import WorkflowError, _check_scope, _need_user, _now
 
 OUTCOMES = ("已动员参保", "已在外地参保", "拒绝参保", "无法联系", "已死亡或迁出")
 OUTCOMES_NEEDING_REMARK = ("已死亡或迁出",)
@@ -23,8 +23,7 @@ def record_outcome(engine: Engine, year: int, id_number: str, outcome: str, rema
         raise WorkflowError(f"走访结果 {outcome} 无效（可选：{'、'.join(OUTCOMES)}）")
     if outcome in OUTCOMES_NEEDING_REMARK and not remark.strip():
         raise WorkflowError(f"「{outcome}」需填写备注（如死亡或迁出日期、去向）")
-    if not user.strip():
-        raise WorkflowError("请填写操作人")
+    _need_user(user)
     with engine.begin() as conn:
         listed = conn.execute(sa.select(sa.func.count()).select_from(store.outreach).where(
             (store.outreach.c.year == year) & (store.outreach.c.id_number == id_number))).scalar()

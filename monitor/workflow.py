@@ -71,6 +71,22 @@ def _check_scope(conn: Connection, year: int, ids: list[str], viewer: Viewer | N
         raise AccessDenied("所选人员超出您的乡镇范围")
 
 
+def _need_user(user: str) -> None:
+    if not user.strip():
+        raise WorkflowError("请填写操作人")
+
+
+def _in_state(conn: Connection, year: int, ids: list[str], viewer: Viewer | None, state: str,
+              none_message: str) -> pd.DataFrame:
+    """The chosen alerts (inside the viewer's towns) that are in a state; WorkflowError when there are none."""
+    _check_scope(conn, year, list(ids), viewer, "alerts")
+    states = _states(conn, year, list(ids))
+    ready = states[states["state"] == state]
+    if ready.empty:
+        raise WorkflowError(none_message)
+    return ready
+
+
 # ---------------------------------------------------------------- push
 
 def _next_batch_no(conn: Connection, day: date) -> str:
@@ -101,15 +117,10 @@ def push(engine: Engine, year: int, ids: list[str], department: str, user: str, 
     With a viewer, every chosen person must lie in the viewer's towns. The push is audited."""
     if department not in settings.departments:
         raise WorkflowError(f"接收部门 {department} 不在配置的部门中（{'、'.join(settings.departments)}）")
-    if not user.strip():
-        raise WorkflowError("请填写操作人")
+    _need_user(user)
     at = _now(now)
     with engine.begin() as conn:
-        _check_scope(conn, year, list(ids), viewer, "alerts")
-        states = _states(conn, year, list(ids))
-        ready = states[states["state"] == "待推送"]
-        if ready.empty:
-            raise WorkflowError("所选预警中没有待推送的")
+        ready = _in_state(conn, year, ids, viewer, "待推送", "所选预警中没有待推送的")
         alerts = store.read_table(conn, store.alerts, (store.alerts.c.year == year) &
                                   store.alerts.c.id_number.in_(ready["id_number"].tolist()), [store.alerts.c.seq])
         batch_no = _next_batch_no(conn, at.date())
@@ -155,8 +166,7 @@ def import_feedback(engine: Engine, path: Path, settings: Settings, user: str, r
                     label: str | None = None, viewer: Viewer | None = None) -> FeedbackResult:
     """Read a department's feedback (xlsx or csv); valid rows move pushed alerts to 已核实, every other row is
     rejected with a reason (SPEC §5 reasons, plus UNKNOWN_PERSON, NOT_PUSHED, ALREADY_CLOSED)."""
-    if not user.strip():
-        raise WorkflowError("请填写操作人")
+    _need_user(user)
     at = _now(now)
     tables = read_source([path], "feedback", settings)
     if label:
@@ -229,15 +239,10 @@ def close(engine: Engine, year: int, ids: list[str], remark: str, user: str, now
     """已核实 → 已办结 with a remark; other states are left alone. Returns how many were closed."""
     if not remark.strip():
         raise WorkflowError("办结需填写备注")
-    if not user.strip():
-        raise WorkflowError("请填写操作人")
+    _need_user(user)
     at = _now(now)
     with engine.begin() as conn:
-        _check_scope(conn, year, list(ids), viewer, "alerts")
-        states = _states(conn, year, list(ids))
-        ready = states[states["state"] == "已核实"]
-        if ready.empty:
-            raise WorkflowError("所选预警中没有已核实的（只有已核实的预警可以办结）")
+        ready = _in_state(conn, year, ids, viewer, "已核实", "所选预警中没有已核实的（只有已核实的预警可以办结）")
         conn.execute(store.alert_states.update().where(
             (store.alert_states.c.year == year) & store.alert_states.c.id_number.in_(ready["id_number"].tolist())
         ).values(state="已办结", closed_at=str(at), remark=remark, updated_at=str(at), updated_by=user))
@@ -311,8 +316,7 @@ def approve_draft(engine: Engine, draft_id: int, user: str, names: pd.Series, se
 
 
 def discard_draft(engine: Engine, draft_id: int, user: str, now: datetime | None = None) -> None:
-    if not user.strip():
-        raise WorkflowError("请填写操作人")
+    _need_user(user)
     with engine.begin() as conn:
         _draft(conn, draft_id)
         conn.execute(store.push_drafts.update().where(store.push_drafts.c.id == draft_id).values(
