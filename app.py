@@ -20,10 +20,15 @@ PAGES = [
     ("6_admin.py", "用户与审计", ":material/admin_panel_settings:", "users-audit"),
 ]
 SIGN_IN = st.Page("pages/0_sign_in.py", title="登录", icon=":material/login:", url_path="sign-in", default=True)
+PASSWORD = st.Page("pages/0_password.py", title="修改密码", icon=":material/password:", url_path="change-password",
+                   default=True)
 
 current = viewer()
 if current is None:
     st.navigation([SIGN_IN], position="hidden").run()
+    st.stop()
+if current.must_change:
+    st.navigation([PASSWORD], position="hidden").run()
     st.stop()
 
 st.sidebar.markdown("### 参保与防返贫监测看板")

@@ -33,8 +33,8 @@ trap 'exit 0' INT TERM
 
 echo "参保与防返贫监测看板: http://127.0.0.1:8501 （Ctrl-C 停止）"
 if [ -d data/demo ]; then
-  echo "演示账号：admin / Qinghe-admin-2025（管理员）  lingdao / Qinghe-lingdao-2025（领导）"
-  echo "          kuomian / Qinghe-kuomian-2025（扩面专员）  jiuzhu / Qinghe-jiuzhu-2025（救助专员）"
+  echo "演示账号：admin / Qinghe-Guanli-2025（管理员）  lingdao / Qinghe-Juzhang-2025（领导）"
+  echo "          kuomian / Qinghe-Canbao-2025（扩面专员）  jiuzhu / Qinghe-Bangfu-2025（救助专员）"
 fi
 echo "调度：每晚 02:00 及每分钟检查 data/inbox/ 中的新文件；日志 data/scheduler.log"
 .venv/bin/python -m monitor.serve --server.headless true --server.address 127.0.0.1 \

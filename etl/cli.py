@@ -226,20 +226,20 @@ def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
     by = f"命令行（{getpass.getuser()}）"
     if args.action == "add":
         password = auth.add_user(engine, args.username, args.role, by, towns=_town_set(args.towns),
-                                 display_name=args.name)
+                                 display_name=args.name, settings=settings)
         print(f"已新建 {args.username}（{args.role}），初始密码：{password}")
     elif args.action == "set-role":
         auth.set_role(engine, args.username, args.role, _town_set(args.towns), by)
         print(f"{args.username}：{args.role}，乡镇 {args.towns or '全部'}")
     elif args.action == "reset-password":
-        print(f"{args.username} 的新密码：{auth.reset_password(engine, args.username, by)}")
+        print(f"{args.username} 的新密码：{auth.reset_password(engine, args.username, by, settings=settings)}（登录后须修改）")
     elif args.action == "list":
         for row in auth.users(engine).itertuples():
             print(f"{row.username}\t{row.role}\t{row.towns or '全部'}\t{'启用' if row.active else '停用'}")
     elif args.action == "bootstrap":
-        password = auth.bootstrap_admin(engine)
+        password = auth.bootstrap_admin(engine, settings)
         print("已有用户，未新建管理员" if password is None else
-              f"已新建管理员 admin，初始密码：{password}（只显示这一次，请妥善保管）")
+              f"已新建管理员 admin，初始密码：{password}（只显示这一次，首次登录须修改）")
     else:
         towns = sorted(c for c in queries.division_names(engine).index if c.endswith("000") and c[6:9] != "000")
         for username, role, password in auth.demo_accounts(engine, towns):

@@ -38,6 +38,7 @@ class Viewer:
     username: str
     role: str
     towns: frozenset[str] | None = None  # 12-digit town codes; None = every town
+    must_change: bool = False  # the password must be changed before anything else
 
     def require(self, action: str) -> None:
         if self.role not in ACTIONS[action]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import datetime, timedelta
 
@@ -13,16 +14,16 @@ from sqlalchemy.engine import Engine
 
 from monitor import audit, store
 from monitor.access import ADMIN, ASSISTANCE, ENROLLMENT, LEADER, ROLES, Viewer
+from monitor.config import Settings
 
 HASHER = PasswordHasher()
-MAX_FAILURES = 5  # within FAILURE_WINDOW, then sign-in is refused until the window has passed
-FAILURE_WINDOW = timedelta(minutes=15)
+HISTORY = 5  # the last passwords that may not be used again
 # Documented in README: the demo district's accounts, one per role (never on a real install).
 DEMO_ACCOUNTS = (
-    ("admin", "管理员（演示）", ADMIN, None, "Qinghe-admin-2025"),
-    ("lingdao", "区医保局领导（演示）", LEADER, None, "Qinghe-lingdao-2025"),
-    ("kuomian", "扩面专员（演示）", ENROLLMENT, 3, "Qinghe-kuomian-2025"),
-    ("jiuzhu", "救助专员（演示）", ASSISTANCE, 5, "Qinghe-jiuzhu-2025"),
+    ("admin", "管理员（演示）", ADMIN, None, "Qinghe-Guanli-2025"),
+    ("lingdao", "区医保局领导（演示）", LEADER, None, "Qinghe-Juzhang-2025"),
+    ("kuomian", "扩面专员（演示）", ENROLLMENT, 3, "Qinghe-Canbao-2025"),
+    ("jiuzhu", "救助专员（演示）", ASSISTANCE, 5, "Qinghe-Bangfu-2025"),
 )
 
 
@@ -43,20 +44,46 @@ def _towns(text: str | None) -> frozenset[str] | None:
     return frozenset(t for t in (text or "").split(",") if t) or None
 
 
+def password_problems(password: str, username: str, settings: Settings) -> list[str]:
+    """What is wrong with a new password (empty when it is acceptable)."""
+    problems = []
+    if len(password) < settings.password_min_length:
+        problems.append(f"至少 {settings.password_min_length} 位")
+    classes = sum(bool(re.search(pattern, password)) for pattern in (r"[A-Z]", r"[a-z]", r"\d", r"[^A-Za-z\d]"))
+    if classes < 3:
+        problems.append("须包含大写字母、小写字母、数字、其他字符中的至少三类")
+    if username and username.lower() in password.lower():
+        problems.append("不能包含用户名")
+    return problems
+
+
+def _random_password(settings: Settings) -> str:
+    while True:
+        candidate = secrets.token_urlsafe(12) + secrets.choice("!#%*+=?@")
+        if not password_problems(candidate, "", settings):
+            return candidate
+
+
 def add_user(engine: Engine, username: str, role: str, by: str, password: str | None = None,
-             towns: frozenset[str] | None = None, display_name: str = "", now: datetime | None = None) -> str:
-    """Create a user; returns the password (a random one when none is given, to be handed over once)."""
+             towns: frozenset[str] | None = None, display_name: str = "", now: datetime | None = None,
+             settings: Settings | None = None, must_change: bool = True) -> str:
+    """Create a user; returns the password (a random one when none is given, to be handed over once, and changed by
+    the user at the first sign-in)."""
+    settings = settings or Settings()
     if role not in ROLES:
         raise AuthError(f"角色 {role} 无效（可选：{'、'.join(ROLES)}）")
     if not username.strip():
         raise AuthError("用户名不能为空")
-    password = password or secrets.token_urlsafe(12)
+    password = password or _random_password(settings)
+    if problems := password_problems(password, username, settings):
+        raise AuthError("密码不符合要求：" + "；".join(problems))
     at = str(_now(now).replace(microsecond=0))
     try:
         with engine.begin() as conn:
             conn.execute(store.users.insert().values(
                 username=username, display_name=display_name or username, role=role, towns=_towns_text(towns),
-                password_hash=HASHER.hash(password), active=True, created_at=at, password_changed_at=at))
+                password_hash=HASHER.hash(password), active=True, created_at=at, password_changed_at=at,
+                must_change=must_change))
     except sa.exc.IntegrityError:
         raise AuthError(f"用户 {username} 已存在") from None
     audit.record(engine, by, "用户变更", username, f"新建用户，角色 {role}，乡镇 {_towns_text(towns) or '全部'}", now=now)
@@ -76,11 +103,15 @@ def set_role(engine: Engine, username: str, role: str, towns: frozenset[str] | N
 
 
 def reset_password(engine: Engine, username: str, by: str, password: str | None = None,
-                   now: datetime | None = None) -> str:
-    password = password or secrets.token_urlsafe(12)
+                   now: datetime | None = None, settings: Settings | None = None, must_change: bool = True) -> str:
+    """A new password set by an administrator (random unless given); the user changes it at the next sign-in.
+    Also unlocks the user name."""
+    settings = settings or Settings()
+    password = password or _random_password(settings)
     with engine.begin() as conn:
         done = conn.execute(store.users.update().where(store.users.c.username == username).values(
-            password_hash=HASHER.hash(password), password_changed_at=str(_now(now).replace(microsecond=0)))).rowcount
+            password_hash=HASHER.hash(password), password_changed_at=str(_now(now).replace(microsecond=0)),
+            must_change=must_change)).rowcount
         conn.execute(store.sign_in_failures.delete().where(store.sign_in_failures.c.username == username))
     if not done:
         raise AuthError(f"没有用户 {username}")
@@ -103,22 +134,45 @@ def users(engine: Engine) -> pd.DataFrame:
     return frame.drop(columns="password_hash")
 
 
-def _recent_failures(conn: sa.Connection, username: str, now: datetime) -> int:
-    since = str(now - FAILURE_WINDOW)
-    return conn.execute(sa.select(sa.func.count()).select_from(store.sign_in_failures).where(
-        (store.sign_in_failures.c.username == username) & (store.sign_in_failures.c.at >= since))).scalar() or 0
+def _failures(conn: sa.Connection, username: str, since: datetime) -> list[str]:
+    return list(conn.execute(sa.select(store.sign_in_failures.c.at).where(
+        (store.sign_in_failures.c.username == username) & (store.sign_in_failures.c.at >= str(since))).order_by(
+        store.sign_in_failures.c.at)).scalars())
 
 
-def sign_in(engine: Engine, username: str, password: str, now: datetime | None = None) -> Viewer:
-    """The viewer for a correct user name and password. Failures are audited; after MAX_FAILURES within
-    FAILURE_WINDOW further attempts are refused until the window has passed, whether the password is right or not."""
+def locked_until(engine: Engine, username: str, settings: Settings, now: datetime | None = None) -> datetime | None:
+    """When a user name is locked (lockout_failures failures within the window), the time the lock ends."""
     at = _now(now)
+    window = timedelta(minutes=settings.lockout_window_minutes)
+    lock = timedelta(minutes=settings.lockout_minutes)
     with engine.connect() as conn:
-        throttled = _recent_failures(conn, username, at) >= MAX_FAILURES
+        failures = [datetime.fromisoformat(t) for t in _failures(conn, username, at - window - lock)]
+    n = settings.lockout_failures
+    for i in range(len(failures) - n + 1):  # the first run of n failures within the window locks
+        if failures[i + n - 1] - failures[i] <= window and failures[i + n - 1] + lock > at:
+            return failures[i + n - 1] + lock
+    return None
+
+
+def unlock(engine: Engine, username: str, by: str, now: datetime | None = None) -> None:
+    with engine.begin() as conn:
+        conn.execute(store.sign_in_failures.delete().where(store.sign_in_failures.c.username == username))
+    audit.record(engine, by, "用户变更", username, "解除锁定", now=now)
+
+
+def sign_in(engine: Engine, username: str, password: str, now: datetime | None = None,
+            settings: Settings | None = None) -> Viewer:
+    """The viewer for a correct user name and password. Failures are audited; lockout_failures failures within the
+    window lock the user name for lockout_minutes, known or not, with the same message either way. A password set by
+    someone else, or older than password_max_age_days, must be changed first (Viewer.must_change)."""
+    settings = settings or Settings()
+    at = _now(now)
+    until = locked_until(engine, username, settings, at)
+    if until is not None:
+        audit.record(engine, username, "登录失败", username, "账户锁定中", result="拒绝", now=at)
+        raise AuthError(f"登录失败次数过多，已锁定至 {until:%H:%M}；可请安全管理员解除")
+    with engine.connect() as conn:
         row = conn.execute(sa.select(store.users).where(store.users.c.username == username)).mappings().first()
-    if throttled:
-        audit.record(engine, username, "登录失败", username, "尝试过于频繁", result="拒绝", now=at)
-        raise AuthError(f"登录失败次数过多，请 {int(FAILURE_WINDOW.total_seconds() // 60)} 分钟后再试")
     ok = False
     if row is not None and row["active"]:
         try:
@@ -134,7 +188,38 @@ def sign_in(engine: Engine, username: str, password: str, now: datetime | None =
         audit.record(engine, username, "登录失败", username, "", result="失败", now=at)
         raise AuthError("用户名或密码错误")
     audit.record(engine, username, "登录", username, "", now=at)
-    return Viewer(username, row["role"], _towns(row["towns"]))
+    changed = datetime.fromisoformat(row["password_changed_at"]) if row["password_changed_at"] else at
+    too_old = settings.password_max_age_days and at - changed > timedelta(days=settings.password_max_age_days)
+    return Viewer(username, row["role"], _towns(row["towns"]), bool(row["must_change"] or too_old))
+
+
+def change_password(engine: Engine, username: str, old: str, new: str, settings: Settings,
+                    now: datetime | None = None) -> None:
+    """The user's own change: the old password, the rule, and none of the last HISTORY passwords again."""
+    at = _now(now).replace(microsecond=0)
+    with engine.connect() as conn:
+        current = conn.execute(sa.select(store.users.c.password_hash).where(
+            store.users.c.username == username)).scalar()
+        earlier = list(conn.execute(sa.select(store.password_history.c.password_hash).where(
+            store.password_history.c.username == username).order_by(store.password_history.c.at.desc()).limit(
+            HISTORY - 1)).scalars())
+    try:
+        HASHER.verify(current or "", old)
+    except (VerificationError, InvalidHashError):
+        raise AuthError("原密码不正确") from None
+    if problems := password_problems(new, username, settings):
+        raise AuthError("新密码不符合要求：" + "；".join(problems))
+    for used in [current, *earlier]:
+        try:
+            if HASHER.verify(used, new):
+                raise AuthError(f"新密码不能与最近 {HISTORY} 次使用过的密码相同")
+        except (VerificationError, InvalidHashError):
+            continue
+    with engine.begin() as conn:
+        conn.execute(store.password_history.insert().values(username=username, password_hash=current, at=str(at)))
+        conn.execute(store.users.update().where(store.users.c.username == username).values(
+            password_hash=HASHER.hash(new), password_changed_at=str(at), must_change=False))
+    audit.record(engine, username, "用户变更", username, "修改密码", now=at)
 
 
 def has_users(engine: Engine) -> bool:
@@ -142,22 +227,25 @@ def has_users(engine: Engine) -> bool:
         return bool(conn.execute(sa.select(sa.func.count()).select_from(store.users)).scalar())
 
 
-def bootstrap_admin(engine: Engine) -> str | None:
-    """On a fresh install: an administrator `admin` with a random password, returned once; None if users exist."""
+def bootstrap_admin(engine: Engine, settings: Settings | None = None) -> str | None:
+    """On a fresh install: an administrator `admin` with a random password, returned once (to be changed at the
+    first sign-in); None if users exist."""
     if has_users(engine):
         return None
-    return add_user(engine, "admin", ADMIN, by="安装", display_name="管理员")
+    return add_user(engine, "admin", ADMIN, by="安装", display_name="管理员", settings=settings)
 
 
 def demo_accounts(engine: Engine, towns: list[str]) -> list[tuple[str, str, str]]:
     """The documented demo accounts (user, role, password); staff get the first few towns as their scope."""
     made = []
+    existing = set(users(engine)["username"])
     for username, display, role, n_towns, password in DEMO_ACCOUNTS:
         scope = frozenset(towns[:n_towns]) if n_towns else None
-        try:
-            add_user(engine, username, role, by="演示", password=password, towns=scope, display_name=display)
-        except AuthError:
-            reset_password(engine, username, by="演示", password=password)
+        if username in existing:  # documented passwords, so the demo does not force a change
+            reset_password(engine, username, by="演示", password=password, must_change=False)
             set_role(engine, username, role, scope, by="演示")
+        else:
+            add_user(engine, username, role, by="演示", password=password, towns=scope, display_name=display,
+                     must_change=False)
         made.append((username, role, password))
     return made

@@ -99,6 +99,12 @@ class Settings:
     timezone: str = _h("Time zone of the schedule.", "Asia/Shanghai")
     lock_wait_seconds: int = _h("How long a scheduled load waits for another load to finish before giving up.", 1800)
     session_timeout_minutes: int = _h("A signed-in session ends after this many minutes without a click.", 30)
+    password_min_length: int = _h("Shortest password accepted (it also needs three of: upper case, lower case, "
+                                  "digits, other characters, and may not contain the user name).", 10)
+    password_max_age_days: int = _h("A password older than this must be changed at sign-in (0: never).", 90)
+    lockout_failures: int = _h("Failed sign-ins within lockout_window_minutes that lock a user name.", 5)
+    lockout_window_minutes: int = _h("The window in which failed sign-ins are counted.", 15)
+    lockout_minutes: int = _h("How long a user name stays locked (an administrator can unlock it sooner).", 30)
     upload_max_mb: int = _h("Largest file the data page accepts, in MB (also set server.maxUploadSize).", 2048)
     campaign_start: date = _h("First day of the collection period (集中参保缴费期) for next year's resident insurance.",
                               date(2025, 9, 1))
@@ -352,10 +358,11 @@ def parse_settings(doc: dict) -> Settings:
                                   f"got {value!r}")
             kw[key] = value
     security = _get(doc, "security", "", dict, {})
-    for key in ("session_timeout_minutes", "upload_max_mb"):
+    for key in ("session_timeout_minutes", "upload_max_mb", "password_min_length", "password_max_age_days",
+                "lockout_failures", "lockout_window_minutes", "lockout_minutes"):
         if key in security:
             value = _get(security, key, "security", int)
-            if value < 1:
+            if value < (0 if key == "password_max_age_days" else 1):
                 raise ConfigError(f"security.{key}: expected 1 or more, got {value}")
             kw[key] = value
     campaign = _get(doc, "campaign", "", dict, {})

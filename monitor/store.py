@@ -166,8 +166,12 @@ users = sa.Table(
     "users", metadata,
     sa.Column("username", S(64), primary_key=True), sa.Column("display_name", sa.Text), sa.Column("role", S(8)),
     sa.Column("towns", sa.Text), sa.Column("password_hash", sa.Text), sa.Column("active", sa.Boolean),
-    sa.Column("created_at", S(19)), sa.Column("password_changed_at", S(19)),
+    sa.Column("created_at", S(19)), sa.Column("password_changed_at", S(19)), sa.Column("must_change", sa.Boolean),
 )
+# Earlier password hashes, so the last few cannot be used again.
+password_history = sa.Table("password_history", metadata, *_cols(("username", S(64)), ("password_hash", sa.Text),
+                                                                 ("at", S(19))),
+                            sa.Index("ix_password_history_user", "username"))
 sign_in_failures = sa.Table("sign_in_failures", metadata, *_cols(("username", S(64)), ("at", S(26))),
                             sa.Index("ix_sign_in_failures_user", "username"))
 # Append-only: the product inserts and reads audit rows, never updates or deletes them.

@@ -86,8 +86,8 @@ def page_viewer(page_file: str) -> Viewer:
     """The viewer, allowed on this page; otherwise the page stops before showing anything. Every page calls it
     first, so a page run without app.py (Streamlit's legacy pages/ mode, a test harness) shows nothing either."""
     current = viewer()
-    if current is None:
-        st.warning("请先登录。")
+    if current is None or current.must_change:
+        st.warning("请先登录。" if current is None else "请先修改密码。")
         st.stop()
     if not current.sees_page(Path(page_file).name):
         st.error(f"{current.role}无权查看此页面。")

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from monitor.auth import AuthError, sign_in
-from monitor.ui import engine, sign_in_as
+from monitor.ui import engine, settings, sign_in_as
 
 st.title("参保与防返贫监测看板")
 reason = st.session_state.pop("signed_out_because", "")
@@ -14,7 +14,7 @@ with st.form("sign_in"):
     password = st.text_input("密码", type="password", key="sign_in_password")
     if st.form_submit_button("登录", type="primary"):
         try:
-            sign_in_as(sign_in(engine(), username.strip(), password))
+            sign_in_as(sign_in(engine(), username.strip(), password, settings=settings()))
             st.rerun()
         except AuthError as exc:
             st.error(str(exc))

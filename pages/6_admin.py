@@ -6,7 +6,7 @@ from monitor import audit, auth
 from monitor.access import ROLES, neutralise_frame
 from monitor.auth import AuthError
 from monitor.queries import division_names
-from monitor.ui import audited_download, cached, engine, operator, page_viewer, require
+from monitor.ui import audited_download, cached, engine, operator, page_viewer, require, settings
 
 page_viewer(__file__)
 require("users")
@@ -33,7 +33,7 @@ with people:
         if st.form_submit_button("新建"):
             try:
                 password = auth.add_user(db, username.strip(), role, operator(), towns=frozenset(scope) or None,
-                                         display_name=display.strip())
+                                         display_name=display.strip(), settings=settings())
                 st.success(f"已新建 {username}，初始密码：{password}（请当面交给本人）")
             except AuthError as exc:
                 st.error(str(exc))
@@ -49,9 +49,16 @@ with people:
                     st.rerun()
                 except AuthError as exc:
                     st.error(str(exc))
-        buttons = st.columns(3)
+        until = auth.locked_until(db, who, settings())
+        if until is not None:
+            st.warning(f"{who} 因多次登录失败已锁定至 {until:%Y-%m-%d %H:%M}")
+        buttons = st.columns(4)
         if buttons[0].button("重置密码", key="reset_password"):
-            st.success(f"{who} 的新密码：{auth.reset_password(db, who, operator())}（只显示一次）")
+            password = auth.reset_password(db, who, operator(), settings=settings())
+            st.success(f"{who} 的新密码：{password}（只显示一次，登录后须修改）")
+        if buttons[3].button("解除锁定", key="unlock", disabled=until is None):
+            auth.unlock(db, who, operator())
+            st.rerun()
         if buttons[1].button("停用", key="deactivate", disabled=who == operator()):
             auth.set_active(db, who, False, operator())
             st.rerun()
