@@ -1,4 +1,4 @@
-"""Users, passwords (argon2), sign-in with throttling, and the accounts a fresh install or the demo starts with."""
+"""Users, passwords (argon2, rules, history), sign-in with lock-out, the first and the demo accounts."""
 
 from __future__ import annotations
 
