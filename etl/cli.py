@@ -241,8 +241,7 @@ def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
         print("已有用户，未新建管理员" if password is None else
               f"已新建管理员 admin，初始密码：{password}（只显示这一次，首次登录须修改）")
     else:
-        towns = sorted(c for c in queries.division_names(engine).index if c.endswith("000") and c[6:9] != "000")
-        for username, role, password in auth.demo_accounts(engine, towns):
+        for username, role, password in auth.demo_accounts(engine, queries.towns(engine).index.tolist()):
             print(f"演示账号 {username}（{role}）密码 {password}")
     return 0
 

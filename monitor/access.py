@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from monitor.coverage import at_level
+
 LEADER, ENROLLMENT, ASSISTANCE, ADMIN = "领导", "扩面专员", "救助专员", "管理员"
 ROLES = (LEADER, ENROLLMENT, ASSISTANCE, ADMIN)
 # Pages by their file; 领导 sees aggregates only.
@@ -52,7 +54,7 @@ class Viewer:
         village (not in the register) are visible only to viewers with every town."""
         if self.towns is None:
             return pd.Series(True, index=codes.index)
-        town = codes.fillna("").str.slice(0, 9).str.ljust(12, "0")
+        town = at_level(codes.fillna(""), "乡镇")
         return town.isin(self.towns) & (codes.fillna("") != "")
 
 

@@ -107,6 +107,13 @@ def division_names(engine: Engine) -> pd.Series:
     return frame.set_index("code")["name"]
 
 
+def towns(engine: Engine) -> pd.Series:
+    """Name of every town (乡镇) of the stored snapshot, by code in code order: the units of a town scope."""
+    with engine.connect() as conn:
+        frame = store.read_table(conn, store.divisions, store.divisions.c.level == "乡镇", [store.divisions.c.code])
+    return frame.set_index("code")["name"]
+
+
 def findings(engine: Engine, year: int) -> pd.DataFrame:
     with engine.connect() as conn:
         return store.read_table(conn, store.findings, store.findings.c.year == year)

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 from monitor import audit, store, workbooks
 from monitor.access import AccessDenied, Viewer
 from monitor.config import Settings
+from monitor.coverage import at_level
 from monitor.read import read_source
 from monitor.validate import Context, validate_source
 
@@ -97,7 +98,7 @@ def _next_batch_no(conn: Connection, day: date) -> str:
 
 
 def _push_rows(alerts: pd.DataFrame, names: pd.Series, batch_no: str) -> pd.DataFrame:
-    town = alerts["village_code"].str.slice(0, 9).str.ljust(12, "0")
+    town = at_level(alerts["village_code"], "乡镇")
     yuan = {c: alerts[c].astype("float64") / 100 for c in ("total_cost", "basic_paid", "critical_paid",
                                                            "assistance_paid", "measure")}
     return pd.DataFrame({
@@ -263,7 +264,7 @@ def statistics(engine: Engine, year: int) -> pd.DataFrame:
     """Pushed alerts per month of push, department and verification result (未反馈 when none yet)."""
     with engine.connect() as conn:
         states = _states(conn, year)
-    pushed = states[states["pushed_at"].notna() & (states["pushed_at"] != "") & (states["pushed_at"] != "None")]
+    pushed = states[states["pushed_at"].fillna("") != ""]
     if pushed.empty:
         return pd.DataFrame(columns=["month", "department", "result", "count"])
     frame = pd.DataFrame({"month": pushed["pushed_at"].str.slice(0, 7), "department": pushed["department"],

@@ -2,24 +2,22 @@
 
 import streamlit as st
 
-from monitor import audit, auth
+from monitor import audit, auth, queries
 from monitor.access import ROLES, neutralise_frame
 from monitor.auth import AuthError
-from monitor.queries import division_names
 from monitor.ui import audited_download, cached, engine, operator, page_viewer, require, settings
 
 page_viewer(__file__)
 require("users")
 db = engine()
-names = cached(division_names)
-towns = {code: name for code, name in names.items() if code.endswith("000") and not code.endswith("000000")}
+towns = cached(queries.towns).to_dict()
 st.header("用户与审计")
 people, log = st.tabs(["用户", "审计日志"])
 
 with people:
     table = auth.users(db)
     table["towns"] = table["towns"].map(
-        lambda t: "全部" if not t or t == "nan" else "、".join(towns.get(c, c) for c in t.split(",")))
+        lambda t: "、".join(towns.get(c, c) for c in t.split(",")) if isinstance(t, str) and t else "全部")
     st.dataframe(table.rename(columns={"username": "用户名", "display_name": "姓名", "role": "角色", "towns": "负责乡镇",
                                        "active": "启用", "created_at": "创建时间", "password_changed_at": "密码修改时间"}),
                  hide_index=True, width="stretch")

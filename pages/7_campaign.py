@@ -4,7 +4,7 @@ from datetime import date
 
 import streamlit as st
 
-from monitor import bulletins, charts
+from monitor import bulletins, charts, queries
 from monitor.access import ADMIN, ENROLLMENT, neutralise_frame
 from monitor.divisions import levels_below
 from monitor.queries import division_names
@@ -68,8 +68,7 @@ with buttons[1]:
 if viewer.role in (ENROLLMENT, ADMIN):
     st.subheader("短信提醒名单")
     st.caption("未缴费的应参保人员；没有有效手机号的、走访结果为已在外地参保或已死亡/迁出的不发。每批都记录并审计。")
-    scope_towns = sorted(c for c in names.index if c.endswith("000") and c[6:9] != "000"
-                         and (viewer.towns is None or c in viewer.towns))
+    scope_towns = [c for c in cached(queries.towns).index if viewer.towns is None or c in viewer.towns]
     pick = st.columns(3)
     town = pick[0].selectbox("乡镇", scope_towns, format_func=lambda c: names.get(c, c), key="sms_town")
     village_codes = [c for c in names.index if c[:9] == town[:9] and not c.endswith("000")]

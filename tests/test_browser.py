@@ -48,8 +48,7 @@ def server(demo_db, tmp_path_factory):
     own = tmp_path_factory.mktemp("browser") / "monitor.db"  # this test pushes alerts: keep the shared demo clean
     shutil.copyfile(demo_db.removeprefix("sqlite:///"), own)
     engine = connect(f"sqlite:///{own}")
-    towns = sorted(c for c in queries.division_names(engine).index if c.endswith("000") and c[6:9] != "000")
-    auth.demo_accounts(engine, towns)
+    auth.demo_accounts(engine, queries.towns(engine).index.tolist())
     engine.dispose()
     env = {**os.environ, "MONITOR_DB_URL": f"sqlite:///{own}"}
     log = open(ROOT / "build" / "streamlit-test.log", "w") if (ROOT / "build").mkdir(exist_ok=True) is None else None

@@ -5,16 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from monitor.exports import yuan
+
 SETTLEMENT_HEADERS = ["结算流水号", "身份证号", "姓名", "结算日期", "就诊类型", "医疗机构", "医疗总费用", "政策范围内费用",
                       "基本医保支付", "大病保险支付", "医疗救助支付", "其他支付", "原结算流水号"]
-
-
-def yuan(cents: pd.Series | np.ndarray) -> pd.Series:
-    """Integer cents as yuan text with two decimals ('-12.30')."""
-    c = pd.Series(np.asarray(cents, dtype=np.int64))
-    sign = np.where(c < 0, "-", "")
-    whole, part = np.divmod(c.abs(), 100)
-    return sign + whole.astype(str) + "." + part.astype(str).str.zfill(2)
 
 
 def _iso(dates: pd.Series) -> pd.Series:
@@ -52,7 +46,7 @@ def enrollment(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "身份证号": rows["id_number"], "姓名": rows["name"], "险种": rows["scheme"],
         "参保年度": rows["year"].astype(str), "参保状态": rows["status"], "参保地代码": rows["insured_place"],
-        "缴费日期": paid, "资助类别": kind.str[0], "资助金额": np.where(cents > 0, yuan(cents), ""),
+        "缴费日期": paid, "资助类别": kind.str[0], "资助金额": np.where(cents > 0, yuan(pd.Series(cents)), ""),
     }).reset_index(drop=True)
 
 

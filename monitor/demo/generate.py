@@ -34,15 +34,12 @@ class DemoReport:
 
 
 def _write_csv(frame: pd.DataFrame, path: Path, encoding: str = "utf-8", append: bool = False) -> None:
-    if encoding == "utf-8" and not append:
-        table = pa.Table.from_pandas(frame.astype(str), preserve_index=False)
-        pacsv.write_csv(table, path, pacsv.WriteOptions(quoting_style="needed"))
-    elif encoding == "utf-8":
-        table = pa.Table.from_pandas(frame.astype(str), preserve_index=False)
-        with open(path, "ab") as sink:
-            pacsv.write_csv(table, sink, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
-    else:
+    if encoding != "utf-8":
         frame.to_csv(path, index=False, encoding=encoding)
+        return
+    table = pa.Table.from_pandas(frame.astype(str), preserve_index=False)
+    with open(path, "ab" if append else "wb") as sink:
+        pacsv.write_csv(table, sink, pacsv.WriteOptions(include_header=not append, quoting_style="needed"))
 
 
 def _write_identities(sheets: dict[str, pd.DataFrame], path: Path) -> None:
@@ -57,6 +54,18 @@ def _write_identities(sheets: dict[str, pd.DataFrame], path: Path) -> None:
 def _write_boundaries(geo: pd.DataFrame, path: Path) -> None:
     frame = gpd.GeoDataFrame(geo[["code", "name", "level"]], geometry=list(geo["geometry"]), crs="EPSG:4326")
     frame.to_file(path, driver="GeoJSON")
+
+
+def _altered(frame: pd.DataFrame, column: str, finding: str, rng: np.random.Generator, report: DemoReport,
+             change: Callable[[pd.Series], pd.Series]) -> np.ndarray:
+    """Alter a few rows so that a data-quality finding (not a rejection) appears; returns the rows still free for
+    deliberate bad rows, so the two never meet."""
+    rows = rng.choice(len(frame), size=defects.per_defect(len(frame)), replace=False)
+    frame.loc[rows, column] = change(frame.loc[rows, column]).to_numpy()
+    report.warnings[finding] = len(rows)
+    eligible = np.ones(len(frame), dtype=bool)
+    eligible[rows] = False
+    return eligible
 
 
 def _eligible_settlements(frame: pd.DataFrame) -> np.ndarray:
@@ -110,13 +119,8 @@ def generate(out: Path, settings: Settings, *, persons: int = 50_000, seed: int 
     progress("人口底册、死亡名单")
     residents = people.residents(rng, geo, persons, year)
     pop_frame = files.population(residents)
-    # Warnings, not rejections: a birth date one day off the ID's.
-    shifted = rng.choice(len(pop_frame), size=defects.per_defect(len(pop_frame)), replace=False)
-    born = pd.to_datetime(pop_frame.loc[shifted, "出生日期"]) + pd.Timedelta(days=1)
-    pop_frame.loc[shifted, "出生日期"] = born.dt.strftime("%Y-%m-%d").to_numpy()
-    report.warnings["BIRTH_MISMATCH"] = len(shifted)
-    eligible = np.ones(len(pop_frame), dtype=bool)
-    eligible[shifted] = False
+    eligible = _altered(pop_frame, "出生日期", "BIRTH_MISMATCH", rng, report,  # a birth date one day off the ID's
+                        lambda v: (pd.to_datetime(v) + pd.Timedelta(days=1)).dt.strftime("%Y-%m-%d"))
     pop_frame, found = defects.inject(pop_frame, "population", rng, year, eligible)
     _write_csv(pop_frame, out / f"population_{stamp}.csv", "gb18030")
     report.expect(f"population_{stamp}.csv", found)
@@ -153,11 +157,7 @@ def generate(out: Path, settings: Settings, *, persons: int = 50_000, seed: int 
         status="正常参保", subsidy="none", paid_date=pd.NaT)
     enrolled = pd.concat([enrolled, enrolled_migrants[enrolled.columns]], ignore_index=True)
     enroll_frame = files.enrollment(enrolled)
-    renamed = rng.choice(len(enroll_frame), size=defects.per_defect(len(enroll_frame)), replace=False)
-    enroll_frame.loc[renamed, "姓名"] = enroll_frame.loc[renamed, "姓名"].str[:1] + "某某"
-    report.warnings["NAME_MISMATCH"] = len(renamed)
-    eligible = np.ones(len(enroll_frame), dtype=bool)
-    eligible[renamed] = False
+    eligible = _altered(enroll_frame, "姓名", "NAME_MISMATCH", rng, report, lambda v: v.str[:1] + "某某")
     enroll_frame, found = defects.inject(enroll_frame, "enrollment", rng, year, eligible)
     _write_csv(enroll_frame, out / f"enrollment_{stamp}.csv", "utf-8-sig")
     report.expect(f"enrollment_{stamp}.csv", found)

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 from monitor import queries, store
 from monitor.access import AccessDenied, Viewer, mask_id, mask_name
 from monitor.config import Settings
+from monitor.coverage import at_level
 from monitor.costs import netted_settlements
 
 LIST_HEADERS = {"level": "预警等级", "alert_type": "预警类型", "name": "姓名", "id_number": "身份证号", "town": "乡镇",
@@ -23,12 +24,12 @@ def rows(engine: Engine, year: int, names: pd.Series, viewer: Viewer) -> pd.Data
     viewer.require("alerts")
     frame = queries.alerts(engine, year)
     frame = frame[viewer.in_scope(frame["village_code"])].reset_index(drop=True)
-    town_code = frame["village_code"].str.slice(0, 9).str.ljust(12, "0")
+    town_code = at_level(frame["village_code"], "乡镇")
     frame["town"] = town_code.map(names).where(frame["village_code"] != "", "（不在底册）").fillna("（未知）")
     frame["village"] = frame["village_code"].map(names).where(frame["village_code"] != "", "（不在底册）").fillna("（未知）")
     for cents, out in (("total_cost", "total_yuan"), ("measure", "measure_yuan"), ("threshold", "threshold_yuan")):
         frame[out] = (frame[cents].astype("float64") / 100).round(2)
-    frame["identity_type"] = frame["identity_type"].replace({"nan": "", "None": "", "<NA>": ""}).fillna("")
+    frame["identity_type"] = frame["identity_type"].fillna("")
     return frame
 
 

@@ -26,7 +26,7 @@ def rows(engine: Engine, year: int, names: pd.Series, viewer: Viewer) -> pd.Data
                                                                                "（不在底册）")
     frame["priority_label"] = frame["priority"].map(PRIORITY_LABELS)
     frame["subsidy"] = yuan(frame["subsidy_cents"])
-    frame["identity_type"] = frame["identity_type"].replace({"nan": "", "None": "", "<NA>": ""}).fillna("")
+    frame["identity_type"] = frame["identity_type"].fillna("")
     return frame
 
 
