@@ -17,15 +17,22 @@ PAGES = [
     ("4_alerts.py", "预警", ":material/warning:", "alert-list"),
     ("7_campaign.py", "集中缴费期", ":material/campaign:", "collection-period"),
     ("5_data.py", "数据", ":material/database:", "data-runs"),
-    ("6_admin.py", "用户与审计", ":material/admin_panel_settings:", "users-audit"),
+    ("6_admin.py", "用户管理", ":material/group:", "users"),
+    ("8_security.py", "安全管理", ":material/admin_panel_settings:", "security-admin"),
+    ("9_audit.py", "审计日志", ":material/policy:", "audit-log"),
 ]
 SIGN_IN = st.Page("pages/0_sign_in.py", title="登录", icon=":material/login:", url_path="sign-in", default=True)
 PASSWORD = st.Page("pages/0_password.py", title="修改密码", icon=":material/password:", url_path="change-password",
                    default=True)
+SECOND_FACTOR = st.Page("pages/0_second_factor.py", title="动态口令", icon=":material/pin:", url_path="second-factor",
+                        default=True)
 
 current = viewer()
 if current is None:
     st.navigation([SIGN_IN], position="hidden").run()
+    st.stop()
+if current.second_factor:
+    st.navigation([SECOND_FACTOR], position="hidden").run()
     st.stop()
 if current.must_change:
     st.navigation([PASSWORD], position="hidden").run()
@@ -37,16 +44,20 @@ st.sidebar.caption(f"{current.username} · {current.role} · {scope}")
 if st.sidebar.button("退出登录", key="sign_out"):
     sign_out()
     st.rerun()
-known = cached(years)
-if known:
-    st.sidebar.selectbox("监测年度", known, key="year", format_func=lambda y: f"{y} 年")
-last_ok = queries.latest_run(engine())
-last_any = queries.latest_run(engine(), status=None)
-if last_ok:
-    st.sidebar.caption(f"最近成功运行：{last_ok['finished_at']}（#{last_ok['id']}，{last_ok['year']} 年，"
-                       f"截至 {last_ok['as_of']}）")
-if last_any and last_any["status"] == "failed" and current.role == ADMIN:
-    st.sidebar.warning(f"最近一次运行失败（{last_any['finished_at']}）：{last_any['message']}")
+if current.sees_page("1_overview.py"):  # the roles that work with the data get the year and the run status
+    known = cached(years)
+    if known:
+        st.sidebar.selectbox("监测年度", known, key="year", format_func=lambda y: f"{y} 年")
+    last_ok = queries.latest_run(engine())
+    last_any = queries.latest_run(engine(), status=None)
+    if last_ok:
+        st.sidebar.caption(f"最近成功运行：{last_ok['finished_at']}（#{last_ok['id']}，{last_ok['year']} 年，"
+                           f"截至 {last_ok['as_of']}）")
+    if last_any and last_any["status"] == "failed" and current.role == ADMIN:
+        st.sidebar.warning(f"最近一次运行失败（{last_any['finished_at']}）：{last_any['message']}")
 allowed = [(f, t, i, u) for f, t, i, u in PAGES if current.sees_page(f)]
+if not allowed:
+    st.info("您的账户尚未分配角色，请联系安全管理员。")
+    st.stop()
 st.navigation([st.Page(f"pages/{f}", title=t, icon=i, url_path=u, default=n == 0)
                for n, (f, t, i, u) in enumerate(allowed)]).run()

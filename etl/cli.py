@@ -9,12 +9,12 @@ import time
 from datetime import date
 from pathlib import Path
 
-from monitor import auth, exports, queries, workflow
+from monitor import audit, auth, exports, queries, workflow
 from monitor.access import ROLES
-from monitor.config import ConfigError, Settings, data_path, database_url, load_settings
+from monitor.config import ConfigError, Settings, audit_archive_path, data_path, database_url, load_settings
 from monitor.divisions import LEVELS
 from monitor.locks import LockBusy
-from monitor.operations import DataDirs, load_inbox, locked_run
+from monitor.operations import DataDirs, archive_audit, load_inbox, locked_run
 from monitor.pipeline import RunError
 from monitor.read import LoadError
 from monitor.store import SchemaError, connect
@@ -99,10 +99,24 @@ def build_parser() -> argparse.ArgumentParser:
     role.add_argument("--towns", default="", help="comma-separated 12-digit town codes (default: every town)")
     reset = action.add_parser("reset-password", help="give a user a new random password (printed once)")
     reset.add_argument("username")
+    unlock = action.add_parser("unlock", help="end a user's lock-out after failed sign-ins")
+    unlock.add_argument("username")
+    totp = action.add_parser("reset-totp", help="forget a user's second factor (lost phone); bound again at sign-in")
+    totp.add_argument("username")
     action.add_parser("list", help="list users, roles and towns")
-    action.add_parser("bootstrap", help="on a fresh install: create the administrator `admin` (password printed once)")
+    action.add_parser("bootstrap", help="on a fresh install: create the three administrators admin, security and "
+                                        "auditor (passwords printed once)")
     action.add_parser("demo", help="create the documented demo accounts of every role (demo district only)")
     for p in action.choices.values():
+        p.add_argument("--db", help="SQLAlchemy database URL (default: config database.url)")
+
+    audit_cmd = sub.add_parser("audit", help="the audit log: verify its hash chain, archive old entries")
+    audit_action = audit_cmd.add_subparsers(dest="action", required=True)
+    verify = audit_action.add_parser("verify", help="check the hash chain of the stored entries and of the archive "
+                                                    "files; exit status 1 when an entry was changed or removed")
+    verify.add_argument("--user", default=getpass.getuser(), help="who verifies (default: the login name)")
+    audit_action.add_parser("archive", help="move entries past security.audit_retention_days to data/audit_archive/")
+    for p in audit_action.choices.values():
         p.add_argument("--db", help="SQLAlchemy database URL (default: config database.url)")
 
     export = sub.add_parser("export", help="write a CSV export (UTF-8 with BOM)")
@@ -233,17 +247,36 @@ def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{args.username}：{args.role}，乡镇 {args.towns or '全部'}")
     elif args.action == "reset-password":
         print(f"{args.username} 的新密码：{auth.reset_password(engine, args.username, by, settings=settings)}（登录后须修改）")
+    elif args.action == "unlock":
+        auth.unlock(engine, args.username, by)
+        print(f"{args.username} 已解除锁定")
+    elif args.action == "reset-totp":
+        auth.reset_second_factor(engine, args.username, by)
+        print(f"{args.username} 的动态口令已重置，下次登录时重新绑定")
     elif args.action == "list":
         for row in auth.users(engine).itertuples():
             print(f"{row.username}\t{row.role}\t{row.towns or '全部'}\t{'启用' if row.active else '停用'}")
     elif args.action == "bootstrap":
-        password = auth.bootstrap_admin(engine, settings)
-        print("已有用户，未新建管理员" if password is None else
-              f"已新建管理员 admin，初始密码：{password}（只显示这一次，首次登录须修改）")
+        made = auth.bootstrap_admin(engine, settings)
+        if not made:
+            print("已有用户，未新建管理员")
+        for username, role, password in made:
+            print(f"已新建{role} {username}，初始密码：{password}（只显示这一次，首次登录须修改并绑定动态口令）")
     else:
         for username, role, password in auth.demo_accounts(engine, queries.towns(engine).index.tolist()):
             print(f"演示账号 {username}（{role}）密码 {password}")
     return 0
+
+
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    engine = connect(database_url(settings, args.db))
+    if args.action == "archive":
+        path = archive_audit(settings, engine, by=f"命令行（{getpass.getuser()}）")
+        print(f"已归档到 {path}" if path else f"没有超过 {settings.audit_retention_days} 天的审计记录")
+        return 0
+    result = audit.verify_and_record(engine, by=f"命令行（{args.user}）", archives=audit_archive_path(settings))
+    print(result.message if result.ok else f"审计链异常：{result.message}")
+    return 0 if result.ok else 1
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
@@ -269,7 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(args.config)
         handler = {"run": cmd_run, "recompute": cmd_run, "schedule": cmd_schedule, "demo": cmd_demo,
-                   "push": cmd_push, "feedback": cmd_feedback, "users": cmd_users, "export": cmd_export}[args.command]
+                   "push": cmd_push, "feedback": cmd_feedback, "users": cmd_users, "audit": cmd_audit,
+                   "export": cmd_export}[args.command]
         return handler(args, settings)
     except (ConfigError, RunError, queries.QueryError, workflow.WorkflowError, LoadError, LockBusy, SchemaError,
             auth.AuthError) as exc:

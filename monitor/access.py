@@ -9,25 +9,32 @@ import pandas as pd
 
 from monitor.coverage import at_level
 
-LEADER, ENROLLMENT, ASSISTANCE, ADMIN = "领导", "扩面专员", "救助专员", "管理员"
-ROLES = (LEADER, ENROLLMENT, ASSISTANCE, ADMIN)
-# Pages by their file; 领导 sees aggregates only.
+LEADER, ENROLLMENT, ASSISTANCE = "领导", "扩面专员", "救助专员"
+# 三员分立: three administrators whose duties never meet in one account (an account has exactly one role).
+ADMIN, SECURITY, AUDITOR = "系统管理员", "安全管理员", "审计管理员"
+ROLES = (LEADER, ENROLLMENT, ASSISTANCE, ADMIN, SECURITY, AUDITOR)
+ADMIN_ROLES = (ADMIN, SECURITY, AUDITOR)
+UNASSIGNED = ""  # an account the system administrator created, waiting for the security administrator's role
+# Pages by their file; 领导 sees aggregates only; the security and audit administrators see no resident data.
 PAGES = {
-    "1_overview.py": ROLES,
-    "2_map.py": ROLES,
+    "1_overview.py": (LEADER, ENROLLMENT, ASSISTANCE, ADMIN),
+    "2_map.py": (LEADER, ENROLLMENT, ASSISTANCE, ADMIN),
     "3_outreach.py": (ENROLLMENT, ADMIN),
     "4_alerts.py": (ASSISTANCE, ADMIN),
     "5_data.py": (ADMIN,),
     "6_admin.py": (ADMIN,),
     "7_campaign.py": (LEADER, ENROLLMENT, ADMIN),
+    "8_security.py": (SECURITY,),
+    "9_audit.py": (AUDITOR,),
 }
 # Actions that hand out personal data or change it.
 ACTIONS = {
     "outreach": (ENROLLMENT, ADMIN),  # list, outcomes, door-to-door export
     "alerts": (ASSISTANCE, ADMIN),  # list, detail, push, feedback, close
     "load": (ADMIN,),
-    "users": (ADMIN,),
-    "audit": (ADMIN,),
+    "users": (ADMIN,),  # create accounts, reset passwords, enable and disable
+    "security": (SECURITY,),  # roles, town scopes, unlocks, second factors, sessions, password policy
+    "audit": (AUDITOR,),  # read, export and verify the audit log
 }
 
 
@@ -41,6 +48,8 @@ class Viewer:
     role: str
     towns: frozenset[str] | None = None  # 12-digit town codes; None = every town
     must_change: bool = False  # the password must be changed before anything else
+    second_factor: str = ""  # "verify" or "enrol" while the TOTP step of the sign-in is still to come
+    session: str = ""  # the token of the signed-in session (monitor.sessions)
 
     def require(self, action: str) -> None:
         if self.role not in ACTIONS[action]:

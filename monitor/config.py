@@ -98,13 +98,19 @@ class Settings:
     draft_department: str = _h("Receiving department of the monthly draft batch.", "民政")
     timezone: str = _h("Time zone of the schedule.", "Asia/Shanghai")
     lock_wait_seconds: int = _h("How long a scheduled load waits for another load to finish before giving up.", 1800)
-    session_timeout_minutes: int = _h("A signed-in session ends after this many minutes without a click.", 30)
+    session_timeout_minutes: int = _h("A signed-in session ends after this many minutes without a click.", 15)
     password_min_length: int = _h("Shortest password accepted (it also needs three of: upper case, lower case, "
                                   "digits, other characters, and may not contain the user name).", 10)
     password_max_age_days: int = _h("A password older than this must be changed at sign-in (0: never).", 90)
     lockout_failures: int = _h("Failed sign-ins within lockout_window_minutes that lock a user name.", 5)
     lockout_window_minutes: int = _h("The window in which failed sign-ins are counted.", 15)
     lockout_minutes: int = _h("How long a user name stays locked (an administrator can unlock it sooner).", 30)
+    totp_for_everyone: bool = _h("Ask every role for the authenticator code at sign-in, not only the three "
+                                 "administrators (who always need it).", False)
+    audit_retention_days: int = _h("Audit entries stay in the database at least this many days (180 or more); older "
+                                   "ones are archived to files under data/audit_archive/.", 180)
+    audit_cron: str = _h("When the scheduler archives old audit entries and verifies the audit chain (crontab).",
+                         "30 3 * * *")
     upload_max_mb: int = _h("Largest file the data page accepts, in MB (also set server.maxUploadSize).", 2048)
     campaign_start: date = _h("First day of the collection period (集中参保缴费期) for next year's resident insurance.",
                               date(2025, 9, 1))
@@ -142,6 +148,11 @@ def data_path(settings: Settings) -> Path:
     """The data folder, anchored at the project root when relative."""
     path = Path(settings.data_dir)
     return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def audit_archive_path(settings: Settings) -> Path:
+    """Where audit entries past the retention time are archived."""
+    return data_path(settings) / "audit_archive"
 
 
 def settings_markdown() -> str:
@@ -348,7 +359,7 @@ def parse_settings(doc: dict) -> Settings:
     schedule = _get(doc, "schedule", "", dict, {})
     for key, kind in (("data_dir", str), ("load_cron", str), ("watch_seconds", int), ("settle_seconds", int),
                       ("misfire_grace_seconds", int), ("draft_cron", str), ("draft_department", str),
-                      ("timezone", str), ("lock_wait_seconds", int)):
+                      ("timezone", str), ("lock_wait_seconds", int), ("audit_cron", str)):
         if key in schedule:
             value = _get(schedule, key, "schedule", kind)
             if kind is int and value < 0:
@@ -365,6 +376,13 @@ def parse_settings(doc: dict) -> Settings:
             if value < (0 if key == "password_max_age_days" else 1):
                 raise ConfigError(f"security.{key}: expected 1 or more, got {value}")
             kw[key] = value
+    if "totp_for_everyone" in security:
+        kw["totp_for_everyone"] = _get(security, "totp_for_everyone", "security", bool)
+    if "audit_retention_days" in security:
+        kw["audit_retention_days"] = _get(security, "audit_retention_days", "security", int)
+        if kw["audit_retention_days"] < 180:
+            raise ConfigError(f"security.audit_retention_days: audit entries must be kept at least 180 days, got "
+                              f"{kw['audit_retention_days']}")
     campaign = _get(doc, "campaign", "", dict, {})
     for key in ("start", "end"):
         if key in campaign:

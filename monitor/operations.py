@@ -11,8 +11,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from monitor import store
-from monitor.config import Settings
+from monitor import audit, store
+from monitor.config import Settings, audit_archive_path
 from monitor.locks import holding
 from monitor.pipeline import RunError, RunResult, run_load
 from monitor.read import checksum
@@ -92,3 +92,8 @@ def _record_folder(engine: Engine, run_id: int | None, folder: Path) -> None:
         return
     with engine.begin() as conn:
         conn.execute(sa.update(store.runs).where(store.runs.c.id == run_id).values(archived_to=str(folder)))
+
+
+def archive_audit(settings: Settings, engine: Engine, by: str) -> Path | None:
+    """Audit entries past the retention time go to a file under data/audit_archive/ (see audit.archive)."""
+    return audit.archive(engine, audit_archive_path(settings), settings.audit_retention_days, by)

@@ -1,4 +1,5 @@
-"""The scheduler service (APScheduler): nightly inbox load, the inbox watch, the monthly draft push batch.
+"""The scheduler service (APScheduler): nightly inbox load, the inbox watch, the monthly draft push batch, the
+nightly audit archive and chain verification.
 
 Jobs live in the database (table `scheduler_jobs`), so a restart keeps them and their next run times; a job
 missed while the service was down runs on start when it is late by at most `misfire_grace_seconds`.
@@ -15,10 +16,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor import queries, workflow
-from monitor.config import data_path, load_settings
+from monitor import audit, queries, workflow
+from monitor.config import audit_archive_path, data_path, load_settings
 from monitor.locks import LockBusy
-from monitor.operations import DataDirs, load_inbox
+from monitor.operations import DataDirs, archive_audit, load_inbox
 from monitor.pipeline import RunError
 from monitor.store import connect
 
@@ -76,12 +77,25 @@ def monthly_draft(config: str | None, url: str) -> None:
         engine.dispose()
 
 
+def audit_maintenance(config: str | None, url: str) -> None:
+    """Archive audit entries past the retention time, then verify the chain (the result shows on 安全管理)."""
+    settings, engine = _context(config, url)
+    try:
+        archive_audit(settings, engine, by="定时任务")
+        result = audit.verify_and_record(engine, by="定时任务", archives=audit_archive_path(settings))
+        (log.info if result.ok else log.error)("audit chain: %s", result.message)
+    finally:
+        engine.dispose()
+
+
 def job_specs(settings) -> list[JobSpec]:
     tz = settings.timezone
     return [
         JobSpec("nightly_load", "定时载入收件箱", nightly_load, CronTrigger.from_crontab(settings.load_cron, timezone=tz)),
         JobSpec("watch_inbox", "收件箱监测", watch_inbox, IntervalTrigger(seconds=settings.watch_seconds, timezone=tz)),
         JobSpec("monthly_draft", "每月推送草稿", monthly_draft, CronTrigger.from_crontab(settings.draft_cron, timezone=tz)),
+        JobSpec("audit_maintenance", "审计归档与校验", audit_maintenance,
+                CronTrigger.from_crontab(settings.audit_cron, timezone=tz)),
     ]
 
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import importlib
 import os
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
 
 import streamlit as st
 from sqlalchemy.engine import Engine
 
-from monitor import audit, queries
+from monitor import audit, policy, queries, sessions
 from monitor.access import AccessDenied, Viewer
 from monitor.config import Settings, database_url, load_settings
 from monitor.store import SchemaError, connect
@@ -55,30 +54,38 @@ def cached(fn: Callable, *args: Any) -> Any:
 
 # ---------------------------------------------------------------- the signed-in viewer
 
+def security() -> Settings:
+    """Settings with the security policy in force (the security administrator's changes read at every click)."""
+    return policy.effective(engine(), settings())
+
+
 def sign_in_as(viewer: Viewer) -> None:
+    """Keep the viewer of this browser session (signed in, or still to give the second factor)."""
     st.session_state["viewer"] = viewer
-    st.session_state["last_seen"] = datetime.now()
 
 
 def sign_out(reason: str = "") -> None:
     viewer = st.session_state.pop("viewer", None)
-    st.session_state.pop("last_seen", None)
-    if viewer is not None:
+    if viewer is not None and viewer.session:
+        sessions.end(engine(), viewer.session)
         audit.record(engine(), viewer.username, "退出", viewer.username, reason)
     if reason:
         st.session_state["signed_out_because"] = reason
 
 
 def viewer() -> Viewer | None:
-    """The signed-in viewer; None when nobody is, or when the session has been idle longer than the timeout."""
+    """The signed-in viewer; None when nobody is, or when the session has ended: idle past the time-out, replaced by
+    a sign-in elsewhere, ended by the security administrator (the sign-in page then says why). A viewer still
+    to give the second factor is returned as it is (Viewer.second_factor)."""
     current = st.session_state.get("viewer")
-    if current is None:
+    if current is None or current.second_factor:
+        return current
+    ended = sessions.check(engine(), current.session, security().session_timeout_minutes)
+    if ended:
+        st.session_state.pop("viewer", None)
+        st.session_state["signed_out_because"] = ended
+        audit.record(engine(), current.username, "退出", current.username, ended)
         return None
-    idle = datetime.now() - st.session_state.get("last_seen", datetime.min)
-    if idle > timedelta(minutes=settings().session_timeout_minutes):
-        sign_out(f"{settings().session_timeout_minutes} 分钟未操作，已自动退出")
-        return None
-    st.session_state["last_seen"] = datetime.now()
     return current
 
 
@@ -86,8 +93,8 @@ def page_viewer(page_file: str) -> Viewer:
     """The viewer, allowed on this page; otherwise the page stops before showing anything. Every page calls it
     first, so a page run without app.py (Streamlit's legacy pages/ mode, a test harness) shows nothing either."""
     current = viewer()
-    if current is None or current.must_change:
-        st.warning("请先登录。" if current is None else "请先修改密码。")
+    if current is None or current.must_change or current.second_factor:
+        st.warning("请先登录。" if current is None or current.second_factor else "请先修改密码。")
         st.stop()
     if not current.sees_page(Path(page_file).name):
         st.error(f"{current.role}无权查看此页面。")
@@ -98,7 +105,7 @@ def page_viewer(page_file: str) -> Viewer:
 def require(action: str) -> Viewer:
     """The viewer, allowed to do `action`; otherwise the page stops with the reason."""
     current = viewer()
-    if current is None:
+    if current is None or current.second_factor:
         st.stop()
     try:
         current.require(action)

@@ -1,9 +1,9 @@
-"""登录: user name and password; failures are throttled and audited."""
+"""登录: user name and password; failures lock the account for a while and are audited."""
 
 import streamlit as st
 
 from monitor.auth import AuthError, sign_in
-from monitor.ui import engine, settings, sign_in_as
+from monitor.ui import engine, security, sign_in_as
 
 st.title("参保与防返贫监测看板")
 reason = st.session_state.pop("signed_out_because", "")
@@ -14,7 +14,7 @@ with st.form("sign_in"):
     password = st.text_input("密码", type="password", key="sign_in_password")
     if st.form_submit_button("登录", type="primary"):
         try:
-            sign_in_as(sign_in(engine(), username.strip(), password, settings=settings()))
+            sign_in_as(sign_in(engine(), username.strip(), password, settings=security()))
             st.rerun()
         except AuthError as exc:
             st.error(str(exc))

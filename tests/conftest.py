@@ -69,3 +69,27 @@ def demo_db(tmp_path_factory, settings):
     run_load(root / "2025-12", settings, engine)
     engine.dispose()
     return url
+
+
+def open_page(url: str, page: str | None, viewer, last_seen=None, **state):
+    """AppTest of the app on a page (None: where app.py sends the viewer), signed in as `viewer` (None: nobody) with its session in the database, as the
+    sign-in page leaves it; last_seen backdates the session's last click."""
+    import dataclasses
+
+    from streamlit.testing.v1 import AppTest
+
+    from monitor import sessions
+    from monitor.store import connect
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    if viewer is not None:
+        if not viewer.second_factor:
+            engine = connect(url)
+            viewer = dataclasses.replace(viewer, session=sessions.start(engine, viewer.username, now=last_seen))
+            engine.dispose()
+        at.session_state["viewer"] = viewer
+    for key, value in state.items():
+        at.session_state[key] = value
+    if page is not None:
+        at.switch_page(f"pages/{page}")
+    return at.run()

@@ -12,14 +12,14 @@ import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
 from monitor import audit, auth, followup, queries, workflow
-from monitor.access import (ADMIN, ASSISTANCE, ENROLLMENT, LEADER, PAGES, AccessDenied, Viewer, mask_id, mask_name,
-                            mask_phone, neutralise, neutralise_frame)
+from monitor.access import (ADMIN, ASSISTANCE, AUDITOR, ENROLLMENT, LEADER, PAGES, ROLES, SECURITY, AccessDenied,
+                            Viewer, mask_id, mask_name, mask_phone, neutralise, neutralise_frame)
 from monitor.auth import AuthError
 from monitor.store import connect
 from monitor.views import alerts as alert_views
 from monitor.views import outreach as outreach_views
 
-from conftest import ROOT
+from conftest import open_page
 
 
 @pytest.fixture
@@ -39,24 +39,19 @@ def _towns(engine, n: int) -> frozenset[str]:
 
 def _viewers(engine) -> dict[str, Viewer]:
     return {LEADER: Viewer("lingdao", LEADER), ENROLLMENT: Viewer("kuomian", ENROLLMENT, _towns(engine, 3)),
-            ASSISTANCE: Viewer("jiuzhu", ASSISTANCE, _towns(engine, 5)), ADMIN: Viewer("admin", ADMIN)}
+            ASSISTANCE: Viewer("jiuzhu", ASSISTANCE, _towns(engine, 5)), ADMIN: Viewer("admin", ADMIN),
+            SECURITY: Viewer("anquan", SECURITY), AUDITOR: Viewer("shenji", AUDITOR)}
 
 
-def _app(page: str, viewer: Viewer, **state) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.session_state["viewer"] = viewer
-    at.session_state["last_seen"] = state.pop("last_seen", datetime.now())
-    for key, value in state.items():
-        at.session_state[key] = value
-    at.switch_page(f"pages/{page}")
-    return at.run()
+def _app(engine, page: str | None, viewer: Viewer, **state) -> AppTest:
+    return open_page(str(engine.url), page, viewer, **state)
 
 
-@pytest.mark.parametrize("role", [LEADER, ENROLLMENT, ASSISTANCE, ADMIN])
+@pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("page", sorted(PAGES))
 def test_every_role_on_every_page(demo, role, page):
     viewer = _viewers(demo)[role]
-    at = _app(page, viewer)
+    at = _app(demo, page, viewer)
     assert not at.exception, at.exception
     if role in PAGES[page]:
         assert not at.error
@@ -223,12 +218,9 @@ def test_a_new_password_is_changed_at_first_sign_in_and_the_last_five_are_not_re
 
 def test_the_app_asks_for_a_new_password_before_anything_else(demo):
     viewer = Viewer("liu", ASSISTANCE, None, must_change=True)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.session_state["viewer"] = viewer
-    at.session_state["last_seen"] = datetime.now()
-    at.run()
+    at = _app(demo, None, viewer)
     assert [t.label for t in at.text_input] == ["原密码", "新密码", "再次输入新密码"]
-    asked = _app("4_alerts.py", viewer)  # a page asked for directly shows nothing of it
+    asked = _app(demo, "4_alerts.py", viewer)  # a page asked for directly shows nothing of it
     assert not asked.metric and not asked.dataframe
 
 
@@ -239,17 +231,19 @@ def test_passwords_are_stored_as_argon2_hashes(demo):
     assert stored.startswith("$argon2") and password not in stored
 
 
-def test_bootstrap_creates_one_administrator_once(sqlite_url, settings):
+def test_bootstrap_creates_the_three_administrators_once(sqlite_url, settings):
     engine = connect(sqlite_url)
-    password = auth.bootstrap_admin(engine, settings)
-    assert password and not auth.password_problems(password, "admin", settings)
-    admin = auth.sign_in(engine, "admin", password, settings=settings)
-    assert admin.role == ADMIN and admin.must_change
-    assert auth.bootstrap_admin(engine) is None
+    made = auth.bootstrap_admin(engine, settings)
+    assert [(u, r) for u, r, _ in made] == [("admin", ADMIN), ("security", SECURITY), ("auditor", AUDITOR)]
+    for username, role, password in made:
+        assert not auth.password_problems(password, username, settings)
+        first = auth.sign_in(engine, username, password, settings=settings)
+        assert (first.role, first.must_change, first.second_factor) == (role, True, "enrol")
+    assert auth.bootstrap_admin(engine) == []
 
 
 def test_unmasked_view_is_audited(demo):
-    at = _app("4_alerts.py", Viewer("jiuzhu", ASSISTANCE, _towns(demo, 5)))
+    at = _app(demo, "4_alerts.py", Viewer("jiuzhu", ASSISTANCE, _towns(demo, 5)))
     table = at.dataframe[0]
     assert table.value["身份证号"].str.contains(r"\*{8}").all()
     at.session_state["alert_table"] = {"selection": {"rows": [0], "columns": []}}
@@ -262,8 +256,8 @@ def test_unmasked_view_is_audited(demo):
 
 
 def test_an_idle_session_ends(demo):
-    at = _app("1_overview.py", Viewer("admin", ADMIN), last_seen=datetime.now() - timedelta(minutes=31))
+    at = _app(demo, "1_overview.py", Viewer("admin", ADMIN), last_seen=datetime.now() - timedelta(minutes=16))
     assert not at.metric
     assert any("自动退出" in i.value for i in at.info) or any("请先登录" in w.value for w in at.warning)
     ended = audit.entries(demo, username="admin", action="退出")
-    assert len(ended) == 1 and "31" not in ended["detail"].iloc[0] and "未操作" in ended["detail"].iloc[0]
+    assert len(ended) == 1 and "15 分钟未操作" in ended["detail"].iloc[0]

@@ -14,6 +14,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pyotp
 import pytest
 
 from monitor import audit, auth, queries
@@ -29,7 +30,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 # (sidebar title, page heading, screenshot name)
 PAGES = [("总览", "总览", "overview"), ("参保地图", "参保地图", "map"), ("扩面名单", "扩面名单", "outreach"),
          ("预警", "高额费用预警", "alerts"), ("集中缴费期", "集中缴费期", "collection"), ("数据", "数据", "data"),
-         ("用户与审计", "用户与审计", "admin")]
+         ("用户管理", "用户管理", "admin")]
 
 
 def _free_port() -> int:
@@ -84,16 +85,41 @@ def browser(server):
 
 
 PASSWORDS = {username: password for username, _n, _r, _t, password in auth.DEMO_ACCOUNTS}
+SECRETS: dict[str, str] = {}  # the authenticator app of this test: secrets read off the enrolment page
+USED_STEPS: dict[str, int] = {}
 
 
-def _sign_in(browser, base: str, username: str, height: int = 768):
+def _totp(username: str) -> str:
+    """The code the app would show now; a step already used (a second sign-in within 30 s) waits for the next."""
+    step = max(int(time.time()) // 30, USED_STEPS.get(username, -1) + 1)
+    while step > int(time.time()) // 30 + 1:  # the server accepts one step ahead for clock drift
+        time.sleep(1)
+    USED_STEPS[username] = step
+    return pyotp.TOTP(SECRETS[username]).at(step * 30)
+
+
+def _sign_in(browser, base: str, username: str, height: int = 768, landing: str = "总览"):
+    """Sign in through the form; the administrators also give the authenticator code (binding the app the first
+    time, from the secret the page shows)."""
     page = browser.new_page(viewport={"width": 1366, "height": height}, accept_downloads=True)
     page.goto(base)
     page.wait_for_selector("text=用户名", timeout=60_000)
     page.get_by_label("用户名").fill(username)
     page.get_by_label("密码").fill(PASSWORDS[username])
     page.get_by_role("button", name="登录").click()
-    page.wait_for_selector("h2:has-text('总览')", timeout=60_000)
+    page.wait_for_selector(f"h2:has-text('{landing}'), h1:has-text('动态口令验证')", timeout=60_000)
+    if page.locator("h1:has-text('动态口令验证')").count():
+        enrol = page.locator("text=扫描下面的二维码").count() > 0
+        if enrol:
+            page.wait_for_selector("[data-testid='stImage'] img", timeout=30_000)
+            SECRETS[username] = page.locator("[data-testid='stCode']").first.inner_text().strip()
+            page.screenshot(path=str(SHOTS / "second_factor_enrol.png"))
+        page.get_by_label("动态口令或恢复码").fill(_totp(username))
+        page.get_by_role("button", name="验证").click()
+        if enrol:
+            page.wait_for_selector("text=我已保存恢复码，继续", timeout=30_000)
+            page.get_by_role("button", name="我已保存恢复码，继续").click()
+        page.wait_for_selector(f"h2:has-text('{landing}')", timeout=60_000)
     return page
 
 
@@ -108,9 +134,10 @@ def _open(page, title: str, heading: str) -> None:
 
 def test_each_demo_role_sees_its_own_pages(server, browser):
     base, _url = server
+    SHOTS.mkdir(parents=True, exist_ok=True)
     expected = {"lingdao": ["总览", "参保地图", "集中缴费期"], "kuomian": ["总览", "参保地图", "扩面名单", "集中缴费期"],
                 "jiuzhu": ["总览", "参保地图", "预警"],
-                "admin": ["总览", "参保地图", "扩面名单", "预警", "集中缴费期", "数据", "用户与审计"]}
+                "admin": ["总览", "参保地图", "扩面名单", "预警", "集中缴费期", "数据", "用户管理"]}
     for username, titles in expected.items():
         page = _sign_in(browser, base, username)
         nav = page.locator("[data-testid='stSidebarNav'] a").all_inner_texts()
@@ -121,6 +148,40 @@ def test_each_demo_role_sees_its_own_pages(server, browser):
             page.wait_for_timeout(1000)
             assert "高额费用预警" not in page.inner_text("body")
         page.close()
+    for username, heading in (("anquan", "安全管理"), ("shenji", "审计日志")):  # one page each, nothing else
+        page = _sign_in(browser, base, username, landing=heading)
+        assert "参保率" not in page.inner_text("body")
+        assert page.locator("[data-testid='stSidebarNav'] a").count() == 0
+        page.close()
+
+
+def test_the_security_and_audit_administrators_at_work(server, browser):
+    base, url = server
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    auditor = _sign_in(browser, base, "shenji", height=900, landing="审计日志")
+    auditor.get_by_role("button", name="校验审计链").click()
+    auditor.wait_for_selector("text=审计链完整", timeout=30_000)
+    auditor.wait_for_timeout(800)
+    auditor.screenshot(path=str(SHOTS / "audit.png"), full_page=True)
+    security = _sign_in(browser, base, "anquan", height=1000, landing="安全管理")
+    security.wait_for_selector("text=最近一次校验", state="attached", timeout=30_000)
+    security.wait_for_timeout(800)
+    security.screenshot(path=str(SHOTS / "security.png"), full_page=True)
+    engine = connect(url)
+    assert audit.verify(engine).ok
+    assert {"登录", "审计校验"} <= set(audit.entries(engine, username="shenji")["action"])
+
+
+def test_a_second_sign_in_ends_the_first_browser_session(server, browser):
+    base, _url = server
+    first = _sign_in(browser, base, "kuomian")
+    second = _sign_in(browser, base, "kuomian")
+    first.locator("[data-testid='stSidebarNav'] a", has_text="参保地图").first.click()
+    first.wait_for_selector("text=该账户已在其他地方登录", timeout=60_000)
+    assert first.get_by_label("用户名").count() == 1
+    _open(second, "参保地图", "参保地图")  # the newer session goes on
+    first.close()
+    second.close()
 
 
 def test_every_page_renders_and_the_map_drills_down(server, browser):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
-from datetime import date, datetime
+from datetime import date
 
 import pandas as pd
 import pytest
@@ -13,7 +14,7 @@ from monitor import audit, campaign, queries, store
 from monitor.access import ASSISTANCE, ENROLLMENT, LEADER, Viewer
 from monitor.store import connect
 
-from conftest import ROOT
+from conftest import open_page
 
 START, END = date(2025, 9, 1), date(2025, 9, 4)
 
@@ -96,11 +97,7 @@ def demo(demo_db, monkeypatch, tmp_path):
 
 
 def _app(viewer: Viewer) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.session_state["viewer"] = viewer
-    at.session_state["last_seen"] = datetime.now()
-    at.switch_page("pages/7_campaign.py")
-    return at.run()
+    return open_page(os.environ["MONITOR_DB_URL"], "7_campaign.py", viewer)
 
 
 def test_campaign_page_shows_the_stored_progress_and_the_bulletin(demo):

@@ -159,7 +159,7 @@ def test_a_restarted_scheduler_keeps_its_jobs_and_catches_up_a_missed_load(tmp_p
     settings = load_settings(config)
     service = scheduler.build(settings, sqlite_url, str(config))
     jobs = {job.id: job.next_run_time for job in service.get_jobs()}
-    assert set(jobs) == {"nightly_load", "watch_inbox", "monthly_draft"}
+    assert set(jobs) == {"nightly_load", "watch_inbox", "monthly_draft", "audit_maintenance"}
     service.remove_job("watch_inbox")  # only the nightly job may load in this test
     service.shutdown()
     _miss(sqlite_url, "nightly_load", minutes=5)  # as if the server was down when the load was due
@@ -210,7 +210,7 @@ def test_migrations_create_exactly_the_declared_schema(db_url):
         diff = compare_metadata(MigrationContext.configure(conn), store.metadata)
     assert diff == []
     with engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0004"
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0005"
 
 
 def test_a_database_from_before_migrations_is_refused_with_advice(tmp_path):

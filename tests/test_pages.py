@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import re
-from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -12,9 +12,10 @@ import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
 from monitor import exports, queries
-from monitor.access import ADMIN, Viewer
+from monitor.access import ADMIN, AUDITOR, SECURITY, Viewer
+from monitor.access import PAGES as ROLE_PAGES
 
-from conftest import ROOT
+from conftest import ROOT, open_page
 
 PAGES = sorted(p.name for p in (ROOT / "pages").glob("*.py"))
 
@@ -26,18 +27,15 @@ def demo(demo_db, monkeypatch):
 
 
 ADMIN_VIEWER = Viewer("admin", ADMIN)
+ROLE_USERS = {ADMIN: "admin", SECURITY: "anquan", AUDITOR: "shenji"}
 
 
-def _app(page: str, viewer: Viewer | None = ADMIN_VIEWER, **state) -> AppTest:
-    """The app on a page, signed in as `viewer` (AppTest sets the session as the sign-in page would)."""
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    if viewer is not None:
-        at.session_state["viewer"] = viewer
-        at.session_state["last_seen"] = datetime.now()
-    for key, value in state.items():
-        at.session_state[key] = value
-    at.switch_page(f"pages/{page}")
-    return at.run()
+def _app(page: str, viewer: Viewer | None | str = "default", **state) -> AppTest:
+    """The app on a page, signed in as `viewer` (default: the administrator whose page it is)."""
+    if viewer == "default":
+        role = ADMIN if ADMIN in ROLE_PAGES.get(page, (ADMIN,)) else ROLE_PAGES[page][0]
+        viewer = Viewer(ROLE_USERS.get(role, "tester"), role)
+    return open_page(os.environ["MONITOR_DB_URL"], page, viewer, **state)
 
 
 def _coverage(engine, level: str) -> pd.DataFrame:
@@ -53,11 +51,9 @@ def _registered() -> list[tuple[str, str]]:
 
 
 def test_every_page_file_is_registered_and_has_a_role():
-    from monitor.access import PAGES as ROLE_PAGES
-
     files = [f for f, _ in _registered()]
     assert sorted(files) == PAGES
-    assert set(ROLE_PAGES) | {"0_sign_in.py", "0_password.py"} == set(PAGES)
+    assert set(ROLE_PAGES) | {"0_sign_in.py", "0_password.py", "0_second_factor.py"} == set(PAGES)
 
 
 def test_url_paths_differ_from_file_routes():
