@@ -109,7 +109,9 @@ def _sign_in(browser, base: str, username: str, height: int = 768, landing: str 
     page.get_by_role("button", name="登录").click()
     page.wait_for_selector(f"h2:has-text('{landing}'), h1:has-text('动态口令验证')", timeout=60_000)
     if page.locator("h1:has-text('动态口令验证')").count():
-        enrol = page.locator("text=扫描下面的二维码").count() > 0
+        binding, asking = page.locator("text=扫描下面的二维码"), page.locator("text=手机不在身边时")
+        binding.or_(asking).first.wait_for(timeout=30_000)  # the page's text follows its title
+        enrol = binding.count() > 0
         if enrol:
             page.wait_for_selector("[data-testid='stImage'] img", timeout=30_000)
             SECRETS[username] = page.locator("[data-testid='stCode']").first.inner_text().strip()
