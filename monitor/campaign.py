@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from monitor.coverage import at_level
+from monitor.text import is_in
 
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
 SKIP_OUTCOMES = ("已在外地参保", "已死亡或迁出")  # a reminder text would be pointless
@@ -100,7 +101,7 @@ def sms_list(persons: pd.DataFrame, paid: pd.DataFrame, outcomes: pd.DataFrame, 
     persons: id_number, name, phone, priority (1 vulnerable, 2 newborn, 3 other), subsidy, subsidy_cents.
     Leaves out persons without a valid 11-digit mainland mobile and those whose latest outcome makes a text
     pointless; returns the list (phone, name, message) and how many were left out for which reason."""
-    todo = persons[~persons["id_number"].isin(paid["id_number"])]
+    todo = persons[~is_in(persons["id_number"], paid["id_number"])]
     if priorities:
         todo = todo[todo["priority"].isin(priorities)]
     latest = outcomes.drop_duplicates("id_number", keep="last").set_index("id_number")["outcome"] \

@@ -10,6 +10,7 @@ import pandas as pd
 from monitor.config import IdentityType
 from monitor.divisions import LEVEL_DIGITS, LEVELS, levels_below, prefix
 from monitor.identities import SUBSIDY_LABELS, primary_identities
+from monitor.text import is_in
 
 COUNT_COLUMNS = ["in_scope", "enrolled", "vulnerable_in_scope", "vulnerable_enrolled", "newborn_in_scope",
                  "newborn_enrolled", "enrolled_local", "enrolled_elsewhere", "duplicate_enrolled"]
@@ -39,7 +40,7 @@ def scope(population: pd.DataFrame, deaths: pd.DataFrame, enrollment: pd.DataFra
         (population["status_date"].notna() & (population["status_date"] > a))
     dead = set(deaths.loc[deaths["death_date"] <= a, "id_number"])
     mask = (population["birth_date"] <= a) & status_ok.fillna(False).astype(bool) & \
-        ~population["id_number"].isin(dead)
+        ~is_in(population["id_number"], dead)
     persons = population.loc[mask, ["id_number", "name", "village_code", "household_id", "birth_date",
                                     "phone", "address"]].copy()
     persons["newborn"] = persons["birth_date"] >= f"{year}-01-01"
@@ -108,8 +109,8 @@ def outreach_list(persons: pd.DataFrame, population: pd.DataFrame, enrollment: p
     todo["remark"] = ""
     primary = primary_identities(identities, as_of, types)
     enrolled_ids = set(enrolled_persons(enrollment, year, root)["id_number"])
-    outsiders = primary[~primary["id_number"].isin(set(population["id_number"])) &
-                        ~primary["id_number"].isin(enrolled_ids)].copy()
+    outsiders = primary[~is_in(primary["id_number"], population["id_number"]) &
+                        ~is_in(primary["id_number"], enrolled_ids)].copy()
     outsiders["village_code"] = ""
     outsiders["newborn"] = False
     outsiders["vulnerable"] = True

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from monitor.text import is_in
+
 COLUMNS = ["kind", "source", "file", "row", "id_number", "name", "detail"]
 KIND_LABELS = {
     "ENROLLED_NOT_IN_REGISTER": "参保人员不在人口底册",
@@ -20,22 +22,22 @@ def data_quality_findings(snapshots: dict[str, pd.DataFrame], settlements: pd.Da
     Every finding is derived from the stored snapshots, so a later load that lacks a source keeps its findings.
     """
     population, enrollment, identities = snapshots["population"], snapshots["enrollment"], snapshots["identities"]
-    registered = set(population["id_number"])
+    registered = population["id_number"]
     enrolled_y = enrollment[(enrollment["year"] == year) & (enrollment["status"] == "正常参保")]
     stated = population["stated_birth_date"].fillna("")
     born = population[(stated != "") & (stated != population["birth_date"])]
     parts = [_finding(born, "BIRTH_MISMATCH", "population",
                       "出生日期 " + born["stated_birth_date"].astype("str") + " ≠ 身份证 " + born["birth_date"])]
 
-    outside = enrolled_y[~enrolled_y["id_number"].isin(registered)].drop_duplicates("id_number")
+    outside = enrolled_y[~is_in(enrolled_y["id_number"], registered)].drop_duplicates("id_number")
     parts.append(_finding(outside, "ENROLLED_NOT_IN_REGISTER", "enrollment", f"{year} 年参保，人口底册中无此人"))
 
-    holders = identities[~identities["id_number"].isin(registered)].drop_duplicates("id_number")
+    holders = identities[~is_in(identities["id_number"], registered)].drop_duplicates("id_number")
     parts.append(_finding(holders, "IDENTITY_NOT_IN_REGISTER", "identities",
                           "困难群众身份：" + holders["identity_type"].astype("str")))
 
     of_year = settlements[(settlements["reverses"] == "") & settlements["settle_date"].str.startswith(f"{year}-")]
-    uninsured = of_year[~of_year["id_number"].isin(set(enrolled_y["id_number"]))].drop_duplicates("id_number")
+    uninsured = of_year[~is_in(of_year["id_number"], enrolled_y["id_number"])].drop_duplicates("id_number")
     parts.append(_finding(uninsured, "SETTLEMENT_WITHOUT_ENROLLMENT", "settlements", f"{year} 年有结算，无正常参保记录"))
 
     names = population.drop_duplicates("id_number").set_index("id_number")["name"]

@@ -13,16 +13,17 @@ from sqlalchemy.engine import Engine
 
 from monitor import boundaries as boundary_rules
 from monitor import store
+from monitor.campaign import progress_all_levels
 from monitor.config import ConfigError, Settings
 from monitor.costs import alerts as compute_alerts
 from monitor.costs import netted_settlements, person_year, rule_thresholds
 from monitor.coverage import COUNT_COLUMNS, coverage_by_division, outreach_list, scope
-from monitor.campaign import progress_all_levels
 from monitor.divisions import level_of, levels_below
 from monitor.findings import data_quality_findings
 from monitor.identities import change_list, primary_identities
 from monitor.read import LoadError, checksum, files_by_source, read_boundaries, read_source
 from monitor.sources import TABULAR_SOURCES
+from monitor.text import is_in
 from monitor.validate import Context, Validated, validate_source
 
 Progress = Callable[[str], None]
@@ -58,9 +59,8 @@ def resolve_root(engine: Engine, settings: Settings, region: str | None) -> str:
 
 
 def _stored(engine: Engine) -> dict[str, pd.DataFrame]:
-    with engine.connect() as conn:
-        frames = {key: store.read_table(conn, table) for key, table in store.SNAPSHOT_TABLES.items()}
-        frames["settlements"] = store.read_table(conn, store.settlements)
+    frames = {key: store.read_bulk(engine, table) for key, table in store.SNAPSHOT_TABLES.items()}
+    frames["settlements"] = store.read_bulk(engine, store.settlements)
     return frames
 
 
@@ -110,7 +110,7 @@ def _run(inbox: Path | None, settings: Settings, engine: Engine, year: int, as_o
         mentioned = None
         if key == "settlements":
             ids = pd.concat([t.column(c) for t in raw[key] for c in ("settlement_id", "reverses")]).str.strip()
-            mentioned = stored["settlements"][stored["settlements"]["settlement_id"].isin(set(ids))]
+            mentioned = stored["settlements"][is_in(stored["settlements"]["settlement_id"], ids)]
         ctx = Context(settings, root, year, run_date, villages, mentioned)
         results[key] = validate_source(key, raw[key], ctx)
         valid = results[key].valid

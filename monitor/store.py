@@ -290,6 +290,22 @@ def _typed(frame: pd.DataFrame, table: sa.Table) -> pd.DataFrame:
     return out
 
 
+def read_bulk(engine: Engine, table: sa.Table) -> pd.DataFrame:
+    """A whole big table (snapshots, settlements), the same frame as read_table. On PostgreSQL it comes through
+    ADBC as Arrow columns (binary COPY), several times faster than row by row. SQLite stays on the sqlite3 module:
+    a second SQLite library in the same process would break the file locks."""
+    if engine.url.get_backend_name() != "postgresql":
+        return read_table(engine, table)
+    import adbc_driver_postgresql.dbapi
+
+    sql = str(sa.select(table).compile(engine, compile_kwargs={"literal_binds": True}))
+    plain = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with adbc_driver_postgresql.dbapi.connect(plain) as conn, conn.cursor() as cur:
+        cur.execute(sql)
+        frame = cur.fetch_arrow_table().to_pandas()
+    return _typed(frame, table)
+
+
 def read_table(conn: Connection | Engine, table: sa.Table, where: sa.ColumnElement | None = None,
                order_by: list | None = None) -> pd.DataFrame:
     query = sa.select(table)
@@ -311,8 +327,14 @@ def write_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
         col = frame[name]
         columns.append(col.astype(object).where(col.notna(), None).tolist())
     rows = list(zip(*columns))
-    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     quote = conn.dialect.identifier_preparer.quote
+    if conn.dialect.name == "postgresql":  # COPY, in the caller's transaction: many times faster than INSERTs
+        cursor = conn.connection.driver_connection.cursor()
+        with cursor.copy(f"COPY {quote(table.name)} ({', '.join(quote(n) for n in names)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
            f"VALUES ({', '.join([marker] * len(names))})")
     for start in range(0, len(rows), 50_000):
