@@ -49,11 +49,11 @@ if current.sees_page("1_overview.py"):  # the roles that work with the data get 
     if known:
         st.sidebar.selectbox("监测年度", known, key="year", format_func=lambda y: f"{y} 年")
     last_ok = queries.latest_run(engine())
-    last_any = queries.latest_run(engine(), status=None)
+    last_any = queries.latest_run(engine(), status=None) if current.role == ADMIN else None  # failures: admin only
     if last_ok:
         st.sidebar.caption(f"最近成功运行：{last_ok['finished_at']}（#{last_ok['id']}，{last_ok['year']} 年，"
                            f"截至 {last_ok['as_of']}）")
-    if last_any and last_any["status"] == "failed" and current.role == ADMIN:
+    if last_any and last_any["status"] == "failed":
         st.sidebar.warning(f"最近一次运行失败（{last_any['finished_at']}）：{last_any['message']}")
 allowed = [(f, t, i, u) for f, t, i, u in PAGES if current.sees_page(f)]
 if not allowed:

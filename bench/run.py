@@ -1,6 +1,6 @@
 """District-scale benchmark: generate the demo, load it, export, query the pages; results to bench/results/.
 
-    .venv/bin/python bench/run.py [--sizes 150000,500000,1500000] [--repeat 5] [--keep DIR]
+    .venv/bin/python bench/run.py [--sizes 150000,500000,1500000] [--repeat 5] [--keep DIR] [--postgres URL]
 
 Each load runs in its own process (`python -m etl run`) so its wall time, CPU time and peak memory (RSS)
 are those of the whole process. A plain DuckDB query over the same settlement file gives the floor.
@@ -107,11 +107,23 @@ def _duckdb_floor(settlements: list[Path]) -> dict | None:
     return {"wall_s": round(time.perf_counter() - started, 2)}
 
 
-def bench_size(persons: int, repeat: int, work: Path, settings) -> dict:
+def _fresh_postgres(server: str, name: str) -> str:
+    """A new empty database on the server (any database URL of it); returns its URL."""
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return server.rsplit("/", 1)[0] + "/" + name
+
+
+def bench_size(persons: int, repeat: int, work: Path, settings, postgres: str | None = None) -> dict:
     folder = work / f"demo-{persons}"
     main, followup, db = folder / "2025-11", folder / "2025-12", folder / "monitor.db"
-    url = f"sqlite:///{db}"
-    result: dict = {"persons": persons}
+    url = _fresh_postgres(postgres, f"bench_{persons}") if postgres else f"sqlite:///{db}"
+    result: dict = {"persons": persons, "database": "postgresql" if postgres else "sqlite"}
     print(f"[{persons}] generating …", flush=True)
     result["generate"] = _measured([PYTHON, "-m", "etl", "demo", "--out", str(main), "--persons", str(persons),
                                     "--followup", str(followup)])
@@ -189,13 +201,15 @@ def main() -> int:
     parser.add_argument("--sizes", default="150000,500000,1500000", help="register sizes to run, comma-separated")
     parser.add_argument("--repeat", type=int, default=5, help="runs of each page query")
     parser.add_argument("--keep", type=Path, help="work folder to keep (default: a temporary one, removed)")
+    parser.add_argument("--postgres", help="load into PostgreSQL instead of SQLite: a database URL of the server "
+                                           "(each size gets a new database bench_<size>)")
     args = parser.parse_args()
     settings = load_settings(None)
     work = args.keep or Path(tempfile.mkdtemp(prefix="monitor-bench-"))
     results = {"when": datetime.now().isoformat(timespec="seconds"), "machine": machine(), "sizes": []}
     try:
         for size in (int(s) for s in args.sizes.split(",")):
-            results["sizes"].append(bench_size(size, args.repeat, work, settings))
+            results["sizes"].append(bench_size(size, args.repeat, work, settings, args.postgres))
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

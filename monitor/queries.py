@@ -30,11 +30,12 @@ def latest_run(engine: Engine, status: str | None = "ok") -> dict | None:
 def data_version(engine: Engine) -> tuple[int, int, int]:
     """Changes whenever stored data does: the latest run, and the counts of workflow events and outcomes
     (append-only tables), so cached page results follow pushes and feedback made anywhere."""
-    with engine.connect() as conn:
-        run = conn.execute(sa.select(sa.func.max(store.runs.c.id))).scalar() or 0
-        events = conn.execute(sa.select(sa.func.count()).select_from(store.alert_events)).scalar() or 0
-        outcomes = conn.execute(sa.select(sa.func.count()).select_from(store.outreach_outcomes)).scalar() or 0
-    return int(run), int(events), int(outcomes)
+    query = sa.select(sa.select(sa.func.max(store.runs.c.id)).scalar_subquery(),
+                      sa.select(sa.func.count()).select_from(store.alert_events).scalar_subquery(),
+                      sa.select(sa.func.count()).select_from(store.outreach_outcomes).scalar_subquery())
+    with engine.connect() as conn:  # one round trip: every cached page call asks for it
+        run, events, outcomes = conn.execute(query).one()
+    return int(run or 0), int(events or 0), int(outcomes or 0)
 
 
 def as_of(engine: Engine, year: int) -> str:
