@@ -11,7 +11,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from monitor.text import fold_series
+from monitor.text import extract_groups, fold_series, parse_floats
 
 _ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
 _CHECK_CHARS = np.array(list("10X98765432"))
@@ -79,7 +79,7 @@ def dates(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     for pattern in _DATE_PATTERNS:
         if not todo.any():
             break
-        parts = s[todo].str.extract(f"^{pattern}$")
+        parts = extract_groups(s[todo], f"^{pattern}$")
         hit = parts["y"].notna()
         if hit.any():
             p = parts[hit]
@@ -101,11 +101,11 @@ def amounts(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     # Up to 13 integer digits and 2 decimals fit a double exactly enough to round to the cent.
     simple = s.str.fullmatch(r"[+-]?\d{1,13}(?:\.\d{1,2})?").fillna(False).astype(bool)
     if simple.any():
-        cents[simple] = np.round(pd.to_numeric(s[simple]).to_numpy(dtype="float64") * 100).astype("int64")
+        cents[simple] = np.round(parse_floats(s[simple]) * 100).astype("int64")
     rest = (s != "") & ~simple
     ok = simple.copy()
     if rest.any():
-        parts = s[rest].str.extract(_AMOUNT)
+        parts = extract_groups(s[rest], _AMOUNT)
         whole = parts["int"].str.replace(",", "", regex=False)
         good = whole.notna() & (whole.str.len() <= 13)
         if good.any():

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from contextlib import nullcontext
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -293,6 +296,37 @@ def _typed(frame: pd.DataFrame, table: sa.Table) -> pd.DataFrame:
     return out
 
 
+def _typed_column(column: sa.Column, values: Sequence) -> pd.Series | np.ndarray:
+    """One column of driver values in the dtype _typed gives, built through Arrow: several times faster than
+    pandas' object columns. Values of another type (SQLite keeps what it is given) take _typed's slower path."""
+    try:
+        if column.name in INT_COLUMNS:
+            return pa.array(values, type=pa.int64()).to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+        if isinstance(column.type, sa.Boolean):
+            return np.fromiter((bool(v) for v in values), dtype=bool, count=len(values))
+        if not isinstance(column.type, sa.LargeBinary):
+            return pd.Series(pa.array(values, type=pa.large_string()), dtype="str")
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        pass
+    return _typed(pd.DataFrame({column.name: pd.Series(values, dtype=object)}), sa.Table(
+        "_", sa.MetaData(), sa.Column(column.name, column.type)))[column.name]
+
+
+def _frame(query: sa.Select, conn: Connection, columns: list[sa.Column]) -> pd.DataFrame:
+    """Run a query on the driver's own cursor and build typed columns from its rows."""
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.construct_params()
+    args = [params[name] for name in compiled.positiontup] if compiled.positiontup else params
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.execute(str(compiled), args)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    values = list(zip(*rows)) if rows else [()] * len(columns)
+    return pd.DataFrame({c.name: _typed_column(c, v) for c, v in zip(columns, values)})
+
+
 def read_bulk(engine: Engine, table: sa.Table) -> pd.DataFrame:
     """A whole big table (snapshots, settlements), the same frame as read_table. On PostgreSQL it comes through
     ADBC as Arrow columns (binary COPY), several times faster than row by row. SQLite stays on the sqlite3 module:
@@ -316,8 +350,8 @@ def read_table(conn: Connection | Engine, table: sa.Table, where: sa.ColumnEleme
         query = query.where(where)
     if order_by:
         query = query.order_by(*order_by)
-    frame = pd.read_sql(query, conn)
-    return _typed(frame, table)
+    with (conn.connect() if isinstance(conn, Engine) else nullcontext(conn)) as c:
+        return _frame(query, c, list(table.columns))
 
 
 def write_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:

@@ -3,6 +3,7 @@ membership tests on text columns."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -18,6 +19,8 @@ def fold_width(text: str) -> str:
 
 def fold_series(values: pd.Series) -> pd.Series:
     """fold_width and strip, for a whole column of strings (translating only rows that need it)."""
+    if pc.all(pc.string_is_ascii(_arrow(values))).as_py() is not False:  # ID numbers, dates, amounts: nothing wide
+        return values.str.strip()
     wide = values.str.contains("[\uFF01-\uFF5E\u3000]", regex=True).fillna(False).astype(bool)
     if wide.any():
         values = values.copy()
@@ -25,10 +28,36 @@ def fold_series(values: pd.Series) -> pd.Series:
     return values.str.strip()
 
 
+def _arrow(values: pd.Series) -> pa.Array:
+    return pa.array(values.astype("str"), type=pa.large_string(), from_pandas=True)
+
+
+def join_columns(columns: list[pd.Series], separator: str) -> pd.Series:
+    """Text columns joined row by row with a separator, in one Arrow kernel (no intermediate columns)."""
+    joined = pc.binary_join_element_wise(*(_arrow(c.astype("str").fillna("")) for c in columns),
+                                         pa.scalar(separator, pa.large_string()))
+    return pd.Series(joined, index=columns[0].index, dtype="str")
+
+
+def extract_groups(values: pd.Series, pattern: str) -> pd.DataFrame:
+    """values.str.extract(pattern) in one Arrow (RE2) kernel: a column per named group, missing where the pattern
+    does not match; an optional group that took no part is ''. pandas would run Python's re row by row. RE2's \d is
+    ASCII digits only (Python's takes any script's), so fold full-width digits first."""
+    parts = pc.extract_regex(_arrow(values), pattern)
+    names = [parts.type.field(i).name for i in range(parts.type.num_fields)]
+    return pd.DataFrame({name: pd.Series(pc.struct_field(parts, name), index=values.index, dtype="str")
+                         for name in names}, index=values.index)
+
+
+def parse_floats(values: pd.Series) -> np.ndarray:
+    """Decimal strings already checked for their form, as doubles (Arrow's parser: pandas' to_numeric goes through
+    Python objects)."""
+    return pc.cast(_arrow(values), pa.float64()).to_numpy(zero_copy_only=False)
+
+
 def is_in(values: pd.Series, pool) -> pd.Series:
     """values.isin(pool) for text columns, as one Arrow kernel: pandas' own isin turns every member of the pool into
     a Python scalar first, which costs seconds when the pool holds a million ID numbers."""
     members = pool.dropna() if isinstance(pool, pd.Series) else pd.Series(list(pool), dtype="str")
-    found = pc.is_in(pa.array(values.astype("str"), type=pa.large_string(), from_pandas=True),
-                     value_set=pa.array(members.astype("str"), type=pa.large_string(), from_pandas=True))
+    found = pc.is_in(_arrow(values), value_set=_arrow(members))
     return pd.Series(found.fill_null(False).to_numpy(zero_copy_only=False), index=values.index, dtype=bool)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from monitor import normalize as norm
@@ -17,6 +18,7 @@ from monitor.config import Settings
 from monitor.divisions import prefix
 from monitor.read import RawTable
 from monitor.sources import ALL_SOURCES, FUNDS, SETTLEMENT_AMOUNTS, Source
+from monitor.text import is_in, join_columns
 
 
 @dataclass(frozen=True)
@@ -42,20 +44,32 @@ REJECT_COLUMNS = ["source", "file", "row", "reason", "column", "original"]
 
 
 class _Verdicts:
-    """First-reason-wins bookkeeping for one frame."""
+    """First-reason-wins bookkeeping for one frame (numpy arrays: flagging runs dozens of times per source)."""
 
     def __init__(self, index: pd.Index):
-        self.reason = pd.Series(pd.NA, index=index, dtype="str")
-        self.column = pd.Series(pd.NA, index=index, dtype="str")
+        self.index = index
+        self._open = np.ones(len(index), dtype=bool)
+        self._reason = np.full(len(index), None, dtype=object)
+        self._column = np.full(len(index), None, dtype=object)
 
     @property
     def open(self) -> pd.Series:
-        return self.reason.isna()
+        return pd.Series(self._open.copy(), index=self.index)
+
+    @property
+    def reason(self) -> pd.Series:
+        return pd.Series(self._reason, index=self.index)
+
+    @property
+    def column(self) -> pd.Series:
+        return pd.Series(self._column, index=self.index)
 
     def flag(self, mask: pd.Series, reason: str, header: str) -> None:
-        hit = mask.fillna(False).astype(bool) & self.open
-        self.reason[hit] = reason
-        self.column[hit] = header
+        """Mark rows of mask (which may cover only some rows) that have no reason yet."""
+        hit = mask.reindex(self.index, fill_value=False).fillna(False).astype(bool).to_numpy() & self._open
+        self._open[hit] = False
+        self._reason[hit] = reason
+        self._column[hit] = header
 
 
 def _identity_aliases(settings: Settings, year: int) -> dict[str, tuple[str, ...]]:
@@ -104,11 +118,7 @@ def _normalise_column(kind: str, raw: pd.Series, ctx: Context) -> tuple[pd.Serie
 
 def _signature(frame: pd.DataFrame, names: list[str]) -> pd.Series:
     """All normalised values of a row joined, for DUPLICATE_ROW comparisons."""
-    parts = [frame[n].astype("str").fillna("") for n in names]
-    out = parts[0]
-    for p in parts[1:]:
-        out = out + "\x1f" + p
-    return out
+    return join_columns([frame[n] for n in names], "\x1f")
 
 
 def _key(frame: pd.DataFrame, names: tuple[str, ...]) -> pd.Series:
@@ -152,10 +162,16 @@ def _duplicates(source: Source, values: pd.DataFrame, v: _Verdicts, ctx: Context
     header = source.column(source.duplicate_key[0]).header
     live = values[v.open]
     key = _key(live, source.duplicate_key)
+    stored = ctx.stored_settlements if source.key == "settlements" else None
+    repeated = key.duplicated(keep=False)
+    if stored is not None and not stored.empty:
+        repeated |= is_in(key, stored["settlement_id"])
+    if not repeated.any():
+        return
+    live, key = live[repeated], key[repeated]  # only rows sharing a key need their whole row compared
     sig = _signature(live, names)
     kept_sig = sig.groupby(key, sort=False).transform("first")
-    if source.key == "settlements" and ctx.stored_settlements is not None and not ctx.stored_settlements.empty:
-        stored = ctx.stored_settlements
+    if stored is not None and not stored.empty:
         stored_sig = pd.Series(_signature(stored, names).to_numpy(), index=stored["settlement_id"].to_numpy())
         earlier = key.map(stored_sig)
         kept_sig = earlier.where(earlier.notna(), kept_sig)

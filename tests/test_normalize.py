@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from monitor import normalize as norm
+from monitor import text
 
 RUN_DATE = date(2026, 11, 23)
 
@@ -72,3 +73,29 @@ def test_division_codes_padded(raw, expected):
 def test_enumerations_through_aliases(raw, expected, settings):
     values, bad = norm.enum_values(pd.Series([raw], dtype="str"), settings.value_aliases["enrollment_status"])
     assert (None if bad.iloc[0] else values.iloc[0]) == expected
+
+
+TEXTS = ["2025/1/5", "x", "", "2025年3月12日", "+1,234.5", "１２３", "  a b  ", "-0.01"]
+
+
+@pytest.mark.parametrize("pattern", [r"^(?P<y>\d{4})/(?P<m>\d{1,2})/(?P<d>\d{1,2})$",
+                                     r"^(?P<y>\d{4})年(?P<m>\d{1,2})月(?P<d>\d{1,2})日$", norm._AMOUNT])
+def test_arrow_extract_matches_pandas(pattern):
+    values = text.fold_series(pd.Series(TEXTS, index=range(10, 18), dtype="str"))  # as the normalisers do
+    expected = values.str.extract(pattern)
+    got = text.extract_groups(values, pattern)
+    # pandas leaves a group that took no part missing, Arrow gives ''; callers treat both as ''
+    pd.testing.assert_frame_equal(got.fillna(""), expected.fillna("").astype("str"), check_column_type=False)
+    assert got.isna().all(axis=1).tolist() == expected.isna().all(axis=1).tolist()
+
+
+def test_arrow_text_helpers_match_pandas():
+    values = pd.Series(TEXTS, dtype="str")
+    folded = text.fold_series(values)
+    assert folded.tolist() == [text.fold_width(v).strip() for v in TEXTS]
+    assert text.fold_series(pd.Series(["1 ", " 2"], dtype="str")).tolist() == ["1", "2"]
+    numbers = pd.Series(["+12.5", "-0.01", "007", "1234567890123.99"], dtype="str")
+    assert text.parse_floats(numbers).tolist() == pd.to_numeric(numbers).tolist()
+    amounts = pd.Series([1, None, 3], dtype="Int64")
+    joined = text.join_columns([values.head(3), amounts], "|")
+    assert joined.tolist() == ["2025/1/5|1", "x|", "|3"]
