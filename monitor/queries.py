@@ -67,13 +67,16 @@ def outreach(engine: Engine, year: int) -> pd.DataFrame:
 
 def alerts(engine: Engine, year: int) -> pd.DataFrame:
     """Alerts of a year with their workflow state."""
+    alerts, states = store.alerts, store.alert_states
+    query = sa.select(alerts, states.c.state, states.c.upgraded, states.c.batch_no, states.c.department,
+                      states.c.result) \
+        .select_from(alerts.outerjoin(states, (states.c.year == alerts.c.year) &
+                                      (states.c.id_number == alerts.c.id_number))) \
+        .where(alerts.c.year == year).order_by(alerts.c.seq)
     with engine.connect() as conn:
-        rows = store.read_table(conn, store.alerts, store.alerts.c.year == year, [store.alerts.c.seq])
-        states = store.read_table(conn, store.alert_states, store.alert_states.c.year == year)
-    states = states.set_index("id_number")
-    for column, default in (("state", "待推送"), ("upgraded", False), ("batch_no", ""), ("department", ""),
-                            ("result", "")):
-        rows[column] = rows["id_number"].map(states[column]).fillna(default) if not states.empty else default
+        rows = store.read_select(conn, query)
+    for column, default in (("state", "待推送"), ("batch_no", ""), ("department", ""), ("result", "")):
+        rows[column] = rows[column].fillna(default)
     return rows
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 
 from monitor.config import Settings
 from monitor.sources import ALL_SOURCES, Source
-from monitor.text import fold_width
+from monitor.text import fold_width, join_columns
 
 TABULAR_SUFFIXES = (".csv", ".xlsx")
 BOUNDARY_SUFFIXES = (".geojson", ".json", ".gpkg", ".zip", ".shp")
@@ -56,7 +56,7 @@ class RawTable:
         part = self.cells.loc[index]
         if part.empty:
             return pd.Series([], dtype="str")
-        return part.astype("str").fillna("").agg("|".join, axis=1)
+        return join_columns([part[c] for c in part.columns], "|")
 
 
 def checksum(path: Path) -> str:

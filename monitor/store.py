@@ -343,6 +343,11 @@ def read_bulk(engine: Engine, table: sa.Table) -> pd.DataFrame:
     return _typed(frame, table)
 
 
+def read_select(conn: Connection, query: sa.Select) -> pd.DataFrame:
+    """The rows of a select of plain columns (joins included), typed like read_table."""
+    return _frame(query, conn, list(query.selected_columns))
+
+
 def read_table(conn: Connection | Engine, table: sa.Table, where: sa.ColumnElement | None = None,
                order_by: list | None = None) -> pd.DataFrame:
     query = sa.select(table)
