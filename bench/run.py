@@ -123,6 +123,7 @@ def bench_size(persons: int, repeat: int, work: Path, settings, postgres: str | 
     folder = work / f"demo-{persons}"
     main, followup, db = folder / "2025-11", folder / "2025-12", folder / "monitor.db"
     url = _fresh_postgres(postgres, f"bench_{persons}") if postgres else f"sqlite:///{db}"
+    shutil.rmtree(folder, ignore_errors=True)  # a kept work folder from an earlier run: start from nothing
     result: dict = {"persons": persons, "database": "postgresql" if postgres else "sqlite"}
     print(f"[{persons}] generating …", flush=True)
     result["generate"] = _measured([PYTHON, "-m", "etl", "demo", "--out", str(main), "--persons", str(persons),
