@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from monitor import boundaries as boundary_rules
-from monitor import store
+from monitor import store, table_copies
 from monitor.campaign import progress_all_levels
 from monitor.config import ConfigError, Settings
 from monitor.costs import alerts as compute_alerts
@@ -58,10 +58,15 @@ def resolve_root(engine: Engine, settings: Settings, region: str | None) -> str:
     return store.get_meta(engine, "root") or settings.region_code
 
 
-def _stored(engine: Engine) -> dict[str, pd.DataFrame]:
-    frames = {key: store.read_bulk(engine, table) for key, table in store.SNAPSHOT_TABLES.items()}
-    frames["settlements"] = store.read_bulk(engine, store.settlements)
-    return frames
+def _stored(engine: Engine) -> tuple[dict[str, pd.DataFrame], set[str]]:
+    """Every stored snapshot and settlement, and the big tables that had to be read without their copies."""
+    frames, uncopied = {}, set()
+    for key, table in [*store.SNAPSHOT_TABLES.items(), ("settlements", store.settlements)]:
+        copy = table_copies.read(engine, table) if key in table_copies.COPIED else None
+        frames[key] = copy if copy is not None else store.read_bulk(engine, table)
+        if copy is None and key in table_copies.COPIED:
+            uncopied.add(key)
+    return frames, uncopied
 
 
 def _divisions_frame(valid: pd.DataFrame) -> pd.DataFrame:
@@ -95,7 +100,7 @@ def _run(inbox: Path | None, settings: Settings, engine: Engine, year: int, as_o
     rule_thresholds(settings, year)  # a missing income stops the run before anything is read
     files = files_by_source(inbox, settings) if inbox else {}
     progress(f"读取 {sum(len(v) for v in files.values())} 个文件")
-    stored = _stored(engine)
+    stored, uncopied = _stored(engine)
     raw = {key: read_source(paths, key, settings) for key, paths in files.items() if key in TABULAR_SOURCES}
 
     results: dict[str, Validated] = {}
@@ -137,20 +142,34 @@ def _run(inbox: Path | None, settings: Settings, engine: Engine, year: int, as_o
     findings = data_quality_findings(snapshots, all_settlements, year)
 
     progress("写入数据库")
-    with engine.begin() as conn:
-        run_id = int(conn.execute(store.runs.insert().values(
-            started_at=started, status="running", year=year, as_of=as_of.isoformat(), root=root,
-            inbox=str(inbox or ""), trigger=trigger)).inserted_primary_key[0])
-        store.set_meta(conn, "root", root)
-        for key, table in store.SNAPSHOT_TABLES.items():
-            if key in results:
-                store.replace_rows(conn, table, snapshots[key])
-        if "settlements" in results:
-            store.write_frame(conn, store.settlements, new_settlements.assign(run_id=run_id))
-        _store_run_files(conn, run_id, files, results)
-        _store_results(conn, run_id, year, computed, findings, changes)
-        conn.execute(store.runs.update().where(store.runs.c.id == run_id).values(
-            status="ok", finished_at=store.now(), message=""))
+    table_copies.clear_leftovers(engine)
+    pending: list[table_copies.Pending] = []
+    try:
+        with engine.begin() as conn:
+            run_id = int(conn.execute(store.runs.insert().values(
+                started_at=started, status="running", year=year, as_of=as_of.isoformat(), root=root,
+                inbox=str(inbox or ""), trigger=trigger)).inserted_primary_key[0])
+            store.set_meta(conn, "root", root)
+            for key, table in store.SNAPSHOT_TABLES.items():
+                if key in results:
+                    store.replace_rows(conn, table, snapshots[key])
+                if key in table_copies.COPIED and (key in results or key in uncopied):
+                    pending += table_copies.prepare(conn, engine, table, snapshots[key])
+            fresh = new_settlements.assign(run_id=run_id) if "settlements" in results \
+                else stored["settlements"].iloc[0:0]
+            store.write_frame(conn, store.settlements, fresh)
+            # settlements read from the database (no copies yet, or one out of step) get their copies again
+            earlier = stored["settlements"] if "settlements" in uncopied else fresh.iloc[0:0]
+            pending += table_copies.prepare(conn, engine, store.settlements,
+                                            pd.concat([earlier, fresh], ignore_index=True))
+            _store_run_files(conn, run_id, files, results)
+            _store_results(conn, run_id, year, computed, findings, changes)
+            conn.execute(store.runs.update().where(store.runs.c.id == run_id).values(
+                status="ok", finished_at=store.now(), message=""))
+    except BaseException:
+        table_copies.discard(pending)
+        raise
+    table_copies.publish(pending)
     counts = {key: r.counts for key, r in results.items()}
     return RunResult(run_id, year, as_of, root, counts, len(computed["alerts"]), len(computed["outreach"]))
 

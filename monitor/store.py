@@ -280,25 +280,24 @@ def connect(url: str) -> Engine:
     return engine
 
 
+def _typed_series(column: sa.Column, values: pd.Series) -> pd.Series:
+    """A stored column back in the core's dtype: text as str, amounts and counts as Int64, flags as bool."""
+    if column.name in INT_COLUMNS:
+        return pd.to_numeric(values).astype("Int64")
+    if isinstance(column.type, sa.Boolean):
+        return values.astype(bool)
+    if isinstance(column.type, sa.LargeBinary):
+        return values
+    return values.astype("str")
+
+
 def _typed(frame: pd.DataFrame, table: sa.Table) -> pd.DataFrame:
-    """Stored columns back in the core's dtypes: text as str, amounts and counts as Int64."""
-    out = pd.DataFrame(index=frame.index)
-    for col in table.columns:
-        values = frame[col.name]
-        if col.name in INT_COLUMNS:
-            out[col.name] = pd.to_numeric(values).astype("Int64")
-        elif isinstance(col.type, sa.Boolean):
-            out[col.name] = values.astype(bool)
-        elif isinstance(col.type, sa.LargeBinary):
-            out[col.name] = values
-        else:
-            out[col.name] = values.astype("str")
-    return out
+    return pd.DataFrame({c.name: _typed_series(c, frame[c.name]) for c in table.columns}, index=frame.index)
 
 
 def _typed_column(column: sa.Column, values: Sequence) -> pd.Series | np.ndarray:
-    """One column of driver values in the dtype _typed gives, built through Arrow: several times faster than
-    pandas' object columns. Values of another type (SQLite keeps what it is given) take _typed's slower path."""
+    """_typed_series of the driver's values, built through Arrow: several times faster than pandas' object
+    columns. Values of another type (SQLite keeps whatever it is given) take the slower path."""
     try:
         if column.name in INT_COLUMNS:
             return pa.array(values, type=pa.int64()).to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
@@ -308,8 +307,7 @@ def _typed_column(column: sa.Column, values: Sequence) -> pd.Series | np.ndarray
             return pd.Series(pa.array(values, type=pa.large_string()), dtype="str")
     except (pa.ArrowTypeError, pa.ArrowInvalid):
         pass
-    return _typed(pd.DataFrame({column.name: pd.Series(values, dtype=object)}), sa.Table(
-        "_", sa.MetaData(), sa.Column(column.name, column.type)))[column.name]
+    return _typed_series(column, pd.Series(values, dtype=object))
 
 
 def _frame(query: sa.Select, conn: Connection, columns: list[sa.Column]) -> pd.DataFrame:

@@ -1,5 +1,5 @@
-"""Text helpers: folding shared by header matching and value normalising (full-width → half-width), and fast
-membership tests on text columns."""
+"""Text helpers: folding shared by header matching and value normalising (full-width → half-width), and Arrow
+kernels for whole text columns (membership, joining, regex extraction, number parsing)."""
 
 from __future__ import annotations
 
@@ -41,8 +41,8 @@ def join_columns(columns: list[pd.Series], separator: str) -> pd.Series:
 
 def extract_groups(values: pd.Series, pattern: str) -> pd.DataFrame:
     """values.str.extract(pattern) in one Arrow (RE2) kernel: a column per named group, missing where the pattern
-    does not match; an optional group that took no part is ''. pandas would run Python's re row by row. RE2's digit class is
-    ASCII digits only (Python's takes any script's), so fold full-width digits first."""
+    does not match; an optional group that took no part is ''. pandas would run Python's re row by row. RE2's digit
+    class is ASCII digits only (Python's takes any script's), so fold full-width digits first."""
     parts = pc.extract_regex(_arrow(values), pattern)
     names = [parts.type.field(i).name for i in range(parts.type.num_fields)]
     return pd.DataFrame({name: pd.Series(pc.struct_field(parts, name), index=values.index, dtype="str")

@@ -1,0 +1,87 @@
+"""Columnar copies of the big stored tables: used only when they match the database, rebuilt when they do not."""
+
+from __future__ import annotations
+
+import shutil
+import stat
+
+import pandas as pd
+import pytest
+
+from monitor import queries, table_copies, store
+from monitor.pipeline import RunError, run_load
+from monitor.store import connect
+
+from conftest import GOLDEN
+
+
+def _results(engine) -> dict[str, pd.DataFrame]:
+    return {t.name: store.read_table(engine, t).drop(columns=["run_id"], errors="ignore")
+            for t in (store.alerts, store.outreach, store.coverage, store.findings)}
+
+
+def _files(engine) -> list[str]:
+    return sorted(p.name for p in table_copies.folder(engine).iterdir())
+
+
+def test_each_run_gets_a_private_file_and_they_read_back_what_the_database_holds(sqlite_url, settings):
+    engine = connect(sqlite_url)
+    run_load(GOLDEN / "load1", settings, engine, year=2025)
+    run_load(GOLDEN / "load2", settings, engine, year=2025)
+    assert _files(engine) == ["enrollment.parquet", "identities.parquet", "population.parquet",
+                              "settlements-run-1.parquet", "settlements-run-2.parquet"]
+    assert stat.S_IMODE(table_copies.folder(engine).stat().st_mode) == 0o700
+    assert {stat.S_IMODE(p.stat().st_mode) for p in table_copies.folder(engine).iterdir()} == {0o600}
+    for table in table_copies.COPIED.values():
+        pd.testing.assert_frame_equal(table_copies.read(engine, table), store.read_table(engine, table))
+    assert table_copies.read(engine, store.settlements)["policy_cost"].isna().any()  # NULLs survive the copy
+
+
+@pytest.mark.parametrize("damage", ["delete", "alter", "swap"])
+def test_a_missing_or_altered_file_is_not_used_and_the_next_load_rebuilds_it(sqlite_url, settings, tmp_path, damage):
+    engine = connect(sqlite_url)
+    run_load(GOLDEN / "load1", settings, engine, year=2025)
+    run_load(GOLDEN / "load2", settings, engine, year=2025)
+    expected = _results(engine)
+    first = table_copies.folder(engine) / "settlements-run-1.parquet"
+    second = table_copies.folder(engine) / "settlements-run-2.parquet"
+    if damage == "delete":
+        first.unlink()
+    elif damage == "alter":
+        first.write_bytes(first.read_bytes()[:-40] + b"\0" * 40)
+    else:
+        shutil.copy(second, first)
+    assert table_copies.read(engine, store.settlements) is None
+    assert table_copies.read(engine, store.population) is not None  # each table stands on its own
+    run_load(None, settings, engine, year=2025)  # a recompute reads the database and writes the files again
+    for name, frame in _results(engine).items():
+        pd.testing.assert_frame_equal(frame, expected[name])
+    pd.testing.assert_frame_equal(table_copies.read(engine, store.settlements),
+                                  store.read_table(engine, store.settlements))
+
+
+def test_a_failed_load_leaves_no_file_behind(sqlite_url, settings, tmp_path, monkeypatch):
+    engine = connect(sqlite_url)
+    run_load(GOLDEN / "load1", settings, engine, year=2025)
+
+    def broken(*_args, **_kwargs):
+        raise RunError("写入失败（测试）")
+
+    monkeypatch.setattr("monitor.pipeline._store_results", broken)
+    with pytest.raises(RunError):
+        run_load(GOLDEN / "load2", settings, engine, year=2025)
+    assert _files(engine) == ["enrollment.parquet", "identities.parquet", "population.parquet",
+                              "settlements-run-1.parquet"]  # no temporary file left either
+    assert queries.latest_run(engine)["id"] == 1
+    pd.testing.assert_frame_equal(table_copies.read(engine, store.settlements),
+                                  store.read_table(engine, store.settlements))
+
+
+def test_only_a_sqlite_file_database_has_copies(db_url, settings):
+    engine = connect(db_url)
+    run_load(GOLDEN / "load1", settings, engine, year=2025)
+    if engine.url.get_backend_name() == "sqlite":
+        assert table_copies.read(engine, store.settlements) is not None
+    else:
+        assert table_copies.folder(engine) is None and table_copies.read(engine, store.settlements) is None
+    assert table_copies.folder(connect("sqlite://")) is None
