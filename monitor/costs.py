@@ -9,6 +9,7 @@ import pandas as pd
 
 from monitor.config import Settings
 from monitor.sources import FUNDS
+from monitor.text import is_in
 
 AMOUNTS = ("total_cost", "policy_cost", *FUNDS)
 LEVEL_ORDER = {"红": 0, "橙": 1, "黄": 2}
@@ -100,9 +101,14 @@ def alerts(sums: pd.DataFrame, netted: pd.DataFrame, people: pd.DataFrame, setti
     out["level"] = _level(out["measure"], out["threshold"], settings)
     out["alert_type"] = np.where(out["vulnerable"], "返贫预警", "致贫预警")
     out["trigger_date"] = _trigger_dates(netted, out[["id_number", "threshold"]])
-    first_names = netted.sort_values(["settle_date", "settlement_id"]).drop_duplicates("id_number") \
-        .set_index("id_number")["name"]
-    out["name"] = out["name"].fillna(out["id_number"].map(first_names)).fillna("")
+    unnamed = out["name"].isna()  # outside the register: the name on the person's first settlement
+    if unnamed.any():
+        theirs = netted.loc[is_in(netted["id_number"], out.loc[unnamed, "id_number"]),
+                            ["id_number", "settle_date", "settlement_id", "name"]]
+        first_names = theirs.sort_values(["settle_date", "settlement_id"]).drop_duplicates("id_number") \
+            .set_index("id_number")["name"]
+        out["name"] = out["name"].fillna(out["id_number"].map(first_names))
+    out["name"] = out["name"].fillna("")
     out["village_code"] = out["village_code"].fillna("")
     out["year"] = year
     out["_lv"] = out["level"].map(LEVEL_ORDER)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -270,8 +271,8 @@ def connect(url: str) -> Engine:
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):  # noqa: ANN001
             cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA busy_timeout=30000")  # first: switching to WAL waits for a lock a load may hold
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA busy_timeout=30000")
             # 256 MiB of page cache (the default is 2 MiB): a load inserts millions of rows into indexes keyed by
             # ID number, in random order, and a small cache rereads and spills index pages at every insert.
             cur.execute("PRAGMA cache_size=-262144")
@@ -357,26 +358,45 @@ def read_table(conn: Connection | Engine, table: sa.Table, where: sa.ColumnEleme
         return _frame(query, c, list(table.columns))
 
 
+def _csv(frame: pd.DataFrame, table: sa.Table, names: list[str]) -> bytes | None:
+    """The rows as CSV for PostgreSQL's COPY, written by Arrow: text quoted (so '' stays '' and NULL is an empty
+    field), numbers and flags bare. None when a column is binary or not of one Arrow type."""
+    if any(isinstance(table.c[name].type, sa.LargeBinary) for name in names):
+        return None
+    try:
+        # one chunk per column: pyarrow 26's CSV writer emits garbage for a column whose first chunks are empty
+        # (what pd.concat of empty frames leaves)
+        arrow = pa.Table.from_pandas(frame[names], preserve_index=False).combine_chunks()
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None
+    out = pa.BufferOutputStream()
+    pacsv.write_csv(arrow, out, write_options=pacsv.WriteOptions(include_header=False))
+    return out.getvalue().to_pybytes()
+
+
 def write_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
     """Append rows (only the table's columns) inside the caller's transaction, in driver-level batches."""
     if frame.empty:
         return
     names = [c.name for c in table.columns if c.name in frame.columns]
-    columns = []
-    for name in names:
-        col = frame[name]
-        columns.append(col.astype(object).where(col.notna(), None).tolist())
-    rows = list(zip(*columns))
     quote = conn.dialect.identifier_preparer.quote
+    target = f"{quote(table.name)} ({', '.join(quote(n) for n in names)})"
     if conn.dialect.name == "postgresql":  # COPY, in the caller's transaction: many times faster than INSERTs
         cursor = conn.connection.driver_connection.cursor()
-        with cursor.copy(f"COPY {quote(table.name)} ({', '.join(quote(n) for n in names)}) FROM STDIN") as copy:
+        data = _csv(frame, table, names)
+        if data is not None:
+            with cursor.copy(f"COPY {target} FROM STDIN WITH (FORMAT csv)") as copy:
+                copy.write(data)
+            return
+    columns = [frame[name].astype(object).where(frame[name].notna(), None).tolist() for name in names]
+    rows = list(zip(*columns))
+    if conn.dialect.name == "postgresql":
+        with cursor.copy(f"COPY {target} FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
         return
     marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
-           f"VALUES ({', '.join([marker] * len(names))})")
+    sql = f"INSERT INTO {target} VALUES ({', '.join([marker] * len(names))})"
     for start in range(0, len(rows), 50_000):
         conn.exec_driver_sql(sql, rows[start:start + 50_000])
 
