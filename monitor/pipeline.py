@@ -154,16 +154,15 @@ def _run(inbox: Path | None, settings: Settings, engine: Engine, year: int, as_o
                 if key in results:
                     store.replace_rows(conn, table, snapshots[key])
                 if key in table_copies.COPIED and (key in results or key in uncopied):
-                    pending += table_copies.prepare(conn, engine, table, snapshots[key])
+                    pending += table_copies.prepare(conn, table, snapshots[key])
             fresh = new_settlements.assign(run_id=run_id) if "settlements" in results \
                 else stored["settlements"].iloc[0:0]
             store.write_frame(conn, store.settlements, fresh)
             # settlements read from the database (no copies yet, or one out of step) get their copies again
             earlier = stored["settlements"] if "settlements" in uncopied else fresh.iloc[0:0]
-            pending += table_copies.prepare(conn, engine, store.settlements,
-                                            pd.concat([earlier, fresh], ignore_index=True))
+            pending += table_copies.prepare(conn, store.settlements, pd.concat([earlier, fresh], ignore_index=True))
             _store_run_files(conn, run_id, files, results)
-            _store_results(conn, run_id, year, computed, findings, changes)
+            pending += _store_results(conn, run_id, year, computed, findings, changes)
             conn.execute(store.runs.update().where(store.runs.c.id == run_id).values(
                 status="ok", finished_at=store.now(), message=""))
     except BaseException:
@@ -242,11 +241,15 @@ def _store_run_files(conn: sa.Connection, run_id: int, files: dict[str, list[Pat
 
 
 def _store_results(conn: sa.Connection, run_id: int, year: int, computed: dict[str, pd.DataFrame],
-                   findings: pd.DataFrame, changes: pd.DataFrame | None) -> None:
+                   findings: pd.DataFrame, changes: pd.DataFrame | None) -> list[table_copies.Pending]:
+    """The year's results; returns the copies to put in place after the commit (the outreach list's)."""
+    pending = []
     for name, table in (("coverage", store.coverage), ("outreach", store.outreach), ("alerts", store.alerts)):
         frame = computed[name].assign(year=year, run_id=run_id)
         frame["seq"] = range(len(frame))
         store.replace_rows(conn, table, frame, table.c.year == year)
+        if name in table_copies.COPIED:
+            pending += table_copies.prepare(conn, table, frame)
     store.replace_rows(conn, store.findings, findings.assign(year=year), store.findings.c.year == year)
     if changes is not None:
         store.write_frame(conn, store.identity_changes, changes.assign(run_id=run_id))
@@ -257,6 +260,7 @@ def _store_results(conn: sa.Connection, run_id: int, year: int, computed: dict[s
         store.replace_rows(conn, store.campaign_progress, frame, store.campaign_progress.c.target_year == target_year)
         store.set_meta(conn, f"campaign_latest_payment_{target_year}", computed["campaign_latest"]["day"].iloc[0])
     store.write_frame(conn, store.run_summaries, run_summary(computed).assign(run_id=run_id, year=year))
+    return pending
 
 
 def run_summary(computed: dict[str, pd.DataFrame]) -> pd.DataFrame:

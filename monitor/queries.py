@@ -6,7 +6,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from monitor import store
+from monitor import store, table_copies
 from monitor.divisions import levels_below
 
 
@@ -61,6 +61,10 @@ def coverage(engine: Engine, year: int, level: str, root_code: str) -> pd.DataFr
 
 
 def outreach(engine: Engine, year: int) -> pd.DataFrame:
+    """The year's outreach list in list order (from its columnar copy when that matches the database)."""
+    copy = table_copies.read(engine, store.outreach, year)
+    if copy is not None:
+        return copy
     with engine.connect() as conn:
         return store.read_table(conn, store.outreach, store.outreach.c.year == year, [store.outreach.c.seq])
 

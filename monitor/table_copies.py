@@ -2,8 +2,9 @@
 
 sqlite3 hands rows over one Python object at a time: reading 8.5 million settlements back took 80 s at 1.5 million
 residents. So each run also writes what it stores of the big tables to Parquet files in `<database>.copies/`:
-settlements one file per run (`settlements-run-<id>.parquet`, the table only grows), the register, enrollment and
-identity snapshots one file each (replaced with the table). Each file's SHA-256 is recorded in the database in the
+settlements one file per run (`settlements-run_id-<id>.parquet`, the table only grows), the register, enrollment and
+identity snapshots one file each (replaced with the table), and each year's outreach list, which the 扩面名单 page
+reads whole (`outreach-year-<year>.parquet`). Each file's SHA-256 is recorded in the database in the
 run's own transaction (meta key `copy_<file stem>`) and the file is put in place after the commit. A load uses a
 table's files only when every part is present, matches its recorded digest and holds as many rows as the database
 has for it; otherwise it reads the database and writes the files again, so an upgraded or restored database
@@ -27,7 +28,8 @@ from sqlalchemy.engine import Connection, Engine
 from monitor import store
 
 COPIED = {"settlements": store.settlements, "population": store.population, "enrollment": store.enrollment,
-          "identities": store.identities}
+          "identities": store.identities, "outreach": store.outreach}
+PARTS = {"settlements": "run_id", "outreach": "year"}  # the column whose values split a table into files
 META_PREFIX = "copy_"
 
 
@@ -54,23 +56,26 @@ def _digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def _parts_stored(conn: Connection, table: sa.Table) -> list[tuple[str, int]]:
-    """(file stem, rows) of each part the database holds, in the database's row order."""
-    if table is store.settlements:
-        query = sa.select(table.c.run_id, sa.func.count()).group_by(table.c.run_id).order_by(table.c.run_id)
-        return [(f"{table.name}-run-{run_id}", rows) for run_id, rows in conn.execute(query).all()]
+def _parts_stored(conn: Connection, table: sa.Table, only: int | None) -> list[tuple[str, int]]:
+    """(file stem, rows) of each part the database holds (only the part `only`, if given), in row order."""
+    if table.name in PARTS:
+        column = table.c[PARTS[table.name]]
+        query = sa.select(column, sa.func.count()).group_by(column).order_by(column)
+        if only is not None:
+            query = query.where(column == only)
+        return [(f"{table.name}-{column.name}-{value}", rows) for value, rows in conn.execute(query).all()]
     rows = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar()
     return [(table.name, rows)] if rows else []
 
 
-def read(engine: Engine, table: sa.Table) -> pd.DataFrame | None:
-    """The whole table from its files, the same frame as store.read_bulk; None when any file is missing, altered
-    or out of step with the database."""
+def read(engine: Engine, table: sa.Table, part: int | None = None) -> pd.DataFrame | None:
+    """The table (or one part of a split table: a run's settlements, a year's outreach list) from its files, the
+    same frame as reading the database; None when a file is missing, altered or out of step with the database."""
     where = folder(engine)
     if where is None:
         return None
     with engine.connect() as conn:
-        parts = _parts_stored(conn, table)
+        parts = _parts_stored(conn, table, part)
         digests = dict(conn.execute(sa.select(store.meta.c.key, store.meta.c.value)
                                     .where(store.meta.c.key.like(f"{META_PREFIX}{table.name}%"))).all())
     if not parts:
@@ -89,20 +94,21 @@ def read(engine: Engine, table: sa.Table) -> pd.DataFrame | None:
     return store._typed(frame, table)
 
 
-def prepare(conn: Connection, engine: Engine, table: sa.Table, rows: pd.DataFrame) -> list[Pending]:
-    """Write the files of these rows (settlements: one per run_id; other tables: the whole new table) under
-    temporary names and record their digests in the caller's transaction. Columns the frame lacks are NULL, as
-    the database stores them."""
-    where = folder(engine)
+def prepare(conn: Connection, table: sa.Table, rows: pd.DataFrame) -> list[Pending]:
+    """Write the files of these rows (a split table: one per part; others: the whole new table) under temporary
+    names and record their digests in the caller's transaction. Columns the frame lacks are NULL, as the database
+    stores them."""
+    where = folder(conn.engine)
     if where is None or rows.empty:
         return []
     where.mkdir(mode=0o700, exist_ok=True)
     full = store._typed(rows.reindex(columns=[c.name for c in table.columns]), table)
-    parts = full.groupby("run_id", sort=True) if table is store.settlements else [(None, full)]
+    column = PARTS.get(table.name)
+    parts = full.groupby(column, sort=True) if column else [(None, full)]
     pending: list[Pending] = []
     try:
-        for run_id, part in parts:
-            stem = f"{table.name}-run-{int(run_id)}" if run_id is not None else table.name
+        for value, part in parts:
+            stem = f"{table.name}-{column}-{int(value)}" if column else table.name
             final = where / f"{stem}.parquet"
             pending.append(Pending(final.with_suffix(f".{os.getpid()}.tmp"), final))
             fd = os.open(pending[-1].temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

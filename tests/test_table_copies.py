@@ -28,8 +28,8 @@ def test_each_run_gets_a_private_file_and_they_read_back_what_the_database_holds
     engine = connect(sqlite_url)
     run_load(GOLDEN / "load1", settings, engine, year=2025)
     run_load(GOLDEN / "load2", settings, engine, year=2025)
-    assert _files(engine) == ["enrollment.parquet", "identities.parquet", "population.parquet",
-                              "settlements-run-1.parquet", "settlements-run-2.parquet"]
+    assert _files(engine) == ["enrollment.parquet", "identities.parquet", "outreach-year-2025.parquet",
+                              "population.parquet", "settlements-run_id-1.parquet", "settlements-run_id-2.parquet"]
     assert stat.S_IMODE(table_copies.folder(engine).stat().st_mode) == 0o700
     assert {stat.S_IMODE(p.stat().st_mode) for p in table_copies.folder(engine).iterdir()} == {0o600}
     for table in table_copies.COPIED.values():
@@ -43,8 +43,8 @@ def test_a_missing_or_altered_file_is_not_used_and_the_next_load_rebuilds_it(sql
     run_load(GOLDEN / "load1", settings, engine, year=2025)
     run_load(GOLDEN / "load2", settings, engine, year=2025)
     expected = _results(engine)
-    first = table_copies.folder(engine) / "settlements-run-1.parquet"
-    second = table_copies.folder(engine) / "settlements-run-2.parquet"
+    first = table_copies.folder(engine) / "settlements-run_id-1.parquet"
+    second = table_copies.folder(engine) / "settlements-run_id-2.parquet"
     if damage == "delete":
         first.unlink()
     elif damage == "alter":
@@ -70,8 +70,8 @@ def test_a_failed_load_leaves_no_file_behind(sqlite_url, settings, tmp_path, mon
     monkeypatch.setattr("monitor.pipeline._store_results", broken)
     with pytest.raises(RunError):
         run_load(GOLDEN / "load2", settings, engine, year=2025)
-    assert _files(engine) == ["enrollment.parquet", "identities.parquet", "population.parquet",
-                              "settlements-run-1.parquet"]  # no temporary file left either
+    assert _files(engine) == ["enrollment.parquet", "identities.parquet", "outreach-year-2025.parquet",
+                              "population.parquet", "settlements-run_id-1.parquet"]  # and no temporary file
     assert queries.latest_run(engine)["id"] == 1
     pd.testing.assert_frame_equal(table_copies.read(engine, store.settlements),
                                   store.read_table(engine, store.settlements))
@@ -85,3 +85,19 @@ def test_only_a_sqlite_file_database_has_copies(db_url, settings):
     else:
         assert table_copies.folder(engine) is None and table_copies.read(engine, store.settlements) is None
     assert table_copies.folder(connect("sqlite://")) is None
+
+
+def test_the_outreach_page_reads_its_year_from_the_copy_only_while_it_matches(sqlite_url, settings):
+    engine = connect(sqlite_url)
+    run_load(GOLDEN / "load1", settings, engine, year=2025)
+    run_load(GOLDEN / "load2", settings, engine, year=2025)
+    with engine.connect() as conn:
+        stored = store.read_table(conn, store.outreach, store.outreach.c.year == 2025, [store.outreach.c.seq])
+    assert len(stored) > 0
+    pd.testing.assert_frame_equal(table_copies.read(engine, store.outreach, 2025), stored)
+    pd.testing.assert_frame_equal(queries.outreach(engine, 2025), stored)
+    assert table_copies.read(engine, store.outreach, 2024) is None  # no list for that year
+    with engine.begin() as conn:  # the database changes behind the copy's back: the copy is out of step
+        conn.execute(store.outreach.delete().where(store.outreach.c.id_number == stored["id_number"].iloc[0]))
+    assert table_copies.read(engine, store.outreach, 2025) is None
+    pd.testing.assert_frame_equal(queries.outreach(engine, 2025), stored.iloc[1:].reset_index(drop=True))

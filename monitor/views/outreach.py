@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from monitor import store
+from monitor import queries
 from monitor.access import Viewer, mask_id, mask_name, mask_phone
 from monitor.exports import yuan
 
@@ -18,8 +18,7 @@ LIST_HEADERS = {"town": "乡镇", "village": "村社区", "household_id": "户�
 def rows(engine: Engine, year: int, names: pd.Series, viewer: Viewer) -> pd.DataFrame:
     """The year's list within the viewer's towns, with town and village names and display labels."""
     viewer.require("outreach")
-    with engine.connect() as conn:
-        frame = store.read_table(conn, store.outreach, store.outreach.c.year == year, [store.outreach.c.seq])
+    frame = queries.outreach(engine, year)
     frame = frame[viewer.in_scope(frame["village_code"])].reset_index(drop=True)
     frame["town"] = frame["town_code"].map(names).fillna("（未知）").where(frame["town_code"] != "", "（不在底册）")
     frame["village"] = frame["village_code"].map(names).fillna("（未知）").where(frame["village_code"] != "",
