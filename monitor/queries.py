@@ -61,12 +61,12 @@ def coverage(engine: Engine, year: int, level: str, root_code: str) -> pd.DataFr
 
 
 def outreach(engine: Engine, year: int) -> pd.DataFrame:
-    """The year's outreach list in list order (from its columnar copy when that matches the database)."""
+    """The year's outreach list in list order (from its columnar copy on SQLite when that matches the database,
+    through ADBC on PostgreSQL)."""
     copy = table_copies.read(engine, store.outreach, year)
     if copy is not None:
         return copy
-    with engine.connect() as conn:
-        return store.read_table(conn, store.outreach, store.outreach.c.year == year, [store.outreach.c.seq])
+    return store.read_bulk(engine, store.outreach, store.outreach.c.year == year, [store.outreach.c.seq])
 
 
 def alerts(engine: Engine, year: int) -> pd.DataFrame:

@@ -326,15 +326,21 @@ def _frame(query: sa.Select, conn: Connection, columns: list[sa.Column]) -> pd.D
     return pd.DataFrame({c.name: _typed_column(c, v) for c, v in zip(columns, values)})
 
 
-def read_bulk(engine: Engine, table: sa.Table) -> pd.DataFrame:
-    """A whole big table (snapshots, settlements), the same frame as read_table. On PostgreSQL it comes through
-    ADBC as Arrow columns (binary COPY), several times faster than row by row. SQLite stays on the sqlite3 module:
-    a second SQLite library in the same process would break the file locks."""
+def read_bulk(engine: Engine, table: sa.Table, where: sa.ColumnElement | None = None,
+              order_by: list | None = None) -> pd.DataFrame:
+    """Many rows of a table (snapshots, settlements, a year's list), the same frame as read_table. On PostgreSQL
+    they come through ADBC as Arrow columns (binary COPY), several times faster than row by row. SQLite stays on
+    the sqlite3 module: a second SQLite library in the same process would break the file locks."""
     if engine.url.get_backend_name() != "postgresql":
-        return read_table(engine, table)
+        return read_table(engine, table, where, order_by)
     import adbc_driver_postgresql.dbapi
 
-    sql = str(sa.select(table).compile(engine, compile_kwargs={"literal_binds": True}))
+    query = sa.select(table)
+    if where is not None:
+        query = query.where(where)
+    if order_by:
+        query = query.order_by(*order_by)
+    sql = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
     plain = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     with adbc_driver_postgresql.dbapi.connect(plain) as conn, conn.cursor() as cur:
         cur.execute(sql)

@@ -233,6 +233,9 @@ def test_bulk_reads_and_copy_writes_give_back_what_was_loaded(db_url, settings):
         assert bulk.equals(store.read_table(engine, table)), table.name
     stored = store.read_table(engine, store.settlements)
     assert stored["policy_cost"].isna().any()  # NULLs survive COPY and the Arrow read
+    year, order = store.outreach.c.year == 2025, [store.outreach.c.seq]
+    listed = store.read_bulk(engine, store.outreach, year, order)
+    assert len(listed) > 0 and listed.equals(store.read_table(engine, store.outreach, year, order))
 
 
 def test_copy_csv_keeps_text_blanks_nulls_and_concatenated_frames():
