@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from monitor import store
+from monitor.read import checksum
 
 COPIED = {"settlements": store.settlements, "population": store.population, "enrollment": store.enrollment,
           "identities": store.identities, "outreach": store.outreach}
@@ -46,14 +47,6 @@ def folder(engine: Engine) -> Path | None:
     if engine.url.get_backend_name() != "sqlite" or not database or database == ":memory:":
         return None
     return Path(database).with_name(Path(database).name + ".copies")
-
-
-def _digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _parts_stored(conn: Connection, table: sa.Table, only: int | None) -> list[tuple[str, int]]:
@@ -117,7 +110,7 @@ def prepare(conn: Connection, table: sa.Table, rows: pd.DataFrame) -> list[Pendi
             fd = os.open(pending[-1].temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as fh:
                 pq.write_table(pa.Table.from_pandas(part.reset_index(drop=True), preserve_index=False), fh)
-            store.set_meta(conn, f"{META_PREFIX}{stem}", _digest(pending[-1].temporary))
+            store.set_meta(conn, f"{META_PREFIX}{stem}", checksum(pending[-1].temporary))
     except BaseException:
         discard(pending)
         raise
