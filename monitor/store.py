@@ -292,7 +292,8 @@ def _typed_series(column: sa.Column, values: pd.Series) -> pd.Series:
     return values.astype("str")
 
 
-def _typed(frame: pd.DataFrame, table: sa.Table) -> pd.DataFrame:
+def typed_frame(frame: pd.DataFrame, table: sa.Table) -> pd.DataFrame:
+    """Stored columns of a table in the core's dtypes (see _typed_series)."""
     return pd.DataFrame({c.name: _typed_series(c, frame[c.name]) for c in table.columns}, index=frame.index)
 
 
@@ -345,7 +346,7 @@ def read_bulk(engine: Engine, table: sa.Table, where: sa.ColumnElement | None = 
     with adbc_driver_postgresql.dbapi.connect(plain) as conn, conn.cursor() as cur:
         cur.execute(sql)
         frame = cur.fetch_arrow_table().to_pandas()
-    return _typed(frame, table)
+    return typed_frame(frame, table)
 
 
 def read_select(conn: Connection, query: sa.Select) -> pd.DataFrame:

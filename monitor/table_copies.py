@@ -87,7 +87,7 @@ def read(engine: Engine, table: sa.Table, part: int | None = None) -> pd.DataFra
             return None
         tables.append(copy)
     frame = pa.concat_tables(tables).to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
-    return store._typed(frame, table)
+    return store.typed_frame(frame, table)
 
 
 def prepare(conn: Connection, table: sa.Table, rows: pd.DataFrame) -> list[Pending]:
@@ -98,7 +98,7 @@ def prepare(conn: Connection, table: sa.Table, rows: pd.DataFrame) -> list[Pendi
     if where is None or rows.empty:
         return []
     where.mkdir(mode=0o700, exist_ok=True)
-    full = store._typed(rows.reindex(columns=[c.name for c in table.columns]), table)
+    full = store.typed_frame(rows.reindex(columns=[c.name for c in table.columns]), table)
     column = PARTS.get(table.name)
     parts = full.groupby(column, sort=True) if column else [(None, full)]
     pending: list[Pending] = []
