@@ -61,10 +61,11 @@ def password_problems(password: str, username: str, settings: Settings) -> list[
     return problems
 
 
-def _random_password(settings: Settings) -> str:
+def _random_password(settings: Settings, username: str) -> str:
+    """A random password that passes the rule for this user (random letters can spell a short user name)."""
     while True:
         candidate = secrets.token_urlsafe(12) + secrets.choice("!#%*+=?@")
-        if not password_problems(candidate, "", settings):
+        if not password_problems(candidate, username, settings):
             return candidate
 
 
@@ -78,7 +79,7 @@ def add_user(engine: Engine, username: str, role: str, by: str, password: str | 
         raise AuthError(f"角色 {role} 无效（可选：{'、'.join(ROLES)}）")
     if not username.strip():
         raise AuthError("用户名不能为空")
-    password = password or _random_password(settings)
+    password = password or _random_password(settings, username)
     if problems := password_problems(password, username, settings):
         raise AuthError("密码不符合要求：" + "；".join(problems))
     at = str(_now(now).replace(microsecond=0))
@@ -117,7 +118,7 @@ def reset_password(engine: Engine, username: str, by: str, password: str | None 
     """A new password set by an administrator (random unless given); the user changes it at the next sign-in.
     Also unlocks the user name."""
     settings = settings or Settings()
-    password = password or _random_password(settings)
+    password = password or _random_password(settings, username)
     with engine.begin() as conn:
         done = conn.execute(store.users.update().where(store.users.c.username == username).values(
             password_hash=HASHER.hash(password), password_changed_at=str(_now(now).replace(microsecond=0)),

@@ -261,3 +261,11 @@ def test_an_idle_session_ends(demo):
     assert any("自动退出" in i.value for i in at.info) or any("请先登录" in w.value for w in at.warning)
     ended = audit.entries(demo, username="admin", action="退出")
     assert len(ended) == 1 and "15 分钟未操作" in ended["detail"].iloc[0]
+
+
+def test_random_passwords_never_contain_a_short_user_name(monkeypatch, settings):
+    """token_urlsafe can spell 'li'; the generator draws again until the rule holds for that user."""
+    draws = iter(["abcLIdefgh12klmn", "abcdefGHIJ12mnop"])
+    monkeypatch.setattr(auth.secrets, "token_urlsafe", lambda _n: next(draws))
+    password = auth._random_password(settings, "li")
+    assert "li" not in password.lower() and not auth.password_problems(password, "li", settings)
