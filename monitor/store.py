@@ -327,6 +327,13 @@ def _frame(query: sa.Select, conn: Connection, columns: list[sa.Column]) -> pd.D
     return pd.DataFrame({c.name: _typed_column(c, v) for c, v in zip(columns, values)})
 
 
+def _select(table: sa.Table, where: sa.ColumnElement | None, order_by: list | None) -> sa.Select:
+    query = sa.select(table)
+    if where is not None:
+        query = query.where(where)
+    return query.order_by(*order_by) if order_by else query
+
+
 def read_bulk(engine: Engine, table: sa.Table, where: sa.ColumnElement | None = None,
               order_by: list | None = None) -> pd.DataFrame:
     """Many rows of a table (snapshots, settlements, a year's list), the same frame as read_table. On PostgreSQL
@@ -336,12 +343,7 @@ def read_bulk(engine: Engine, table: sa.Table, where: sa.ColumnElement | None = 
         return read_table(engine, table, where, order_by)
     import adbc_driver_postgresql.dbapi
 
-    query = sa.select(table)
-    if where is not None:
-        query = query.where(where)
-    if order_by:
-        query = query.order_by(*order_by)
-    sql = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
+    sql = str(_select(table, where, order_by).compile(engine, compile_kwargs={"literal_binds": True}))
     plain = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     with adbc_driver_postgresql.dbapi.connect(plain) as conn, conn.cursor() as cur:
         cur.execute(sql)
@@ -356,13 +358,8 @@ def read_select(conn: Connection, query: sa.Select) -> pd.DataFrame:
 
 def read_table(conn: Connection | Engine, table: sa.Table, where: sa.ColumnElement | None = None,
                order_by: list | None = None) -> pd.DataFrame:
-    query = sa.select(table)
-    if where is not None:
-        query = query.where(where)
-    if order_by:
-        query = query.order_by(*order_by)
     with (conn.connect() if isinstance(conn, Engine) else nullcontext(conn)) as c:
-        return _frame(query, c, list(table.columns))
+        return _frame(_select(table, where, order_by), c, list(table.columns))
 
 
 def _csv(frame: pd.DataFrame, table: sa.Table, names: list[str]) -> bytes | None:
