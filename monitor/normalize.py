@@ -96,12 +96,18 @@ _AMOUNT = r"^(?P<sign>[+-]?)(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<frac>\d+))?$
 
 def amounts(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Amounts in yuan (separators, full-width digits, trailing 元) as integer cents, rounded half-up."""
-    s = fold_series(raw.fillna("")).str.removesuffix("元").str.strip()
-    cents = pd.Series(pd.NA, index=s.index, dtype="Int64")
+    s = fold_series(raw.fillna(""))
+    if s.str.contains("元", regex=False).any():
+        s = s.str.removesuffix("元").str.strip()
     # Up to 13 integer digits and 2 decimals fit a double exactly enough to round to the cent.
     simple = s.str.fullmatch(r"[+-]?\d{1,13}(?:\.\d{1,2})?").fillna(False).astype(bool)
-    if simple.any():
-        cents[simple] = np.round(parse_floats(s[simple]) * 100).astype("int64")
+    is_simple = simple.to_numpy()
+    whole_cents = np.zeros(len(s), dtype="int64")  # filled in place, not by masked assignment (slow on millions)
+    if is_simple.all():
+        whole_cents[:] = np.round(parse_floats(s) * 100)
+    elif is_simple.any():
+        whole_cents[is_simple] = np.round(parse_floats(s[simple]) * 100)
+    cents = pd.Series(pd.arrays.IntegerArray(whole_cents, ~is_simple), index=s.index)
     rest = (s != "") & ~simple
     ok = simple.copy()
     if rest.any():

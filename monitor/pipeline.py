@@ -99,9 +99,8 @@ def _run(inbox: Path | None, settings: Settings, engine: Engine, year: int, as_o
     types = settings.identity_types_for(year)
     rule_thresholds(settings, year)  # a missing income stops the run before anything is read
     files = files_by_source(inbox, settings) if inbox else {}
-    progress(f"读取 {sum(len(v) for v in files.values())} 个文件")
+    progress("读取已存数据")
     stored, uncopied = _stored(engine)
-    raw = {key: read_source(paths, key, settings) for key, paths in files.items() if key in TABULAR_SOURCES}
 
     results: dict[str, Validated] = {}
     snapshots = {key: stored[key] for key in store.SNAPSHOT_TABLES}
@@ -109,15 +108,19 @@ def _run(inbox: Path | None, settings: Settings, engine: Engine, year: int, as_o
     for key in TABULAR_SOURCES:
         if key == "population":
             villages = frozenset(snapshots["divisions"].loc[snapshots["divisions"]["level"] == "村社区", "code"])
-        if key not in raw:
+        if key not in files:
             continue
+        # one source's raw cells at a time: held together, the raw sources of a district took gigabytes
+        progress(f"读取 {key}（{len(files[key])} 个文件）")
+        raw = read_source(files[key], key, settings)
         progress(f"校验 {key}")
         mentioned = None
         if key == "settlements":
-            ids = pd.concat([t.column(c) for t in raw[key] for c in ("settlement_id", "reverses")]).str.strip()
+            ids = pd.concat([t.column(c) for t in raw for c in ("settlement_id", "reverses")]).str.strip()
             mentioned = stored["settlements"][is_in(stored["settlements"]["settlement_id"], ids)]
         ctx = Context(settings, root, year, run_date, villages, mentioned)
-        results[key] = validate_source(key, raw[key], ctx)
+        results[key] = validate_source(key, raw, ctx)
+        del raw
         valid = results[key].valid
         if key == "divisions":
             snapshots["divisions"] = _divisions_frame(valid)

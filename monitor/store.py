@@ -378,6 +378,9 @@ def _csv(frame: pd.DataFrame, table: sa.Table, names: list[str]) -> bytes | None
     return out.getvalue().to_pybytes()
 
 
+WRITE_BATCH = 50_000
+
+
 def write_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
     """Append rows (only the table's columns) inside the caller's transaction, in driver-level batches."""
     if frame.empty:
@@ -392,17 +395,18 @@ def write_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
             with cursor.copy(f"COPY {target} FROM STDIN WITH (FORMAT csv)") as copy:
                 copy.write(data)
             return
-    columns = [frame[name].astype(object).where(frame[name].notna(), None).tolist() for name in names]
-    rows = list(zip(*columns))
-    if conn.dialect.name == "postgresql":
-        with cursor.copy(f"COPY {target} FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        return
     marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     sql = f"INSERT INTO {target} VALUES ({', '.join([marker] * len(names))})"
-    for start in range(0, len(rows), 50_000):
-        conn.exec_driver_sql(sql, rows[start:start + 50_000])
+    # Python objects only for one batch at a time: for all rows at once they took several times the frame's memory
+    for start in range(0, len(frame), WRITE_BATCH):
+        part = frame.iloc[start:start + WRITE_BATCH]
+        rows = list(zip(*(part[name].astype(object).where(part[name].notna(), None).tolist() for name in names)))
+        if conn.dialect.name == "postgresql":
+            with cursor.copy(f"COPY {target} FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            conn.exec_driver_sql(sql, rows)
 
 
 def replace_rows(conn: Connection, table: sa.Table, frame: pd.DataFrame, where: sa.ColumnElement | None = None) -> None:

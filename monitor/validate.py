@@ -76,8 +76,22 @@ def _identity_aliases(settings: Settings, year: int) -> dict[str, tuple[str, ...
     return {t.name: t.aliases for t in settings.identity_types_for(year)}
 
 
+# Kinds whose columns repeat few values (a person's ID number on each settlement, a date on thousands of rows):
+# they are normalised once per distinct value. Amounts and free text are mostly distinct.
+_BY_DISTINCT = ("id", "date", "year", "enum:", "identity", "division", "village", "place", "code3")
+
+
 def _normalise_column(kind: str, raw: pd.Series, ctx: Context) -> tuple[pd.Series, pd.Series | None, str]:
     """Normalised values, bad mask (None when nothing can be bad) and the reason for a bad value."""
+    if not kind.startswith(_BY_DISTINCT) or raw.empty:
+        return _normalise_values(kind, raw, ctx)
+    codes, distinct = pd.factorize(raw, use_na_sentinel=False)
+    values, bad, reason = _normalise_values(kind, pd.Series(distinct, dtype=raw.dtype), ctx)
+    spread = pd.Series(values.array.take(codes), index=raw.index)
+    return spread, None if bad is None else pd.Series(bad.to_numpy()[codes], index=raw.index), reason
+
+
+def _normalise_values(kind: str, raw: pd.Series, ctx: Context) -> tuple[pd.Series, pd.Series | None, str]:
     if kind == "id":
         values, bad = norm.id_numbers(raw, ctx.run_date)
         return values, bad, "BAD_ID"
@@ -160,15 +174,15 @@ def _duplicates(source: Source, values: pd.DataFrame, v: _Verdicts, ctx: Context
         return
     names = [c.name for c in source.columns]
     header = source.column(source.duplicate_key[0]).header
-    live = values[v.open]
-    key = _key(live, source.duplicate_key)
+    key = _key(values.loc[v.open, list(source.duplicate_key)], source.duplicate_key)
     stored = ctx.stored_settlements if source.key == "settlements" else None
     repeated = key.duplicated(keep=False)
     if stored is not None and not stored.empty:
         repeated |= is_in(key, stored["settlement_id"])
     if not repeated.any():
         return
-    live, key = live[repeated], key[repeated]  # only rows sharing a key need their whole row compared
+    key = key[repeated]  # only rows sharing a key need their whole row compared
+    live = values.loc[key.index]
     sig = _signature(live, names)
     kept_sig = sig.groupby(key, sort=False).transform("first")
     if stored is not None and not stored.empty:
@@ -186,12 +200,13 @@ def _orphan_reversals(values: pd.DataFrame, v: _Verdicts, ctx: Context) -> None:
     reversal = values["reverses"] != ""
     if not reversal.any():
         return
-    ordinary = values[v.open & ~reversal][["settlement_id", "id_number"]]
+    rev = values.loc[reversal & v.open, ["reverses", "id_number"]]
+    ordinary = values.loc[v.open & ~reversal, ["settlement_id", "id_number"]]
+    ordinary = ordinary[is_in(ordinary["settlement_id"], rev["reverses"])]  # only settlements reversed here matter
     stored = ctx.stored_settlements
     if stored is not None and not stored.empty:
         ordinary = pd.concat([ordinary, stored.loc[stored["reverses"] == "", ["settlement_id", "id_number"]]])
     targets = ordinary.drop_duplicates().rename(columns={"settlement_id": "reverses"}).assign(_found=True)
-    rev = values.loc[reversal & v.open, ["reverses", "id_number"]]
     found = rev.reset_index().merge(targets, on=["reverses", "id_number"], how="left").set_index("index")["_found"]
     v.flag(found.isna().reindex(values.index, fill_value=False), "ORPHAN_REVERSAL", "原结算流水号")
 
