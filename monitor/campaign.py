@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from monitor.coverage import at_level
-from monitor.text import is_in
+from monitor.text import is_in, lookup
 
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
 SKIP_OUTCOMES = ("已在外地参保", "已死亡或迁出")  # a reminder text would be pointless
@@ -37,7 +37,8 @@ def daily_progress(persons: pd.DataFrame, paid: pd.DataFrame, level: str, start:
     persons: in-scope persons of Y (id_number, village_code, vulnerable). Columns out: code, day, enrolled,
     vulnerable_enrolled, in_scope, vulnerable_in_scope, target, rate, vulnerable_rate.
     """
-    frame = persons[["id_number", "village_code", "vulnerable"]].merge(paid, on="id_number", how="left")
+    frame = persons[["id_number", "village_code", "vulnerable"]].reset_index(drop=True)
+    frame["paid_on"] = lookup(frame["id_number"], paid["id_number"], paid["paid_on"])  # each person paid once
     frame["code"] = at_level(frame["village_code"], level)
     days = pd.date_range(start, end, freq="D")
     base = frame.groupby("code").agg(in_scope=("id_number", "size"), vulnerable_in_scope=("vulnerable", "sum"))

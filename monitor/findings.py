@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from monitor.text import is_in
+from monitor.text import is_in, lookup
 
 COLUMNS = ["kind", "source", "file", "row", "id_number", "name", "detail"]
 KIND_LABELS = {
@@ -36,13 +36,14 @@ def data_quality_findings(snapshots: dict[str, pd.DataFrame], settlements: pd.Da
     parts.append(_finding(holders, "IDENTITY_NOT_IN_REGISTER", "identities",
                           "困难群众身份：" + holders["identity_type"].astype("str")))
 
-    of_year = settlements[(settlements["reverses"] == "") & settlements["settle_date"].str.startswith(f"{year}-")]
+    of_year = settlements.loc[(settlements["reverses"] == "") & settlements["settle_date"].str.startswith(f"{year}-"),
+                              ["id_number", "name"]]
     uninsured = of_year[~is_in(of_year["id_number"], enrolled_y["id_number"])].drop_duplicates("id_number")
     parts.append(_finding(uninsured, "SETTLEMENT_WITHOUT_ENROLLMENT", "settlements", f"{year} 年有结算，无正常参保记录"))
 
-    names = population.drop_duplicates("id_number").set_index("id_number")["name"]
-    with_name = enrollment[enrollment["name"] != ""]
-    register_name = with_name["id_number"].map(names)
+    registered_once = population.drop_duplicates("id_number")
+    with_name = enrollment.loc[enrollment["name"] != "", ["id_number", "name"]]
+    register_name = lookup(with_name["id_number"], registered_once["id_number"], registered_once["name"])
     differ = with_name[register_name.notna() & (register_name != with_name["name"])].drop_duplicates("id_number")
     parts.append(_finding(differ, "NAME_MISMATCH", "enrollment",
                           "参保登记姓名与人口底册不一致"))

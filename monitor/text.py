@@ -61,3 +61,17 @@ def is_in(values: pd.Series, pool) -> pd.Series:
     members = pool.dropna() if isinstance(pool, pd.Series) else pd.Series(list(pool), dtype="str")
     found = pc.is_in(_arrow(values), value_set=_arrow(members))
     return pd.Series(found.fill_null(False).to_numpy(zero_copy_only=False), index=values.index, dtype=bool)
+
+
+def positions_in(values: pd.Series, keys: pd.Series) -> np.ndarray:
+    """Where each value stands in keys (the first match), -1 where it is absent: one Arrow kernel, for looking values
+    up in a column of unique keys without a merge or a pandas index over millions of strings."""
+    found = pc.index_in(_arrow(values), value_set=_arrow(keys))
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def lookup(values: pd.Series, keys: pd.Series, results: pd.Series) -> pd.Series:
+    """For each value, the result beside its key (keys unique), missing where it has none: what a left merge on one
+    key gives, by positions_in."""
+    where = positions_in(values, keys)
+    return pd.Series(results.array.take(where, allow_fill=True), index=values.index)

@@ -99,3 +99,16 @@ def test_arrow_text_helpers_match_pandas():
     amounts = pd.Series([1, None, 3], dtype="Int64")
     joined = text.join_columns([values.head(3), amounts], "|")
     assert joined.tolist() == ["2025/1/5|1", "x|", "|3"]
+
+
+@pytest.mark.parametrize("keys", [["b", "a", "c"], []])
+def test_lookup_is_a_left_merge_on_unique_keys(keys):
+    values = pd.Series(["a", "x", "c", "a", None], index=[5, 6, 7, 8, 9], dtype="str")
+    table = pd.DataFrame({"k": pd.Series(keys, dtype="str"),
+                          "day": pd.to_datetime(["2025-01-0" + str(i + 1) for i in range(len(keys))])})
+    merged = values.rename("k").to_frame().merge(table, on="k", how="left")
+    got = text.lookup(values, table["k"], table["day"])
+    assert got.index.tolist() == values.index.tolist()
+    pd.testing.assert_series_equal(got.reset_index(drop=True), merged["day"], check_names=False)
+    assert text.positions_in(values, table["k"]).tolist() == [keys.index(v) if v in keys else -1
+                                                              for v in values.fillna("?")]

@@ -67,7 +67,7 @@ def person_settlements(engine: Engine, year: int, id_number: str, settings: Sett
         raise AccessDenied("此人不在您的预警名单范围内")
     with engine.connect() as conn:
         stored = store.read_table(conn, store.settlements, store.settlements.c.id_number == id_number)
-    netted = netted_settlements(stored.drop(columns=["run_id"]), year, settings.cost_measure)
+    netted = netted_settlements(stored, year, settings.cost_measure, extra=("provider",))
     netted = netted.sort_values(["settle_date", "settlement_id"]).reset_index(drop=True)
     return pd.DataFrame({
         "settle_date": netted["settle_date"], "settlement_id": netted["settlement_id"],
