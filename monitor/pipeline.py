@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -137,14 +138,6 @@ def _run(inbox: Path | None, settings: Settings, engine: Engine, year: int, as_o
     all_settlements = pd.concat([stored["settlements"].drop(columns=["run_id"]), new_settlements],
                                 ignore_index=True)
 
-    progress("计算参保率、扩面名单与预警")
-    computed = compute_results(snapshots, all_settlements, settings, year, as_of, root)
-    changes = None
-    if "identities" in results and not stored["identities"].empty:
-        changes = change_list(stored["identities"], snapshots["identities"], as_of, types)
-    findings = data_quality_findings(snapshots, all_settlements, year)
-
-    progress("写入数据库")
     table_copies.clear_leftovers(engine)
     pending: list[table_copies.Pending] = []
     try:
@@ -153,17 +146,20 @@ def _run(inbox: Path | None, settings: Settings, engine: Engine, year: int, as_o
                 started_at=started, status="running", year=year, as_of=as_of.isoformat(), root=root,
                 inbox=str(inbox or ""), trigger=trigger)).inserted_primary_key[0])
             store.set_meta(conn, "root", root)
-            for key, table in store.SNAPSHOT_TABLES.items():
-                if key in results:
-                    store.replace_rows(conn, table, snapshots[key])
-                if key in table_copies.COPIED and (key in results or key in uncopied):
-                    pending += table_copies.prepare(conn, table, snapshots[key])
-            fresh = new_settlements.assign(run_id=run_id) if "settlements" in results \
-                else stored["settlements"].iloc[0:0]
-            store.write_frame(conn, store.settlements, fresh)
-            # settlements read from the database (no copies yet, or one out of step) get their copies again
-            earlier = stored["settlements"] if "settlements" in uncopied else fresh.iloc[0:0]
-            pending += table_copies.prepare(conn, store.settlements, pd.concat([earlier, fresh], ignore_index=True))
+            progress("计算参保率、扩面名单与预警，同时写入明细数据")
+            # The inputs go to the database on a second thread while this one computes: the database's own work
+            # runs without Python's lock, so the two cores share a load. Leaving this block waits for the writer,
+            # also on failure, so nothing uses the connection when the transaction rolls back.
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                inputs = pool.submit(_store_inputs, conn, run_id, results, snapshots, uncopied, stored,
+                                     new_settlements, pending)
+                computed = compute_results(snapshots, all_settlements, settings, year, as_of, root)
+                changes = None
+                if "identities" in results and not stored["identities"].empty:
+                    changes = change_list(stored["identities"], snapshots["identities"], as_of, types)
+                findings = data_quality_findings(snapshots, all_settlements, year)
+                inputs.result()
+            progress("写入结果")
             _store_run_files(conn, run_id, files, results)
             pending += _store_results(conn, run_id, year, computed, findings, changes)
             conn.execute(store.runs.update().where(store.runs.c.id == run_id).values(
@@ -174,6 +170,22 @@ def _run(inbox: Path | None, settings: Settings, engine: Engine, year: int, as_o
     table_copies.publish(pending)
     counts = {key: r.counts for key, r in results.items()}
     return RunResult(run_id, year, as_of, root, counts, len(computed["alerts"]), len(computed["outreach"]))
+
+
+def _store_inputs(conn: sa.Connection, run_id: int, results: dict[str, Validated],
+                  snapshots: dict[str, pd.DataFrame], uncopied: set[str], stored: dict[str, pd.DataFrame],
+                  new_settlements: pd.DataFrame, pending: list[table_copies.Pending]) -> None:
+    """The snapshots the load replaced and its settlements, with their columnar copies (added to pending)."""
+    for key, table in store.SNAPSHOT_TABLES.items():
+        if key in results:
+            store.replace_rows(conn, table, snapshots[key])
+        if key in table_copies.COPIED and (key in results or key in uncopied):
+            pending.extend(table_copies.prepare(conn, table, snapshots[key]))
+    fresh = new_settlements.assign(run_id=run_id)
+    store.write_frame(conn, store.settlements, fresh)
+    # settlements read from the database (no copies yet, or one out of step) get their copies again
+    earlier = stored["settlements"] if "settlements" in uncopied else fresh.iloc[0:0]
+    pending.extend(table_copies.prepare(conn, store.settlements, pd.concat([earlier, fresh], ignore_index=True)))
 
 
 def _boundaries(paths: list[Path], divisions: pd.DataFrame, root: str, settings: Settings) -> Validated:

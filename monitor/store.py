@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
-from contextlib import nullcontext
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
 
@@ -379,6 +379,7 @@ def _csv(frame: pd.DataFrame, table: sa.Table, names: list[str]) -> bytes | None
 
 
 WRITE_BATCH = 50_000
+BULK_ROWS = 200_000  # below this, rebuilding a table's indexes gains nothing
 
 
 def write_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
@@ -397,16 +398,35 @@ def write_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
             return
     marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     sql = f"INSERT INTO {target} VALUES ({', '.join([marker] * len(names))})"
-    # Python objects only for one batch at a time: for all rows at once they took several times the frame's memory
-    for start in range(0, len(frame), WRITE_BATCH):
-        part = frame.iloc[start:start + WRITE_BATCH]
-        rows = list(zip(*(part[name].astype(object).where(part[name].notna(), None).tolist() for name in names)))
-        if conn.dialect.name == "postgresql":
-            with cursor.copy(f"COPY {target} FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            conn.exec_driver_sql(sql, rows)
+    with _indexes_rebuilt_after(conn, table, len(frame)):
+        # Python objects for one batch at a time: for all rows at once they took several times the frame's memory
+        for start in range(0, len(frame), WRITE_BATCH):
+            part = frame.iloc[start:start + WRITE_BATCH]
+            rows = list(zip(*(part[name].astype(object).where(part[name].notna(), None).tolist() for name in names)))
+            if conn.dialect.name == "postgresql":
+                with cursor.copy(f"COPY {target} FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                conn.exec_driver_sql(sql, rows)
+
+
+@contextmanager
+def _indexes_rebuilt_after(conn: Connection, table: sa.Table, adding: int) -> Iterator[None]:
+    """On SQLite, a big write into an empty table (a full load, a replaced snapshot) drops the table's indexes and
+    builds them again afterwards, in the same transaction: sorting once is faster than millions of inserts at
+    random places of a B-tree (8.5 M settlements: 56 s → 44 s)."""
+    if conn.dialect.name != "sqlite" or adding < BULK_ROWS or \
+            conn.exec_driver_sql(f'SELECT 1 FROM "{table.name}" LIMIT 1').first() is not None:
+        yield
+        return
+    indexes = conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+                                   "AND sql IS NOT NULL", (table.name,)).all()
+    for name, _sql in indexes:
+        conn.exec_driver_sql(f'DROP INDEX "{name}"')
+    yield
+    for _name, sql in indexes:
+        conn.exec_driver_sql(sql)
 
 
 def replace_rows(conn: Connection, table: sa.Table, frame: pd.DataFrame, where: sa.ColumnElement | None = None) -> None:

@@ -7,6 +7,7 @@ import shutil
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -253,3 +254,46 @@ def test_copy_csv_keeps_text_blanks_nulls_and_concatenated_frames():
     assert data == '"结算",2,"a|""b"""\n"",3,"x,y\nz"\n,4,""\n'.encode()
     assert pd.read_csv(io.BytesIO(data), header=None, keep_default_na=False)[1].tolist() == [2, 3, 4]
     assert store._csv(frame.assign(content=b"x"), store.push_batches, ["content"]) is None  # binary: row by row
+
+
+def _index_sql(engine) -> set[tuple[str, str]]:
+    with engine.connect() as conn:
+        return set(conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                                        "AND sql IS NOT NULL").all())
+
+
+def test_a_bulk_write_into_an_empty_table_rebuilds_its_indexes(sqlite_url, settings, monkeypatch):
+    """Big writes into empty SQLite tables drop and rebuild the indexes: the same indexes must come back, and a
+    failed load must leave them as they were."""
+    from monitor.pipeline import run_load
+
+    engine = connect(sqlite_url)
+    before = _index_sql(engine)
+    monkeypatch.setattr(store, "BULK_ROWS", 1)
+    dropped = []
+    real = store._indexes_rebuilt_after
+
+    @contextmanager
+    def spy(conn, table, adding):
+        with real(conn, table, adding):
+            left = conn.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+                                        "AND tbl_name = ?", (table.name,)).scalar()
+            if left == 0:
+                dropped.append(table.name)
+            yield
+
+    monkeypatch.setattr(store, "_indexes_rebuilt_after", spy)
+    run_load(GOLDEN / "load1", settings, engine, year=2025)
+    assert {"settlements", "population", "enrollment"} <= set(dropped)
+    assert _index_sql(engine) == before
+    with engine.connect() as conn:
+        plan = " ".join(str(r) for r in conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN SELECT * FROM settlements WHERE id_number = 'x'").all())
+    assert "ix_settlements_person" in plan
+
+    people = store.read_table(engine, store.population)
+    with pytest.raises(ValueError), engine.begin() as conn:
+        store.replace_rows(conn, store.population, people.head(3))  # empty table, so the indexes go
+        raise ValueError("the load fails after the write")
+    assert _index_sql(engine) == before
+    assert store.read_table(engine, store.population).equals(people)
