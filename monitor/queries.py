@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from monitor import store, table_copies
+from monitor.text import lookup
 from monitor.divisions import levels_below
 
 
@@ -69,8 +70,24 @@ def outreach(engine: Engine, year: int) -> pd.DataFrame:
     return store.read_bulk(engine, store.outreach, store.outreach.c.year == year, [store.outreach.c.seq])
 
 
+STATE_COLUMNS = {"state": "待推送", "upgraded": False, "batch_no": "", "department": "", "result": ""}  # → default
+
+
 def alerts(engine: Engine, year: int) -> pd.DataFrame:
-    """Alerts of a year with their workflow state."""
+    """Alerts of a year with their workflow state. The alerts come from the year's columnar copy on SQLite when it
+    matches the database (tens of thousands of rows of twenty columns cost sqlite3 a quarter of a second), the states
+    from the database, where the workflow changes them."""
+    copy = table_copies.read(engine, store.alerts, year)
+    if copy is not None:
+        states = store.alert_states
+        with engine.connect() as conn:
+            current = store.read_select(conn, sa.select(states.c.id_number, *(states.c[c] for c in STATE_COLUMNS))
+                                        .where(states.c.year == year))
+        rows = copy.sort_values("seq", kind="stable").reset_index(drop=True)
+        for column, default in STATE_COLUMNS.items():
+            found = lookup(rows["id_number"], current["id_number"], current[column])
+            rows[column] = found.fillna(default).astype(bool) if column == "upgraded" else found.fillna(default)
+        return rows
     alerts, states = store.alerts, store.alert_states
     query = sa.select(alerts, states.c.state, states.c.upgraded, states.c.batch_no, states.c.department,
                       states.c.result) \
@@ -79,8 +96,9 @@ def alerts(engine: Engine, year: int) -> pd.DataFrame:
         .where(alerts.c.year == year).order_by(alerts.c.seq)
     with engine.connect() as conn:
         rows = store.read_select(conn, query)
-    for column, default in (("state", "待推送"), ("batch_no", ""), ("department", ""), ("result", "")):
-        rows[column] = rows[column].fillna(default)
+    for column, default in STATE_COLUMNS.items():
+        if column != "upgraded":  # read as False where there is no state
+            rows[column] = rows[column].fillna(default)
     return rows
 
 

@@ -3,8 +3,8 @@
 sqlite3 hands rows over one Python object at a time: reading 8.5 million settlements back took 80 s at 1.5 million
 residents. So each run also writes what it stores of the big tables to Parquet files in `<database>.copies/`:
 settlements one file per run (`settlements-run_id-<id>.parquet`, the table only grows), the register, enrollment and
-identity snapshots one file each (replaced with the table), and each year's outreach list, which the 扩面名单 page
-reads whole (`outreach-year-<year>.parquet`). Each file's SHA-256 is recorded in the database in the
+identity snapshots one file each (replaced with the table), and each year's outreach and alert lists, which the
+扩面名单 and 预警 pages read whole (`outreach-year-<year>.parquet`, `alerts-year-<year>.parquet`). Each file's SHA-256 is recorded in the database in the
 run's own transaction (meta key `copy_<file stem>`) and the file is put in place after the commit. A load uses a
 table's files only when every part is present, matches its recorded digest and holds as many rows as the database
 has for it; otherwise it reads the database and writes the files again, so an upgraded or restored database
@@ -29,8 +29,8 @@ from monitor import store
 from monitor.read import checksum
 
 COPIED = {"settlements": store.settlements, "population": store.population, "enrollment": store.enrollment,
-          "identities": store.identities, "outreach": store.outreach}
-PARTS = {"settlements": "run_id", "outreach": "year"}  # the column whose values split a table into files
+          "identities": store.identities, "outreach": store.outreach, "alerts": store.alerts}
+PARTS = {"settlements": "run_id", "outreach": "year", "alerts": "year"}  # the column whose values split a table
 META_PREFIX = "copy_"
 
 

@@ -14,6 +14,7 @@ CASES = {
         '\ufeff' + HEADER + '\r\n"990101195001010012","张,三"," 2025-01-02 "\r\n'
         '990101195001010012,"王""五",""\r\n"990101195001010012","李\n四",２０２５年１月２日\r\n', True),
     "no final newline": (HEADER + "\n990101195001010012,张三,2025-01-02", True),
+    "quote inside an unquoted cell": (HEADER + '\n990101195001010012,张"三",2025-01-02\n', True),
     "header only": (HEADER + "\n", True),
     "whitespace-only row dropped": (HEADER + "\n990101195001010012,张三,2025-01-02\n  , ,\n990101195001010012,李四,\n",
                                     True),

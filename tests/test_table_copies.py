@@ -28,8 +28,8 @@ def test_each_run_gets_a_private_file_and_they_read_back_what_the_database_holds
     engine = connect(sqlite_url)
     run_load(GOLDEN / "load1", settings, engine, year=2025)
     run_load(GOLDEN / "load2", settings, engine, year=2025)
-    assert _files(engine) == ["enrollment.parquet", "identities.parquet", "outreach-year-2025.parquet",
-                              "population.parquet", "settlements-run_id-1.parquet", "settlements-run_id-2.parquet"]
+    assert _files(engine) == ["alerts-year-2025.parquet", "enrollment.parquet", "identities.parquet",
+                              "outreach-year-2025.parquet", "population.parquet", "settlements-run_id-1.parquet", "settlements-run_id-2.parquet"]
     assert stat.S_IMODE(table_copies.folder(engine).stat().st_mode) == 0o700
     assert {stat.S_IMODE(p.stat().st_mode) for p in table_copies.folder(engine).iterdir()} == {0o600}
     for table in table_copies.COPIED.values():
@@ -70,8 +70,8 @@ def test_a_failed_load_leaves_no_file_behind(sqlite_url, settings, tmp_path, mon
     monkeypatch.setattr("monitor.pipeline._store_results", broken)
     with pytest.raises(RunError):
         run_load(GOLDEN / "load2", settings, engine, year=2025)
-    assert _files(engine) == ["enrollment.parquet", "identities.parquet", "outreach-year-2025.parquet",
-                              "population.parquet", "settlements-run_id-1.parquet"]  # and no temporary file
+    assert _files(engine) == ["alerts-year-2025.parquet", "enrollment.parquet", "identities.parquet",
+                              "outreach-year-2025.parquet", "population.parquet", "settlements-run_id-1.parquet"]  # and no temporary file
     assert queries.latest_run(engine)["id"] == 1
     pd.testing.assert_frame_equal(table_copies.read(engine, store.settlements),
                                   store.read_table(engine, store.settlements))
@@ -101,3 +101,22 @@ def test_the_outreach_page_reads_its_year_from_the_copy_only_while_it_matches(sq
         conn.execute(store.outreach.delete().where(store.outreach.c.id_number == stored["id_number"].iloc[0]))
     assert table_copies.read(engine, store.outreach, 2025) is None
     pd.testing.assert_frame_equal(queries.outreach(engine, 2025), stored.iloc[1:].reset_index(drop=True))
+
+
+def test_the_alert_list_reads_the_same_from_its_copy_as_from_the_database(sqlite_url, settings, monkeypatch):
+    engine = connect(sqlite_url)
+    run_load(GOLDEN / "load1", settings, engine, year=2025)
+    run_load(GOLDEN / "load2", settings, engine, year=2025)
+    someone = store.read_table(engine, store.alerts)["id_number"].iloc[0]
+    with engine.begin() as conn:  # a state the workflow changed after the load, and one with no state row
+        conn.execute(store.alert_states.update().where(store.alert_states.c.id_number == someone).values(
+            state="已推送", upgraded=True, batch_no="B1", department="民政"))
+        last = store.read_table(engine, store.alerts)["id_number"].iloc[-1]
+        conn.execute(store.alert_states.delete().where(store.alert_states.c.id_number == last))
+    assert "alerts-year-2025.parquet" in _files(engine)
+    from_copy = queries.alerts(engine, 2025)
+    monkeypatch.setattr(table_copies, "read", lambda *_args, **_kw: None)
+    from_database = queries.alerts(engine, 2025)
+    pd.testing.assert_frame_equal(from_copy, from_database)
+    assert from_copy.loc[from_copy["id_number"] == someone, "state"].item() == "已推送"
+    assert from_copy["state"].iloc[-1] == "待推送"
