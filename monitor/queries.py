@@ -94,8 +94,7 @@ def alerts(engine: Engine, year: int) -> pd.DataFrame:
         .select_from(alerts.outerjoin(states, (states.c.year == alerts.c.year) &
                                       (states.c.id_number == alerts.c.id_number))) \
         .where(alerts.c.year == year).order_by(alerts.c.seq)
-    with engine.connect() as conn:
-        rows = store.read_select(conn, query)
+    rows = store.read_bulk_select(engine, query)
     for column, default in STATE_COLUMNS.items():
         if column != "upgraded":  # read as False where there is no state
             rows[column] = rows[column].fillna(default)

@@ -237,6 +237,14 @@ def test_bulk_reads_and_copy_writes_give_back_what_was_loaded(db_url, settings):
     year, order = store.outreach.c.year == 2025, [store.outreach.c.seq]
     listed = store.read_bulk(engine, store.outreach, year, order)
     assert len(listed) > 0 and listed.equals(store.read_table(engine, store.outreach, year, order))
+    alerts, states = store.alerts, store.alert_states
+    with engine.begin() as conn:  # one alert without a state row: the join's NULLs must read the same both ways
+        conn.execute(states.delete().where(states.c.id_number == store.read_table(conn, alerts)["id_number"].iloc[0]))
+    joined = sa.select(alerts, states.c.state, states.c.upgraded).select_from(alerts.outerjoin(
+        states, (states.c.year == alerts.c.year) & (states.c.id_number == alerts.c.id_number))).order_by(alerts.c.seq)
+    for _ in range(2):  # the second read reuses the pooled ADBC connection on PostgreSQL
+        with engine.connect() as conn:
+            assert store.read_bulk_select(engine, joined).equals(store.read_select(conn, joined))
 
 
 def test_copy_csv_keeps_text_blanks_nulls_and_concatenated_frames():
