@@ -70,7 +70,8 @@ def outreach(engine: Engine, year: int) -> pd.DataFrame:
     return store.read_bulk(engine, store.outreach, store.outreach.c.year == year, [store.outreach.c.seq])
 
 
-STATE_COLUMNS = {"state": "待推送", "upgraded": False, "batch_no": "", "department": "", "result": ""}  # → default
+# The workflow columns an alert list shows, and their value for an alert that has no state row yet.
+STATE_COLUMNS = {"state": "待推送", "upgraded": False, "batch_no": "", "department": "", "result": ""}
 
 
 def alerts(engine: Engine, year: int) -> pd.DataFrame:

@@ -4,12 +4,13 @@ sqlite3 hands rows over one Python object at a time: reading 8.5 million settlem
 residents. So each run also writes what it stores of the big tables to Parquet files in `<database>.copies/`:
 settlements one file per run (`settlements-run_id-<id>.parquet`, the table only grows), the register, enrollment and
 identity snapshots one file each (replaced with the table), and each year's outreach and alert lists, which the
-扩面名单 and 预警 pages read whole (`outreach-year-<year>.parquet`, `alerts-year-<year>.parquet`). Each file's SHA-256 is recorded in the database in the
-run's own transaction (meta key `copy_<file stem>`) and the file is put in place after the commit. A load uses a
-table's files only when every part is present, matches its recorded digest and holds as many rows as the database
-has for it; otherwise it reads the database and writes the files again, so an upgraded or restored database
-catches up on its next load. PostgreSQL reads these tables through ADBC and needs no copies. The files hold what the
-database holds (names, ID numbers, costs): they are readable by the owner only, in the database's own folder.
+扩面名单 and 预警 pages read whole (`outreach-year-<year>.parquet`, `alerts-year-<year>.parquet`). Each file's
+SHA-256 is recorded in the database in the run's own transaction (meta key `copy_<file stem>`) and the file is put in
+place after the commit. A load uses a table's files only when every part is present, matches its recorded digest and
+holds as many rows as the database has for it; otherwise it reads the database and writes the files again, so an
+upgraded or restored database catches up on its next load. PostgreSQL reads these tables through ADBC and needs no
+copies. The files hold what the database holds (names, ID numbers, costs): they are readable by the owner only, in
+the database's own folder.
 """
 
 from __future__ import annotations
