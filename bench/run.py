@@ -164,9 +164,9 @@ def bench_size(persons: int, repeat: int, work: Path, settings, postgres: str | 
 
     def map_chart(parent: str):
         rows = coverage_map.with_bands(coverage_map.children(engine, year, parent), metric, settings)
-        return village_chart(rows)
+        return chart_of(rows)
 
-    def village_chart(rows):
+    def chart_of(rows):
         features, _missing = coverage_map.features(engine, rows)
         return charts.choropleth(features, metric, band_colours(settings), "#bdbdbd").to_dict()
 
@@ -183,7 +183,7 @@ def bench_size(persons: int, repeat: int, work: Path, settings, postgres: str | 
         "map.children(root)": _timed(lambda: coverage_map.children(engine, year, root), repeat),
         "map.chart(root)": _timed(lambda: map_chart(root), repeat),
         "map.chart(largest town)": _timed(lambda: map_chart(largest), repeat),
-        f"map.chart({len(villages)} villages)": _timed(lambda: village_chart(villages), repeat),
+        f"map.chart({len(villages)} villages)": _timed(lambda: chart_of(villages), repeat),
         "outreach.rows": _timed(lambda: outreach_views.rows(engine, year, names, admin), repeat),
         "alerts.rows": _timed(lambda: alert_views.rows(engine, year, names, admin), repeat),
         "alerts.person_settlements": _timed(

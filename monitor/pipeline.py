@@ -257,7 +257,7 @@ def _store_run_files(conn: sa.Connection, run_id: int, files: dict[str, list[Pat
 
 def _store_results(conn: sa.Connection, run_id: int, year: int, computed: dict[str, pd.DataFrame],
                    findings: pd.DataFrame, changes: pd.DataFrame | None) -> list[table_copies.Pending]:
-    """The year's results; returns the copies to put in place after the commit (the outreach list's)."""
+    """The year's results; returns the copies to put in place after the commit (the outreach and alert lists')."""
     pending = []
     for name, table in (("coverage", store.coverage), ("outreach", store.outreach), ("alerts", store.alerts)):
         frame = computed[name].assign(year=year, run_id=run_id)

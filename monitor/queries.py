@@ -7,8 +7,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from monitor import store, table_copies
-from monitor.text import lookup
 from monitor.divisions import levels_below
+from monitor.text import lookup
 
 
 class QueryError(ValueError):
@@ -90,8 +90,7 @@ def alerts(engine: Engine, year: int) -> pd.DataFrame:
             rows[column] = found.fillna(default).astype(bool) if column == "upgraded" else found.fillna(default)
         return rows
     alerts, states = store.alerts, store.alert_states
-    query = sa.select(alerts, states.c.state, states.c.upgraded, states.c.batch_no, states.c.department,
-                      states.c.result) \
+    query = sa.select(alerts, *(states.c[c] for c in STATE_COLUMNS)) \
         .select_from(alerts.outerjoin(states, (states.c.year == alerts.c.year) &
                                       (states.c.id_number == alerts.c.id_number))) \
         .where(alerts.c.year == year).order_by(alerts.c.seq)
