@@ -141,7 +141,7 @@ def _run(inbox: Path | None, settings: Settings, engine: Engine, year: int, as_o
     table_copies.clear_leftovers(engine)
     pending: list[table_copies.Pending] = []
     try:
-        with engine.begin() as conn:
+        with store.load_transaction(engine) as conn:
             run_id = int(conn.execute(store.runs.insert().values(
                 started_at=started, status="running", year=year, as_of=as_of.isoformat(), root=root,
                 inbox=str(inbox or ""), trigger=trigger)).inserted_primary_key[0])

@@ -258,10 +258,10 @@ def test_copy_csv_keeps_text_blanks_nulls_and_concatenated_frames():
     rows = pd.DataFrame({"source": pd.Series(["结算", "", None], dtype="str"), "row": [2, 3, 4],
                          "original": pd.Series(['a|"b"', "x,y\nz", ""], dtype="str")})
     frame = pd.concat([empty, empty, rows], ignore_index=True)
-    data = store._csv(frame, store.rejects, ["source", "row", "original"])
+    data = store._csv(store._arrow(frame, ["source", "row", "original"]))
     assert data == '"结算",2,"a|""b"""\n"",3,"x,y\nz"\n,4,""\n'.encode()
     assert pd.read_csv(io.BytesIO(data), header=None, keep_default_na=False)[1].tolist() == [2, 3, 4]
-    assert store._csv(frame.assign(content=b"x"), store.push_batches, ["content"]) is None  # binary: row by row
+    assert store._arrow(frame.assign(content=b"x"), ["content"]) is None  # binary: row by row
 
 
 def _index_sql(engine) -> set[tuple[str, str]]:
@@ -305,3 +305,42 @@ def test_a_bulk_write_into_an_empty_table_rebuilds_its_indexes(sqlite_url, setti
         raise ValueError("the load fails after the write")
     assert _index_sql(engine) == before
     assert store.read_table(engine, store.population).equals(people)
+
+
+def _stored_cells(engine) -> dict[str, list[tuple]]:
+    """Every stored value with its SQLite storage class, table by table, in a fixed order."""
+    cells = {}
+    with engine.connect() as conn:
+        for table in store.metadata.sorted_tables:
+            if table.name in ("runs", "locks", "meta", "sessions", "audit_log", "audit_chain"):
+                continue
+            names = [c.name for c in table.columns if c.name not in ("started_at", "finished_at", "updated_at", "at")]
+            pairs = ", ".join(f'"{n}", typeof("{n}")' for n in names)
+            cells[table.name] = sorted(conn.exec_driver_sql(f'SELECT {pairs} FROM "{table.name}"').all(), key=repr)
+    return cells
+
+
+def test_staged_sqlite_writes_store_what_row_by_row_writes_store(tmp_path, settings, monkeypatch):
+    """Big SQLite writes of a load go through ADBC staging files: every value must be stored with the same storage
+    class as a row-by-row insert, and no staging file may be left, after a good load or a failed one."""
+    from monitor.pipeline import RunError, run_load
+
+    row_by_row = connect(f"sqlite:///{tmp_path / 'rows.db'}")
+    run_load(GOLDEN / "load1", settings, row_by_row, year=2025, run_date=datetime(2026, 1, 10).date())
+    monkeypatch.setattr(store, "BULK_ROWS", 1)
+    staged_writes = []
+    real = store._write_staged
+    monkeypatch.setattr(store, "_write_staged", lambda conn, table, *rest: (staged_writes.append(table.name),
+                                                                            real(conn, table, *rest)))
+    staged = connect(f"sqlite:///{tmp_path / 'staged.db'}")
+    run_load(GOLDEN / "load1", settings, staged, year=2025, run_date=datetime(2026, 1, 10).date())
+    assert {"settlements", "population", "enrollment", "identities"} <= set(staged_writes)
+    assert _stored_cells(staged) == _stored_cells(row_by_row)
+    assert sorted(p.name for p in tmp_path.iterdir() if ".stage-" in p.name) == []
+
+    before = _stored_cells(staged)
+    monkeypatch.setattr("monitor.pipeline._store_results", lambda *a: (_ for _ in ()).throw(RunError("写入失败")))
+    with pytest.raises(RunError):
+        run_load(GOLDEN / "load2", settings, staged, year=2025, run_date=datetime(2026, 1, 10).date())
+    assert _stored_cells(staged) == before
+    assert sorted(p.name for p in tmp_path.iterdir() if ".stage-" in p.name) == []
