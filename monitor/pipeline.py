@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -95,14 +95,93 @@ def run_load(inbox: Path | None, settings: Settings, engine: Engine, *, year: in
         raise RunError(message, run_id) from None
 
 
+@dataclass
+class _Prepared:
+    """A validated input made ready for the database before its transaction: rows staged for SQLite (None: written
+    row by row) and columnar copies under temporary names."""
+    rows: pd.DataFrame
+    staged: store.Staged | None = None
+    copies: list[table_copies.Pending] = field(default_factory=list)
+
+    def discard(self) -> None:
+        if self.staged is not None:
+            self.staged.discard()
+        table_copies.discard(self.copies)
+
+
+def _prepare(engine: Engine, table: sa.Table, rows: pd.DataFrame, copied: bool) -> _Prepared:
+    staged = store.stage(engine, table, rows)
+    try:
+        return _Prepared(rows, staged, table_copies.write(engine, table, rows) if copied else [])
+    except BaseException:
+        if staged is not None:
+            staged.discard()
+        raise
+
+
 def _run(inbox: Path | None, settings: Settings, engine: Engine, year: int, as_of: date, root: str, run_date: date,
          started: str, trigger: str, progress: Progress) -> RunResult:
     types = settings.identity_types_for(year)
     rule_thresholds(settings, year)  # a missing income stops the run before anything is read
     files = files_by_source(inbox, settings) if inbox else {}
+    table_copies.clear_leftovers(engine)
+    store.clear_staging_leftovers(engine)
     progress("读取已存数据")
     stored, uncopied = _stored(engine)
+    # A second thread prepares each input for the database (file digests, staging files, columnar copies) while this
+    # one validates the next: validating keeps one core busy, and that work runs mostly without Python's lock.
+    prepared: dict[str, Future] = {}
+    with ThreadPoolExecutor(max_workers=1) as preparer:
+        try:
+            digests = {path: preparer.submit(checksum, path) for paths in files.values() for path in paths}
+            results, snapshots = _validate_sources(files, settings, engine, root, year, run_date, stored, preparer,
+                                                   prepared, progress)
+            new_settlements = results["settlements"].valid.drop(columns=["_file", "_row"]) \
+                if "settlements" in results else stored["settlements"].iloc[0:0]
+            prepared["settlements"] = preparer.submit(_prepare, engine, store.settlements, new_settlements, False)
+            all_settlements = pd.concat([stored["settlements"].drop(columns=["run_id"]), new_settlements],
+                                        ignore_index=True)
+            pending: list[table_copies.Pending] = []
+            try:
+                with store.load_transaction(engine) as conn:
+                    run_id = int(conn.execute(store.runs.insert().values(
+                        started_at=started, status="running", year=year, as_of=as_of.isoformat(), root=root,
+                        inbox=str(inbox or ""), trigger=trigger)).inserted_primary_key[0])
+                    store.set_meta(conn, "root", root)
+                    progress("计算参保率、扩面名单与预警，同时写入明细数据")
+                    # The inputs go to the database on a third thread while this one computes: the database's own
+                    # work runs without Python's lock. Leaving this block waits for the writer, also on failure, so
+                    # nothing uses the connection when the transaction rolls back.
+                    with ThreadPoolExecutor(max_workers=1) as writer:
+                        inputs = writer.submit(_store_inputs, conn, run_id, prepared, uncopied, stored, pending)
+                        computed = compute_results(snapshots, all_settlements, settings, year, as_of, root)
+                        changes = None
+                        if "identities" in results and not stored["identities"].empty:
+                            changes = change_list(stored["identities"], snapshots["identities"], as_of, types)
+                        findings = data_quality_findings(snapshots, all_settlements, year)
+                        inputs.result()
+                    progress("写入结果")
+                    _store_run_files(conn, run_id, files, results, digests)
+                    pending += _store_results(conn, run_id, year, computed, findings, changes)
+                    conn.execute(store.runs.update().where(store.runs.c.id == run_id).values(
+                        status="ok", finished_at=store.now(), message=""))
+            except BaseException:
+                table_copies.discard(pending)
+                raise
+            table_copies.publish(pending)
+        finally:
+            for future in prepared.values():  # staging files, and copies the transaction did not take
+                if future.exception() is None:
+                    future.result().discard()
+    counts = {key: r.counts for key, r in results.items()}
+    return RunResult(run_id, year, as_of, root, counts, len(computed["alerts"]), len(computed["outreach"]))
 
+
+def _validate_sources(files: dict[str, list[Path]], settings: Settings, engine: Engine, root: str, year: int,
+                      run_date: date, stored: dict[str, pd.DataFrame], preparer: ThreadPoolExecutor,
+                      prepared: dict[str, Future], progress: Progress) -> tuple[dict[str, Validated],
+                                                                                dict[str, pd.DataFrame]]:
+    """Validate each source of the load, in dependency order; each replaced snapshot goes to the preparer."""
     results: dict[str, Validated] = {}
     snapshots = {key: stored[key] for key in store.SNAPSHOT_TABLES}
     villages: frozenset[str] = frozenset()
@@ -127,63 +206,37 @@ def _run(inbox: Path | None, settings: Settings, engine: Engine, year: int, as_o
             snapshots["divisions"] = _divisions_frame(valid)
         elif key in snapshots:
             snapshots[key] = valid.drop(columns=["_file", "_row"])
-
+        if key in snapshots:
+            prepared[key] = preparer.submit(_prepare, engine, store.SNAPSHOT_TABLES[key], snapshots[key],
+                                             key in table_copies.COPIED)
     if "boundaries" in files:
         progress("校验 boundaries")
         results["boundaries"] = _boundaries(files["boundaries"], snapshots["divisions"], root, settings)
         snapshots["boundaries"] = results["boundaries"].valid
-
-    new_settlements = results["settlements"].valid.drop(columns=["_file", "_row"]) if "settlements" in results \
-        else stored["settlements"].iloc[0:0]
-    all_settlements = pd.concat([stored["settlements"].drop(columns=["run_id"]), new_settlements],
-                                ignore_index=True)
-
-    table_copies.clear_leftovers(engine)
-    pending: list[table_copies.Pending] = []
-    try:
-        with store.load_transaction(engine) as conn:
-            run_id = int(conn.execute(store.runs.insert().values(
-                started_at=started, status="running", year=year, as_of=as_of.isoformat(), root=root,
-                inbox=str(inbox or ""), trigger=trigger)).inserted_primary_key[0])
-            store.set_meta(conn, "root", root)
-            progress("计算参保率、扩面名单与预警，同时写入明细数据")
-            # The inputs go to the database on a second thread while this one computes: the database's own work
-            # runs without Python's lock, so the two cores share a load. Leaving this block waits for the writer,
-            # also on failure, so nothing uses the connection when the transaction rolls back.
-            with ThreadPoolExecutor(max_workers=1) as pool:
-                inputs = pool.submit(_store_inputs, conn, run_id, results, snapshots, uncopied, stored,
-                                     new_settlements, pending)
-                computed = compute_results(snapshots, all_settlements, settings, year, as_of, root)
-                changes = None
-                if "identities" in results and not stored["identities"].empty:
-                    changes = change_list(stored["identities"], snapshots["identities"], as_of, types)
-                findings = data_quality_findings(snapshots, all_settlements, year)
-                inputs.result()
-            progress("写入结果")
-            _store_run_files(conn, run_id, files, results)
-            pending += _store_results(conn, run_id, year, computed, findings, changes)
-            conn.execute(store.runs.update().where(store.runs.c.id == run_id).values(
-                status="ok", finished_at=store.now(), message=""))
-    except BaseException:
-        table_copies.discard(pending)
-        raise
-    table_copies.publish(pending)
-    counts = {key: r.counts for key, r in results.items()}
-    return RunResult(run_id, year, as_of, root, counts, len(computed["alerts"]), len(computed["outreach"]))
+        prepared["boundaries"] = preparer.submit(_prepare, engine, store.boundaries, snapshots["boundaries"], False)
+    return results, snapshots
 
 
-def _store_inputs(conn: sa.Connection, run_id: int, results: dict[str, Validated],
-                  snapshots: dict[str, pd.DataFrame], uncopied: set[str], stored: dict[str, pd.DataFrame],
-                  new_settlements: pd.DataFrame, pending: list[table_copies.Pending]) -> None:
+def _store_inputs(conn: sa.Connection, run_id: int, prepared: dict[str, Future], uncopied: set[str],
+                  stored: dict[str, pd.DataFrame], pending: list[table_copies.Pending]) -> None:
     """The snapshots the load replaced and its settlements, with their columnar copies (added to pending)."""
-    for key, table in store.SNAPSHOT_TABLES.items():
-        if key in results:
-            store.replace_rows(conn, table, snapshots[key])
-        if key in table_copies.COPIED and (key in results or key in uncopied):
-            pending.extend(table_copies.prepare(conn, table, snapshots[key]))
-    fresh = new_settlements.assign(run_id=run_id)
-    store.write_frame(conn, store.settlements, fresh)
-    # settlements read from the database (no copies yet, or one out of step) get their copies again
+    for key, table in [*store.SNAPSHOT_TABLES.items(), ("settlements", store.settlements)]:
+        ready: _Prepared | None = prepared[key].result() if key in prepared else None
+        if ready is not None and key != "settlements":
+            conn.execute(table.delete())
+        if ready is not None and ready.staged is not None:
+            store.write_staged(conn, table, ready.staged, **({"run_id": run_id} if key == "settlements" else {}))
+        elif ready is not None:
+            store.write_frame(conn, table, ready.rows.assign(run_id=run_id) if key == "settlements" else ready.rows)
+        if ready is not None:
+            table_copies.record(conn, ready.copies)
+            pending.extend(ready.copies)
+            ready.copies = []  # the transaction owns them now
+        elif key in uncopied and key != "settlements":
+            pending.extend(table_copies.prepare(conn, table, stored[key]))
+    # this run's settlements get their copy here, once the run has its id; settlements read from the database (no
+    # copies yet, or one out of step) get theirs again
+    fresh = prepared["settlements"].result().rows.assign(run_id=run_id)
     earlier = stored["settlements"] if "settlements" in uncopied else fresh.iloc[0:0]
     pending.extend(table_copies.prepare(conn, store.settlements, pd.concat([earlier, fresh], ignore_index=True)))
 
@@ -234,12 +287,12 @@ def compute_results(snapshots: dict[str, pd.DataFrame], settlements: pd.DataFram
 
 
 def _store_run_files(conn: sa.Connection, run_id: int, files: dict[str, list[Path]],
-                     results: dict[str, Validated]) -> None:
+                     results: dict[str, Validated], digests: dict[Path, Future]) -> None:
     rows = []
     for key, paths in files.items():
         validated = results.get(key)
         for path in paths:
-            digest = checksum(path)
+            digest = digests[path].result()
             labels = [lb for lb in (validated.counts if validated else {}) if lb.split(":")[0] == path.name] \
                 or [path.name]
             for label in labels:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import atexit
 import os
+import sqlite3
 import threading
+import time
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -266,6 +270,20 @@ def migrate(engine: Engine) -> None:
             command.upgrade(config, "head")
 
 
+def _switch_to_wal(cursor, seconds: float = 30) -> None:  # noqa: ANN001
+    """PRAGMA journal_mode=WAL, tried again while the database is locked: SQLite answers at once, without its busy
+    timeout, while another connection recovers or removes the WAL (as the last connection of a load closes)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def connect(url: str) -> Engine:
     """An engine with the schema migrated to this version (SQLite gets WAL so pages can read during a load)."""
     engine = sa.create_engine(url)
@@ -274,7 +292,7 @@ def connect(url: str) -> Engine:
         def _pragmas(dbapi_conn, _record):  # noqa: ANN001
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA busy_timeout=30000")  # first: switching to WAL waits for a lock a load may hold
-            cur.execute("PRAGMA journal_mode=WAL")
+            _switch_to_wal(cur)
             # 256 MiB of page cache (the default is 2 MiB): a load inserts millions of rows into indexes keyed by
             # ID number, in random order, and a small cache rereads and spills index pages at every insert.
             cur.execute("PRAGMA cache_size=-262144")
@@ -427,7 +445,7 @@ def _csv(arrow: pa.Table) -> bytes:
 
 WRITE_BATCH = 50_000
 BULK_ROWS = 200_000  # below this, rebuilding a table's indexes or staging a write gains nothing
-STAGED_SCHEMAS = 8  # staged files attached at once in a load's transaction (SQLite allows 10 attached databases)
+STAGED_SCHEMAS = 8  # staging files attached in one load transaction (SQLite allows 10 attached databases)
 
 
 def write_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
@@ -444,11 +462,6 @@ def write_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
             with cursor.copy(f"COPY {target} FROM STDIN WITH (FORMAT csv)") as copy:
                 copy.write(_csv(arrow))
             return
-    staged = conn.info.get(_STAGED) if conn.dialect.name == "sqlite" and len(frame) >= BULK_ROWS else None
-    if staged is not None and len(staged) < STAGED_SCHEMAS and (arrow := _arrow(frame, names)) is not None:
-        with _indexes_rebuilt_after(conn, table, len(frame)):
-            _write_staged(conn, table, names, arrow, staged)
-        return
     marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     sql = f"INSERT INTO {target} VALUES ({', '.join([marker] * len(names))})"
     with _indexes_rebuilt_after(conn, table, len(frame)):
@@ -464,59 +477,100 @@ def write_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
                 conn.exec_driver_sql(sql, rows)
 
 
-_STAGED = "monitor_staged"  # key in a SQLite connection's info: the files staged in its load transaction
+_ATTACHED = "monitor_attached"  # key in a SQLite connection's info: staging files its load transaction attached
+
+
+def _database_file(engine: Engine) -> Path | None:
+    database = engine.url.database
+    if engine.url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    return Path(database)
+
+
+@dataclass(frozen=True)
+class Staged:
+    """Rows ADBC wrote into a staging file beside a SQLite database, for write_staged to copy into their table."""
+    path: Path
+    names: tuple[str, ...]
+    rows: int
+
+    def discard(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def stage(engine: Engine, table: sa.Table, frame: pd.DataFrame) -> Staged | None:
+    """Write big rows meant for a SQLite file into a staging file, outside any transaction; None when they are
+    better written row by row (another database, few rows, a column of no plain type).
+
+    Row by row, sqlite3 needs one Python object per value; ADBC writes the Arrow columns without Python's lock, so a
+    load stages a source while it validates the next (8.5 M settlements: 47 s row by row, 10 s staged and 20 s for
+    write_staged's copy and index rebuild). ADBC brings its own SQLite library, so it only ever opens the staging
+    file, and closes it before sqlite3 attaches it: two libraries holding locks on one file in one process would
+    release each other's locks."""
+    import adbc_driver_sqlite.dbapi
+
+    database = _database_file(engine)
+    if database is None or len(frame) < BULK_ROWS:
+        return None
+    names = [c.name for c in table.columns if c.name in frame.columns]
+    arrow = _arrow(frame, names)
+    if arrow is None:
+        return None
+    path = database.with_name(f"{database.name}.stage-{os.getpid()}-{uuid.uuid4().hex[:12]}")
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # personal data: the owner's only
+    try:
+        with adbc_driver_sqlite.dbapi.connect(str(path)) as conn:
+            with conn.cursor() as cursor:
+                cursor.adbc_ingest("rows", arrow, mode="create")
+            conn.commit()
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return Staged(path, tuple(names), len(frame))
+
+
+def clear_staging_leftovers(engine: Engine) -> None:
+    """Remove staging files of a load that was killed (loads hold one lock, so none is running)."""
+    database = _database_file(engine)
+    for left in database.parent.glob(f"{database.name}.stage-*") if database else []:
+        left.unlink(missing_ok=True)
 
 
 @contextmanager
 def load_transaction(engine: Engine) -> Iterator[Connection]:
-    """engine.begin() for a load. On a SQLite file, write_frame stages its big writes in files beside the database
-    (see _write_staged); they are detached and removed once the transaction has ended, since SQLite cannot detach a
-    file that an open transaction has read."""
-    database = engine.url.database
-    if engine.url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+    """engine.begin() for a load, in which write_staged can attach staging files; they are detached once the
+    transaction has ended, since SQLite cannot detach a file that an open transaction has read."""
+    if _database_file(engine) is None:
         with engine.begin() as conn:
             yield conn
         return
-    for left in Path(database).parent.glob(f"{Path(database).name}.stage-*"):  # of a load that was killed
-        left.unlink(missing_ok=True)
     with engine.connect() as conn:
-        staged: list[tuple[str, Path]] = []
-        conn.info[_STAGED] = staged
+        attached: list[str] = []
+        conn.info[_ATTACHED] = attached
         try:
             with conn.begin():
                 yield conn
         finally:
-            del conn.info[_STAGED]
-            for schema, path in staged:
+            del conn.info[_ATTACHED]
+            for schema in attached:
                 conn.exec_driver_sql(f"DETACH DATABASE {schema}")
-                path.unlink(missing_ok=True)
 
 
-def _write_staged(conn: Connection, table: sa.Table, names: list[str], arrow: pa.Table,
-                  staged: list[tuple[str, Path]]) -> None:
-    """Append rows to a SQLite table through a staging file: ADBC writes the Arrow columns into a new file without
-    Python's lock, and one INSERT … SELECT copies them in the caller's transaction. Row by row, sqlite3 needs a
-    Python object per value (8.5 M settlements: 47 s → 37 s, and the compute runs meanwhile). ADBC brings its own
-    SQLite library, so it only ever opens the staging file, and closes it before sqlite3 attaches it: two libraries
-    holding locks on one file in one process would release each other's locks."""
-    import adbc_driver_sqlite.dbapi
-
-    database = Path(conn.engine.url.database)
-    path = database.with_name(f"{database.name}.stage-{os.getpid()}-{len(staged)}")
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))  # personal data: the owner's only
-    schema = f"monitor_stage_{len(staged)}"
-    try:
-        with adbc_driver_sqlite.dbapi.connect(str(path)) as stage:
-            with stage.cursor() as cursor:
-                cursor.adbc_ingest("rows", arrow, mode="create")
-            stage.commit()
-        conn.exec_driver_sql(f"ATTACH DATABASE ? AS {schema}", (str(path),))
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    staged.append((schema, path))
-    columns = ", ".join(conn.dialect.identifier_preparer.quote(n) for n in names)
-    conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({columns}) SELECT {columns} FROM {schema}.rows')
+def write_staged(conn: Connection, table: sa.Table, staged: Staged, **constants: object) -> None:
+    """Append staged rows, plus columns of one value for every row (a load's run_id), by one INSERT … SELECT in a
+    load_transaction; the staging file stays the caller's to discard."""
+    attached = conn.info[_ATTACHED]
+    if len(attached) == STAGED_SCHEMAS:
+        raise RuntimeError("too many staging files in one transaction")
+    schema = f"monitor_stage_{len(attached)}"
+    conn.exec_driver_sql(f"ATTACH DATABASE ? AS {schema}", (str(staged.path),))
+    attached.append(schema)
+    quote = conn.dialect.identifier_preparer.quote
+    names = [*staged.names, *constants]
+    selected = [quote(n) for n in staged.names] + ["?"] * len(constants)
+    with _indexes_rebuilt_after(conn, table, staged.rows):
+        conn.exec_driver_sql(f'INSERT INTO {quote(table.name)} ({", ".join(quote(n) for n in names)}) '
+                             f'SELECT {", ".join(selected)} FROM {schema}.rows', tuple(constants.values()))
 
 
 @contextmanager

@@ -40,6 +40,7 @@ class Pending:
     """A file written under a temporary name, put in place once the transaction that records its digest commits."""
     temporary: Path
     final: Path
+    digest: str
 
 
 def folder(engine: Engine) -> Path | None:
@@ -92,10 +93,16 @@ def read(engine: Engine, table: sa.Table, part: int | None = None) -> pd.DataFra
 
 
 def prepare(conn: Connection, table: sa.Table, rows: pd.DataFrame) -> list[Pending]:
-    """Write the files of these rows (a split table: one per part; others: the whole new table) under temporary
-    names and record their digests in the caller's transaction. Columns the frame lacks are NULL, as the database
-    stores them."""
-    where = folder(conn.engine)
+    """write() the files of these rows and record() their digests in the caller's transaction."""
+    pending = write(conn.engine, table, rows)
+    record(conn, pending)
+    return pending
+
+
+def write(engine: Engine, table: sa.Table, rows: pd.DataFrame) -> list[Pending]:
+    """Write the files of these rows under temporary names (a split table: one per part; others: the whole new
+    table), outside any transaction. Columns the frame lacks are NULL, as the database stores them."""
+    where = folder(engine)
     if where is None or rows.empty:
         return []
     where.mkdir(mode=0o700, exist_ok=True)
@@ -107,15 +114,22 @@ def prepare(conn: Connection, table: sa.Table, rows: pd.DataFrame) -> list[Pendi
         for value, part in parts:
             stem = f"{table.name}-{column}-{int(value)}" if column else table.name
             final = where / f"{stem}.parquet"
-            pending.append(Pending(final.with_suffix(f".{os.getpid()}.tmp"), final))
-            fd = os.open(pending[-1].temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            temporary = final.with_suffix(f".{os.getpid()}.tmp")
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            pending.append(Pending(temporary, final, ""))
             with os.fdopen(fd, "wb") as fh:
                 pq.write_table(pa.Table.from_pandas(part.reset_index(drop=True), preserve_index=False), fh)
-            store.set_meta(conn, f"{META_PREFIX}{stem}", checksum(pending[-1].temporary))
+            pending[-1] = Pending(temporary, final, checksum(temporary))
     except BaseException:
         discard(pending)
         raise
     return pending
+
+
+def record(conn: Connection, pending: list[Pending]) -> None:
+    """Record the files' digests in the caller's transaction; publish() puts them in place after its commit."""
+    for item in pending:
+        store.set_meta(conn, f"{META_PREFIX}{item.final.stem}", item.digest)
 
 
 def clear_leftovers(engine: Engine) -> None:

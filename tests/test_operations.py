@@ -323,15 +323,16 @@ def _stored_cells(engine) -> dict[str, list[tuple]]:
 def test_staged_sqlite_writes_store_what_row_by_row_writes_store(tmp_path, settings, monkeypatch):
     """Big SQLite writes of a load go through ADBC staging files: every value must be stored with the same storage
     class as a row-by-row insert, and no staging file may be left, after a good load or a failed one."""
+    from monitor import pipeline
     from monitor.pipeline import RunError, run_load
 
     row_by_row = connect(f"sqlite:///{tmp_path / 'rows.db'}")
     run_load(GOLDEN / "load1", settings, row_by_row, year=2025, run_date=datetime(2026, 1, 10).date())
     monkeypatch.setattr(store, "BULK_ROWS", 1)
     staged_writes = []
-    real = store._write_staged
-    monkeypatch.setattr(store, "_write_staged", lambda conn, table, *rest: (staged_writes.append(table.name),
-                                                                            real(conn, table, *rest)))
+    real = store.write_staged
+    monkeypatch.setattr(store, "write_staged", lambda conn, table, *rest, **constants: (
+        staged_writes.append(table.name), real(conn, table, *rest, **constants)))
     staged = connect(f"sqlite:///{tmp_path / 'staged.db'}")
     run_load(GOLDEN / "load1", settings, staged, year=2025, run_date=datetime(2026, 1, 10).date())
     assert {"settlements", "population", "enrollment", "identities"} <= set(staged_writes)
@@ -339,8 +340,16 @@ def test_staged_sqlite_writes_store_what_row_by_row_writes_store(tmp_path, setti
     assert sorted(p.name for p in tmp_path.iterdir() if ".stage-" in p.name) == []
 
     before = _stored_cells(staged)
-    monkeypatch.setattr("monitor.pipeline._store_results", lambda *a: (_ for _ in ()).throw(RunError("写入失败")))
-    with pytest.raises(RunError):
-        run_load(GOLDEN / "load2", settings, staged, year=2025, run_date=datetime(2026, 1, 10).date())
-    assert _stored_cells(staged) == before
-    assert sorted(p.name for p in tmp_path.iterdir() if ".stage-" in p.name) == []
+    copies = sorted(p.name for p in (tmp_path / "staged.db.copies").iterdir())
+    real_validate = pipeline.validate_source
+    for where, fail in [("_store_results", lambda *a: (_ for _ in ()).throw(RunError("写入失败"))),
+                        # population and enrollment are staged by then
+                        ("validate_source", lambda key, *a: (_ for _ in ()).throw(RunError("校验失败"))
+                         if key == "settlements" else real_validate(key, *a))]:
+        with monkeypatch.context() as patched:
+            patched.setattr(pipeline, where, fail)
+            with pytest.raises(RunError):
+                run_load(GOLDEN / "load1", settings, staged, year=2025, run_date=datetime(2026, 1, 10).date())
+        assert _stored_cells(staged) == before
+        assert sorted(p.name for p in tmp_path.iterdir() if ".stage-" in p.name) == []
+        assert sorted(p.name for p in (tmp_path / "staged.db.copies").iterdir()) == copies
