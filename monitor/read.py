@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+import warnings
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
@@ -217,12 +218,44 @@ def _read_csv_pandas(path: Path, source: Source, settings: Settings) -> list[Raw
     encoding = detect_encoding(path)
     headers, positions = _header(path, encoding, source, settings)
     try:
-        cells = pd.read_csv(path, encoding=encoding, header=None, skiprows=1, dtype="str", na_filter=False,
-                            keep_default_na=False, skip_blank_lines=False, names=range(len(headers)),
-                            index_col=False, engine="c")
-    except (pd.errors.ParserError, ValueError) as exc:
+        with warnings.catch_warnings(record=True) as caught:  # a long first line: pandas drops its extra cells
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            cells = _pandas_cells(path, encoding, len(headers))
+        if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+            raise pd.errors.ParserError("long line")
+    except pd.errors.ParserError:
+        cells = _cells_of_long_lines(path, encoding, len(headers))
+    except ValueError as exc:
         raise LoadError(f"{path.name}: CSV 格式错误（{str(exc).strip().splitlines()[-1]}）") from None
     return _raw_table(path, source, cells.fillna(""), positions)
+
+
+def _pandas_cells(path: Path, encoding: str, width: int) -> pd.DataFrame:
+    return pd.read_csv(path, encoding=encoding, header=None, skiprows=1, dtype="str", na_filter=False,
+                       keep_default_na=False, skip_blank_lines=False, names=range(width), index_col=False,
+                       engine="c")
+
+
+def _cells_of_long_lines(path: Path, encoding: str, width: int) -> pd.DataFrame:
+    """Cells of a file with lines longer than its header. Extra cells that are all empty (trailing separators, common
+    in exports) are dropped; a non-empty one stops the file, naming the row: its values have probably moved a column
+    (an unquoted comma), and loading the row would lose or misplace them."""
+    with open(path, encoding=encoding, newline="") as fh:
+        widest = max((len(r) for r in csv.reader(fh)), default=width)
+    try:
+        cells = _pandas_cells(path, encoding, widest)
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise LoadError(f"{path.name}: CSV 格式错误（{str(exc).strip().splitlines()[-1]}）") from None
+    extra = cells.iloc[:, width:].fillna("")
+    filled = np.zeros(len(cells), dtype=bool)
+    for column in extra.columns:
+        filled |= (extra[column].str.strip() != "").to_numpy()
+    if filled.any():
+        rows = np.flatnonzero(filled) + 2
+        more = f"，另有 {len(rows) - 1} 行也是如此" if len(rows) > 1 else ""
+        raise LoadError(f"{path.name}: 第 {rows[0]} 行的单元格多于表头的 {width} 列，多出的单元格不为空{more}"
+                        "（常见原因：单元格中有未加引号的逗号）；请修正后重新载入")
+    return cells.iloc[:, :width]
 
 
 def _cell_text(value: object) -> str:

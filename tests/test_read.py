@@ -20,7 +20,7 @@ CASES = {
                                     True),
     "blank line keeps the row numbers": (HEADER + "\n990101195001010012,张三,2025-01-02\n\n990101,李四,x\n", True),
     "short line padded": (HEADER + "\n990101195001010012,张三\n990101,李四,x\n", False),
-    "long line left to pandas": (HEADER + "\n990101195001010012,张三,2025-01-02,备注\n", False),
+    "empty extra cells dropped": (HEADER + "\n990101195001010012,张三,2025-01-02,,\n990101,李四,x,\n", False),
 }
 
 
@@ -48,3 +48,14 @@ def test_gbk_file_is_read_by_pandas(tmp_path, settings):
     [table] = read.read_csv(path, source, settings)
     assert table.cells.iloc[0].tolist() == ["990101195001010012", "张三", "2025-01-02"]
 
+
+
+@pytest.mark.parametrize("lines, row", [
+    (["990101195001010012,张,三,2025-01-02", "990101,李四,x"], 2),  # the first line: pandas would drop its cell
+    (["990101195001010012,张三,2025-01-02,", "990101,李,四,x", "990101,王,五,x"], 3),
+])
+def test_a_line_with_a_filled_cell_beyond_the_header_stops_the_file_naming_its_row(tmp_path, settings, lines, row):
+    path = tmp_path / "deaths_x.csv"
+    path.write_bytes("\n".join([HEADER, *lines, ""]).encode("gbk"))  # GBK: pandas' reader, as for any such file
+    with pytest.raises(read.LoadError, match=f"deaths_x.csv: 第 {row} 行的单元格多于表头的 3 列"):
+        read.read_csv(path, ALL_SOURCES["deaths"], settings)
