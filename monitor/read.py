@@ -48,9 +48,8 @@ class RawTable:
         return pd.Series("", index=self.cells.index, dtype="str")
 
     def canonical(self, source: Source) -> pd.DataFrame:
-        """Canonical columns of the source (absent optional ones empty), with _file and _row."""
+        """Canonical columns of the source (absent optional ones empty), with _row."""
         frame = pd.DataFrame({c.name: self.column(c.name) for c in source.columns}, index=self.cells.index)
-        frame["_file"] = self.label
         frame["_row"] = self.row_numbers
         return frame
 

@@ -19,6 +19,7 @@ from monitor.divisions import prefix
 from monitor.read import RawTable
 from monitor.sources import ALL_SOURCES, FUNDS, SETTLEMENT_AMOUNTS, Source
 from monitor.text import is_in, join_columns
+from monitor.text import repeated as repeated_values
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,8 @@ def _signature(frame: pd.DataFrame, names: list[str]) -> pd.Series:
 
 
 def _key(frame: pd.DataFrame, names: tuple[str, ...]) -> pd.Series:
+    if len(names) == 1:  # as _signature gives it, without copying the column
+        return frame[names[0]].astype("str").fillna("")
     return _signature(frame, list(names))
 
 
@@ -176,7 +179,7 @@ def _duplicates(source: Source, values: pd.DataFrame, v: _Verdicts, ctx: Context
     header = source.column(source.duplicate_key[0]).header
     key = _key(values.loc[v.open, list(source.duplicate_key)], source.duplicate_key)
     stored = ctx.stored_settlements if source.key == "settlements" else None
-    repeated = key.duplicated(keep=False)
+    repeated = repeated_values(key)
     if stored is not None and not stored.empty:
         repeated |= is_in(key, stored["settlement_id"])
     if not repeated.any():
@@ -217,7 +220,7 @@ def validate_source(source_key: str, tables: list[RawTable], ctx: Context) -> Va
     frames = [t.canonical(source).assign(_t=i) for i, t in enumerate(tables)]
     raw = pd.concat(frames, ignore_index=True) if frames else \
         pd.DataFrame({**{c.name: pd.Series([], dtype="str") for c in source.columns},
-                      "_file": pd.Series([], dtype="str"), "_row": pd.Series([], dtype="int64"),
+                      "_row": pd.Series([], dtype="int64"),
                       "_t": pd.Series([], dtype="int64")})
     v = _Verdicts(raw.index)
     _check_required(source, raw, v, ctx)
@@ -234,9 +237,15 @@ def validate_source(source_key: str, tables: list[RawTable], ctx: Context) -> Va
 
     rejected = ~v.open
     rejects = _reject_frame(source.key, tables, raw, v, rejected)
-    valid = values[~rejected].copy()
-    valid["_file"] = raw.loc[~rejected, "_file"]
-    valid["_row"] = raw.loc[~rejected, "_row"]
+    kept = v.open.to_numpy()
+    # column by column, each taken out of values: a copy of the whole frame doubled the memory of a district's
+    # settlements at the peak of a load
+    columns = {name: values.pop(name)[kept] for name in list(values.columns)}
+    valid = pd.DataFrame(columns, index=values.index[kept], copy=False)
+    labels = pd.Index([t.label for t in tables], dtype="str")
+    valid["_file"] = pd.Categorical.from_codes(raw.loc[kept, "_t"].to_numpy(), categories=labels) if len(labels) \
+        else pd.Series([], dtype="str")
+    valid["_row"] = raw.loc[kept, "_row"]
     if source.key == "population":  # the ID's birth date is used; the stated one is kept for the finding
         valid["stated_birth_date"] = valid["birth_date"]
         valid["birth_date"] = norm.birth_dates_of(valid["id_number"])

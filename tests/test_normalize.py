@@ -112,3 +112,9 @@ def test_lookup_is_a_left_merge_on_unique_keys(keys):
     pd.testing.assert_series_equal(got.reset_index(drop=True), merged["day"], check_names=False)
     assert text.positions_in(values, table["k"]).tolist() == [keys.index(v) if v in keys else -1
                                                               for v in values.fillna("?")]
+
+
+@pytest.mark.parametrize("values", [["a", "b", "a", "", "c", ""], ["x"], [], ["a", None, None, "b"], ["张三", "张三 "]])
+def test_repeated_is_pandas_duplicated_keep_false(values):
+    series = pd.Series(values, index=range(10, 10 + len(values)), dtype="str")
+    pd.testing.assert_series_equal(text.repeated(series), series.duplicated(keep=False))
