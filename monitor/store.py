@@ -304,7 +304,7 @@ def connect(url: str) -> Engine:
 def _typed_series(column: sa.Column, values: pd.Series) -> pd.Series:
     """A stored column back in the core's dtype: text as str, amounts and counts as Int64, flags as bool."""
     if column.name in INT_COLUMNS:
-        return pd.to_numeric(values).astype("Int64")
+        return values if values.dtype == "Int64" else pd.to_numeric(values).astype("Int64")
     if isinstance(column.type, sa.Boolean):
         return values.astype(bool)
     if isinstance(column.type, sa.LargeBinary):
@@ -314,7 +314,8 @@ def _typed_series(column: sa.Column, values: pd.Series) -> pd.Series:
 
 def typed_frame(frame: pd.DataFrame, table: sa.Table) -> pd.DataFrame:
     """Stored columns of a table in the core's dtypes (see _typed_series)."""
-    return pd.DataFrame({c.name: _typed_series(c, frame[c.name]) for c in table.columns}, index=frame.index)
+    return pd.DataFrame({c.name: _typed_series(c, frame[c.name]) for c in table.columns}, index=frame.index,
+                        copy=False)  # the columns are new or already of their dtype: copying them cost seconds
 
 
 def _typed_column(column: sa.Column, values: Sequence) -> pd.Series | np.ndarray:
