@@ -82,7 +82,7 @@ settlements = sa.Table("settlements", metadata, *_cols(
     ("visit_type", S(16)), ("provider", sa.Text), ("total_cost", BIG), ("policy_cost", BIG), ("basic_paid", BIG),
     ("critical_paid", BIG), ("assistance_paid", BIG), ("other_paid", BIG), ("reverses", S(64)),
     ("run_id", sa.Integer)),
-    sa.Index("ix_settlements_sid", "settlement_id"), sa.Index("ix_settlements_person", "id_number"))
+    sa.Index("ix_settlements_person", "id_number"))
 
 boundaries = sa.Table("boundaries", metadata, *_cols(("code", S(12)), ("level", S(8)), ("geometry", sa.Text)),
                       sa.Index("ix_boundaries_code", "code"))
@@ -553,8 +553,11 @@ def load_transaction(engine: Engine) -> Iterator[Connection]:
                 yield conn
         finally:
             del conn.info[_ATTACHED]
-            for schema in attached:
-                conn.exec_driver_sql(f"DETACH DATABASE {schema}")
+            try:
+                for schema in attached:
+                    conn.exec_driver_sql(f"DETACH DATABASE {schema}")
+            except sa.exc.DBAPIError:
+                conn.invalidate()  # not handed out again with a staging file attached
 
 
 def write_staged(conn: Connection, table: sa.Table, staged: Staged, **constants: object) -> None:
