@@ -148,6 +148,8 @@ def _run(inbox: Path | None, settings: Settings, engine: Engine, year: int, as_o
                         started_at=started, status="running", year=year, as_of=as_of.isoformat(), root=root,
                         inbox=str(inbox or ""), trigger=trigger)).inserted_primary_key[0])
                     store.set_meta(conn, "root", root)
+                    prepared["settlement copies"] = preparer.submit(_settlement_copies, engine, prepared["settlements"],
+                                                                    run_id, stored, uncopied)
                     progress("计算参保率、扩面名单与预警，同时写入明细数据")
                     # The inputs go to the database on a third thread while this one computes: the database's own
                     # work runs without Python's lock. Leaving this block waits for the writer, also on failure, so
@@ -234,11 +236,19 @@ def _store_inputs(conn: sa.Connection, run_id: int, prepared: dict[str, Future],
             ready.copies = []  # the transaction owns them now
         elif key in uncopied and key != "settlements":
             pending.extend(table_copies.prepare(conn, table, stored[key]))
-    # this run's settlements get their copy here, once the run has its id; settlements read from the database (no
-    # copies yet, or one out of step) get theirs again
-    fresh = prepared["settlements"].result().rows.assign(run_id=run_id)
-    earlier = stored["settlements"] if "settlements" in uncopied else fresh.iloc[0:0]
-    pending.extend(table_copies.prepare(conn, store.settlements, pd.concat([earlier, fresh], ignore_index=True)))
+    written = prepared["settlement copies"].result()
+    table_copies.record(conn, written.copies)
+    pending.extend(written.copies)
+    written.copies = []
+
+
+def _settlement_copies(engine: Engine, settlements: Future, run_id: int, stored: dict[str, pd.DataFrame],
+                       uncopied: set[str]) -> _Prepared:
+    """The columnar copy of this run's settlements, written once the run has its id (the file is named by it);
+    settlements read from the database (no copies yet, or one out of step) get theirs again."""
+    fresh = settlements.result().rows.assign(run_id=run_id)
+    rows = pd.concat([stored["settlements"], fresh], ignore_index=True) if "settlements" in uncopied else fresh
+    return _Prepared(fresh.iloc[0:0], None, table_copies.write(engine, store.settlements, rows))
 
 
 def _boundaries(paths: list[Path], divisions: pd.DataFrame, root: str, settings: Settings) -> Validated:
