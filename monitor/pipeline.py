@@ -28,6 +28,10 @@ from monitor.text import is_in
 from monitor.validate import Context, Validated, validate_source
 
 Progress = Callable[[str], None]
+# Settlements depend on no other source, so the biggest one goes first (after the short divisions list): the second
+# thread stages it while the snapshots are validated, and its raw cells are gone before the snapshots are held.
+VALIDATION_ORDER = ("divisions", "settlements", "population", "deaths", "enrollment", "identities")
+assert sorted(VALIDATION_ORDER) == sorted(TABULAR_SOURCES)
 
 
 class RunError(Exception):
@@ -133,12 +137,13 @@ def _run(inbox: Path | None, settings: Settings, engine: Engine, year: int, as_o
     prepared: dict[str, Future] = {}
     with ThreadPoolExecutor(max_workers=1) as preparer:
         try:
-            digests = {path: preparer.submit(checksum, path) for paths in files.values() for path in paths}
+            digests: dict[Path, Future] = {}
             results, snapshots = _validate_sources(files, settings, engine, root, year, run_date, stored, preparer,
-                                                   prepared, progress)
+                                                   prepared, digests, progress)
             new_settlements = results["settlements"].valid.drop(columns=["_file", "_row"]) \
                 if "settlements" in results else stored["settlements"].iloc[0:0]
-            prepared["settlements"] = preparer.submit(_prepare, engine, store.settlements, new_settlements, False)
+            if "settlements" not in prepared:
+                prepared["settlements"] = preparer.submit(_prepare, engine, store.settlements, new_settlements, False)
             all_settlements = pd.concat([stored["settlements"].drop(columns=["run_id"]), new_settlements],
                                         ignore_index=True)
             pending: list[table_copies.Pending] = []
@@ -181,13 +186,14 @@ def _run(inbox: Path | None, settings: Settings, engine: Engine, year: int, as_o
 
 def _validate_sources(files: dict[str, list[Path]], settings: Settings, engine: Engine, root: str, year: int,
                       run_date: date, stored: dict[str, pd.DataFrame], preparer: ThreadPoolExecutor,
-                      prepared: dict[str, Future], progress: Progress) -> tuple[dict[str, Validated],
-                                                                                dict[str, pd.DataFrame]]:
-    """Validate each source of the load, in dependency order; each replaced snapshot goes to the preparer."""
+                      prepared: dict[str, Future], digests: dict[Path, Future],
+                      progress: Progress) -> tuple[dict[str, Validated], dict[str, pd.DataFrame]]:
+    """Validate each source of the load (results in TABULAR_SOURCES order); each replaced snapshot, the new
+    settlements and the digests of each source's files go to the preparer."""
     results: dict[str, Validated] = {}
     snapshots = {key: stored[key] for key in store.SNAPSHOT_TABLES}
     villages: frozenset[str] = frozenset()
-    for key in TABULAR_SOURCES:
+    for key in VALIDATION_ORDER:
         if key == "population":
             villages = frozenset(snapshots["divisions"].loc[snapshots["divisions"]["level"] == "村社区", "code"])
         if key not in files:
@@ -211,11 +217,17 @@ def _validate_sources(files: dict[str, list[Path]], settings: Settings, engine: 
         if key in snapshots:
             prepared[key] = preparer.submit(_prepare, engine, store.SNAPSHOT_TABLES[key], snapshots[key],
                                              key in table_copies.COPIED)
+        elif key == "settlements":
+            prepared[key] = preparer.submit(_prepare, engine, store.settlements,
+                                            valid.drop(columns=["_file", "_row"]), False)
+        digests.update({path: preparer.submit(checksum, path) for path in files[key]})
+    results = {key: results[key] for key in TABULAR_SOURCES if key in results}
     if "boundaries" in files:
         progress("校验 boundaries")
         results["boundaries"] = _boundaries(files["boundaries"], snapshots["divisions"], root, settings)
         snapshots["boundaries"] = results["boundaries"].valid
         prepared["boundaries"] = preparer.submit(_prepare, engine, store.boundaries, snapshots["boundaries"], False)
+        digests.update({path: preparer.submit(checksum, path) for path in files["boundaries"]})
     return results, snapshots
 
 
