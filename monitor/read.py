@@ -239,11 +239,11 @@ def _cells_of_long_lines(path: Path, encoding: str, width: int) -> pd.DataFrame:
     """Cells of a file with lines longer than its header. Extra cells that are all empty (trailing separators, common
     in exports) are dropped; a non-empty one stops the file, naming the row: its values have probably moved a column
     (an unquoted comma), and loading the row would lose or misplace them."""
-    with open(path, encoding=encoding, newline="") as fh:
-        widest = max((len(r) for r in csv.reader(fh)), default=width)
     try:
+        with open(path, encoding=encoding, newline="") as fh:
+            widest = max((len(r) for r in csv.reader(fh)), default=width)
         cells = _pandas_cells(path, encoding, widest)
-    except (pd.errors.ParserError, ValueError) as exc:
+    except (pd.errors.ParserError, ValueError, csv.Error) as exc:
         raise LoadError(f"{path.name}: CSV 格式错误（{str(exc).strip().splitlines()[-1]}）") from None
     extra = cells.iloc[:, width:].fillna("")
     filled = np.zeros(len(cells), dtype=bool)

@@ -341,15 +341,18 @@ def test_staged_sqlite_writes_store_what_row_by_row_writes_store(tmp_path, setti
 
     before = _stored_cells(staged)
     copies = sorted(p.name for p in (tmp_path / "staged.db.copies").iterdir())
-    real_validate = pipeline.validate_source
+    real_validate, real_stage = pipeline.validate_source, store.stage
     for where, fail in [("_store_results", lambda *a: (_ for _ in ()).throw(RunError("写入失败"))),
-                        # population and enrollment are staged by then
+                        # settlements, the register and enrollment are staged by then
                         ("validate_source", lambda key, *a: (_ for _ in ()).throw(RunError("校验失败"))
-                         if key == "settlements" else real_validate(key, *a))]:
+                         if key == "identities" else real_validate(key, *a))]:
+        files = []
         with monkeypatch.context() as patched:
             patched.setattr(pipeline, where, fail)
+            patched.setattr(store, "stage", lambda *a: files.append(real_stage(*a)) or files[-1])
             with pytest.raises(RunError):
                 run_load(GOLDEN / "load1", settings, staged, year=2025, run_date=datetime(2026, 1, 10).date())
+        assert len([f for f in files if f is not None]) >= 3
         assert _stored_cells(staged) == before
         assert sorted(p.name for p in tmp_path.iterdir() if ".stage-" in p.name) == []
         assert sorted(p.name for p in (tmp_path / "staged.db.copies").iterdir()) == copies
