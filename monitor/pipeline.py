@@ -138,12 +138,8 @@ def _run(inbox: Path | None, settings: Settings, engine: Engine, year: int, as_o
     with ThreadPoolExecutor(max_workers=1) as preparer:
         try:
             digests: dict[Path, Future] = {}
-            results, snapshots = _validate_sources(files, settings, engine, root, year, run_date, stored, preparer,
-                                                   prepared, digests, progress)
-            new_settlements = results["settlements"].valid.drop(columns=["_file", "_row"]) \
-                if "settlements" in results else stored["settlements"].iloc[0:0]
-            if "settlements" not in prepared:
-                prepared["settlements"] = preparer.submit(_prepare, engine, store.settlements, new_settlements, False)
+            results, snapshots, new_settlements = _validate_sources(files, settings, engine, root, year, run_date,
+                                                                    stored, preparer, prepared, digests, progress)
             all_settlements = pd.concat([stored["settlements"].drop(columns=["run_id"]), new_settlements],
                                         ignore_index=True)
             pending: list[table_copies.Pending] = []
@@ -187,11 +183,13 @@ def _run(inbox: Path | None, settings: Settings, engine: Engine, year: int, as_o
 def _validate_sources(files: dict[str, list[Path]], settings: Settings, engine: Engine, root: str, year: int,
                       run_date: date, stored: dict[str, pd.DataFrame], preparer: ThreadPoolExecutor,
                       prepared: dict[str, Future], digests: dict[Path, Future],
-                      progress: Progress) -> tuple[dict[str, Validated], dict[str, pd.DataFrame]]:
-    """Validate each source of the load (results in TABULAR_SOURCES order); each replaced snapshot, the new
-    settlements and the digests of each source's files go to the preparer."""
+                      progress: Progress) -> tuple[dict[str, Validated], dict[str, pd.DataFrame], pd.DataFrame]:
+    """Validate each source of the load: the results (in TABULAR_SOURCES order), the snapshots in force and the new
+    settlements. Each replaced snapshot, the new settlements and the digests of each source's files go to the
+    preparer."""
     results: dict[str, Validated] = {}
     snapshots = {key: stored[key] for key in store.SNAPSHOT_TABLES}
+    new_settlements = stored["settlements"].iloc[0:0]
     villages: frozenset[str] = frozenset()
     for key in VALIDATION_ORDER:
         if key == "population":
@@ -218,9 +216,11 @@ def _validate_sources(files: dict[str, list[Path]], settings: Settings, engine: 
             prepared[key] = preparer.submit(_prepare, engine, store.SNAPSHOT_TABLES[key], snapshots[key],
                                              key in table_copies.COPIED)
         elif key == "settlements":
-            prepared[key] = preparer.submit(_prepare, engine, store.settlements,
-                                            valid.drop(columns=["_file", "_row"]), False)
+            new_settlements = valid.drop(columns=["_file", "_row"])
+            prepared[key] = preparer.submit(_prepare, engine, store.settlements, new_settlements, False)
         digests.update({path: preparer.submit(checksum, path) for path in files[key]})
+    if "settlements" not in prepared:
+        prepared["settlements"] = preparer.submit(_prepare, engine, store.settlements, new_settlements, False)
     results = {key: results[key] for key in TABULAR_SOURCES if key in results}
     if "boundaries" in files:
         progress("校验 boundaries")
@@ -228,7 +228,7 @@ def _validate_sources(files: dict[str, list[Path]], settings: Settings, engine: 
         snapshots["boundaries"] = results["boundaries"].valid
         prepared["boundaries"] = preparer.submit(_prepare, engine, store.boundaries, snapshots["boundaries"], False)
         digests.update({path: preparer.submit(checksum, path) for path in files["boundaries"]})
-    return results, snapshots
+    return results, snapshots, new_settlements
 
 
 def _store_inputs(conn: sa.Connection, run_id: int, prepared: dict[str, Future], uncopied: set[str],

@@ -220,13 +220,18 @@ def _read_csv_pandas(path: Path, source: Source, settings: Settings) -> list[Raw
         with warnings.catch_warnings(record=True) as caught:  # a long first line: pandas drops its extra cells
             warnings.simplefilter("always", pd.errors.ParserWarning)
             cells = _pandas_cells(path, encoding, len(headers))
-        if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
-            raise pd.errors.ParserError("long line")
-    except pd.errors.ParserError:
-        cells = _cells_of_long_lines(path, encoding, len(headers))
+        long_lines = any(issubclass(w.category, pd.errors.ParserWarning) for w in caught)
+    except pd.errors.ParserError:  # a later long line, or a malformed file (which the second reading reports)
+        long_lines = True
     except ValueError as exc:
-        raise LoadError(f"{path.name}: CSV 格式错误（{str(exc).strip().splitlines()[-1]}）") from None
+        raise _format_error(path, exc) from None
+    if long_lines:
+        cells = _cells_of_long_lines(path, encoding, len(headers))
     return _raw_table(path, source, cells.fillna(""), positions)
+
+
+def _format_error(path: Path, exc: Exception) -> LoadError:
+    return LoadError(f"{path.name}: CSV 格式错误（{str(exc).strip().splitlines()[-1]}）")
 
 
 def _pandas_cells(path: Path, encoding: str, width: int) -> pd.DataFrame:
@@ -243,8 +248,8 @@ def _cells_of_long_lines(path: Path, encoding: str, width: int) -> pd.DataFrame:
         with open(path, encoding=encoding, newline="") as fh:
             widest = max((len(r) for r in csv.reader(fh)), default=width)
         cells = _pandas_cells(path, encoding, widest)
-    except (pd.errors.ParserError, ValueError, csv.Error) as exc:
-        raise LoadError(f"{path.name}: CSV 格式错误（{str(exc).strip().splitlines()[-1]}）") from None
+    except (ValueError, csv.Error) as exc:  # pandas' ParserError is a ValueError
+        raise _format_error(path, exc) from None
     extra = cells.iloc[:, width:].fillna("")
     filled = np.zeros(len(cells), dtype=bool)
     for column in extra.columns:

@@ -481,7 +481,8 @@ def write_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
 _ATTACHED = "monitor_attached"  # key in a SQLite connection's info: staging files its load transaction attached
 
 
-def _database_file(engine: Engine) -> Path | None:
+def database_file(engine: Engine) -> Path | None:
+    """The SQLite database's file; None for another database or an in-memory one."""
     database = engine.url.database
     if engine.url.get_backend_name() != "sqlite" or not database or database == ":memory:":
         return None
@@ -510,7 +511,7 @@ def stage(engine: Engine, table: sa.Table, frame: pd.DataFrame) -> Staged | None
     release each other's locks."""
     import adbc_driver_sqlite.dbapi
 
-    database = _database_file(engine)
+    database = database_file(engine)
     if database is None or len(frame) < BULK_ROWS:
         return None
     names = [c.name for c in table.columns if c.name in frame.columns]
@@ -532,7 +533,7 @@ def stage(engine: Engine, table: sa.Table, frame: pd.DataFrame) -> Staged | None
 
 def clear_staging_leftovers(engine: Engine) -> None:
     """Remove staging files of a load that was killed (loads hold one lock, so none is running)."""
-    database = _database_file(engine)
+    database = database_file(engine)
     for left in database.parent.glob(f"{database.name}.stage-*") if database else []:
         left.unlink(missing_ok=True)
 
@@ -541,7 +542,7 @@ def clear_staging_leftovers(engine: Engine) -> None:
 def load_transaction(engine: Engine) -> Iterator[Connection]:
     """engine.begin() for a load, in which write_staged can attach staging files; they are detached once the
     transaction has ended, since SQLite cannot detach a file that an open transaction has read."""
-    if _database_file(engine) is None:
+    if database_file(engine) is None:
         with engine.begin() as conn:
             yield conn
         return

@@ -45,10 +45,8 @@ class Pending:
 
 def folder(engine: Engine) -> Path | None:
     """Where the copies live; None unless the database is a SQLite file."""
-    database = engine.url.database
-    if engine.url.get_backend_name() != "sqlite" or not database or database == ":memory:":
-        return None
-    return Path(database).with_name(Path(database).name + ".copies")
+    database = store.database_file(engine)
+    return database.with_name(database.name + ".copies") if database else None
 
 
 def _parts_stored(conn: Connection, table: sa.Table, only: int | None) -> list[tuple[str, int]]:
