@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from monitor.config import Settings
 from monitor.sources import FUNDS
@@ -46,18 +48,48 @@ def netted_settlements(settlements: pd.DataFrame, year: int, cost_measure: str,
     return ordinary
 
 
-def person_year(netted: pd.DataFrame) -> pd.DataFrame:
-    """Sums per person over the year: each amount, the measure, settlements with net total > 0, inpatient stays."""
-    positive = netted["total_cost"] > 0
-    frame = netted.assign(n_settlements=positive.astype(int),
-                          inpatient_stays=(positive & (netted["visit_type"] == "住院")).astype(int))
-    cols = ["total_cost", *FUNDS, "oop", "policy_oop", "measure", "n_settlements", "inpatient_stays"]
-    # grouped by integer codes of the ID numbers: grouping millions of strings directly costs several times more
-    codes, persons = pd.factorize(frame["id_number"], sort=True)
-    sums = frame[cols].groupby(codes).sum()
-    sums.insert(0, "id_number", persons.take(sums.index.to_numpy()))
+# Ordinary settlements of the year with their reversals' amounts added (as netted_settlements), summed per person.
+# A reversal's missing policy cost is 0; an ordinary one's is its total.
+_PERSON_YEAR_SQL = f"""
+WITH rows AS (
+    SELECT settlement_id, id_number, visit_type, reverses, settle_date, coalesce(total_cost, 0) AS total_cost,
+           coalesce(policy_cost, CASE WHEN reverses = '' THEN total_cost ELSE 0 END) AS policy_cost,
+           {", ".join(f"coalesce({f}, 0) AS {f}" for f in FUNDS)}
+    FROM settlements),
+corrections AS (
+    SELECT reverses, {", ".join(f"sum({a}) AS {a}" for a in AMOUNTS)}
+    FROM rows WHERE reverses <> '' GROUP BY reverses),
+netted AS (
+    SELECT o.id_number, o.visit_type, {", ".join(f"o.{a} + coalesce(c.{a}, 0) AS {a}" for a in AMOUNTS)}
+    FROM rows AS o LEFT JOIN corrections AS c ON c.reverses = o.settlement_id
+    WHERE o.reverses = '' AND starts_with(o.settle_date, $year_prefix)),
+costs AS (
+    SELECT *, total_cost - ({" + ".join(FUNDS)}) AS oop, greatest(policy_cost - ({" + ".join(FUNDS)}), 0) AS policy_oop
+    FROM netted)
+SELECT id_number, {", ".join(f"sum({c})::BIGINT AS {c}" for c in ("total_cost", *FUNDS, "oop", "policy_oop"))},
+       count(*) FILTER (WHERE total_cost > 0) AS n_settlements,
+       count(*) FILTER (WHERE total_cost > 0 AND visit_type = '住院') AS inpatient_stays
+FROM costs GROUP BY id_number ORDER BY id_number
+"""
+
+
+def person_year(settlements: pd.DataFrame, year: int, cost_measure: str) -> pd.DataFrame:
+    """Sums per person over the year's netted settlements: each amount, the measure, settlements with net total > 0,
+    inpatient stays. One DuckDB query over the Arrow columns: pandas took 10 s for a district's 9 million
+    settlements, this takes 2–3 s on two cores."""
+    columns = ["settlement_id", "id_number", "visit_type", "reverses", "settle_date", *AMOUNTS]
+    rows = pa.Table.from_pandas(settlements[columns], preserve_index=False)
+    rows = rows.cast(pa.schema([pa.field(c, pa.int64() if c in AMOUNTS else pa.large_string()) for c in columns]))
+    # in memory only: no spill files (they would hold ID numbers), no files read, no extensions fetched
+    with duckdb.connect(config={"temp_directory": "", "autoinstall_known_extensions": False,
+                                "autoload_known_extensions": False}) as con:
+        con.execute("SET enable_external_access = false")
+        con.register("settlements", rows)
+        sums = con.sql(_PERSON_YEAR_SQL, params={"year_prefix": f"{year}-"}).to_arrow_table().to_pandas()
+    sums.insert(sums.columns.get_loc("policy_oop") + 1, "measure",
+                sums["oop"] if cost_measure == "个人负担" else sums["policy_oop"])
     sums["funds_paid"] = sum(sums[f] for f in FUNDS)
-    return sums.reset_index(drop=True)
+    return sums
 
 
 def _round_cents(value: Fraction) -> int:
@@ -84,9 +116,10 @@ def _level(measure: pd.Series, threshold: pd.Series, settings: Settings) -> pd.S
     return pd.Series(level, index=measure.index, dtype="str")
 
 
-def alerts(sums: pd.DataFrame, netted: pd.DataFrame, people: pd.DataFrame, settings: Settings,
+def alerts(sums: pd.DataFrame, settlements: pd.DataFrame, people: pd.DataFrame, settings: Settings,
            year: int) -> pd.DataFrame:
-    """Alerted person-years with rules hit, threshold, level, type and trigger date.
+    """Alerted person-years (from person_year's sums of these settlements) with rules hit, threshold, level, type
+    and trigger date.
 
     people: id_number → name, village_code, urban (bool), vulnerable (bool), identity_type; persons missing
     from it are outside the register (rural, not vulnerable unless people says so).
@@ -110,6 +143,9 @@ def alerts(sums: pd.DataFrame, netted: pd.DataFrame, people: pd.DataFrame, setti
     out["threshold"] = out["threshold"].astype("int64")
     out["level"] = _level(out["measure"], out["threshold"], settings)
     out["alert_type"] = np.where(out["vulnerable"], "返贫预警", "致贫预警")
+    # a reversal has its settlement's ID number (SPEC §5), so the alerted persons' rows net among themselves
+    netted = netted_settlements(settlements[is_in(settlements["id_number"], out["id_number"])], year,
+                                settings.cost_measure)
     out["trigger_date"] = _trigger_dates(netted, out[["id_number", "threshold"]])
     unnamed = out["name"].isna()  # outside the register: the name on the person's first settlement
     if unnamed.any():
@@ -128,9 +164,7 @@ def alerts(sums: pd.DataFrame, netted: pd.DataFrame, people: pd.DataFrame, setti
 
 def _trigger_dates(netted: pd.DataFrame, alerted: pd.DataFrame) -> np.ndarray:
     """Date of the first settlement (by date, id) at which the running cost measure reaches the threshold."""
-    theirs = netted.loc[is_in(netted["id_number"], alerted["id_number"]),  # a few persons of millions
-                        ["id_number", "settle_date", "settlement_id", "measure"]]
-    rows = theirs.merge(alerted, on="id_number")
+    rows = netted[["id_number", "settle_date", "settlement_id", "measure"]].merge(alerted, on="id_number")
     rows = rows.sort_values(["id_number", "settle_date", "settlement_id"])
     rows["running"] = rows.groupby("id_number")["measure"].cumsum()
     reached = rows[rows["running"] >= rows["threshold"]].drop_duplicates("id_number")

@@ -36,9 +36,10 @@ def data_quality_findings(snapshots: dict[str, pd.DataFrame], settlements: pd.Da
     parts.append(_finding(holders, "IDENTITY_NOT_IN_REGISTER", "identities",
                           "困难群众身份：" + holders["identity_type"].astype("str")))
 
-    of_year = settlements.loc[(settlements["reverses"] == "") & settlements["settle_date"].str.startswith(f"{year}-"),
-                              ["id_number", "name"]]
-    uninsured = of_year[~is_in(of_year["id_number"], enrolled_y["id_number"])].drop_duplicates("id_number")
+    # rows picked by one mask: taking the year's millions of rows first, then the few uninsured, cost a second more
+    of_year = (settlements["reverses"] == "") & settlements["settle_date"].str.startswith(f"{year}-")
+    uninsured = settlements.loc[of_year & ~is_in(settlements["id_number"], enrolled_y["id_number"]),
+                                ["id_number", "name"]].drop_duplicates("id_number")
     parts.append(_finding(uninsured, "SETTLEMENT_WITHOUT_ENROLLMENT", "settlements", f"{year} 年有结算，无正常参保记录"))
 
     registered_once = population.drop_duplicates("id_number")

@@ -6,9 +6,9 @@ settlements one file per run (`settlements-run_id-<id>.parquet`, the table only 
 identity snapshots one file each (replaced with the table), and each year's outreach and alert lists, which the
 扩面名单 and 预警 pages read whole (`outreach-year-<year>.parquet`, `alerts-year-<year>.parquet`). Each file's
 SHA-256 is recorded in the database in the run's own transaction (meta key `copy_<file stem>`) and the file is put in
-place after the commit. A load uses a table's files only when every part is present, matches its recorded digest and
-holds as many rows as the database has for it; otherwise it reads the database and writes the files again, so an
-upgraded or restored database catches up on its next load. PostgreSQL reads these tables through ADBC and needs no
+place after the commit. A load uses a table's files only when every recorded part is present and matches its digest,
+and the parts together hold as many rows as the database has; otherwise it reads the database and writes the files
+again, so an upgraded or restored database catches up on its next load. PostgreSQL reads these tables through ADBC and needs no
 copies. The files hold what the database holds (names, ID numbers, costs): they are readable by the owner only, in
 the database's own folder.
 """
@@ -49,16 +49,24 @@ def folder(engine: Engine) -> Path | None:
     return database.with_name(database.name + ".copies") if database else None
 
 
-def _parts_stored(conn: Connection, table: sa.Table, only: int | None) -> list[tuple[str, int]]:
-    """(file stem, rows) of each part the database holds (only the part `only`, if given), in row order."""
-    if table.name in PARTS:
-        column = table.c[PARTS[table.name]]
-        query = sa.select(column, sa.func.count()).group_by(column).order_by(column)
-        if only is not None:
-            query = query.where(column == only)
-        return [(f"{table.name}-{column.name}-{value}", rows) for value, rows in conn.execute(query).all()]
-    rows = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar()
-    return [(table.name, rows)] if rows else []
+def _parts_recorded(conn: Connection, table: sa.Table, only: int | None) -> tuple[list[tuple[str, str]], int]:
+    """(file stem, digest) of each part whose file a committed run recorded (only the part `only`, if given), in
+    row order; and how many rows the database holds for them. Counting all rows reads the smallest index (a tenth
+    of a second for 9 million settlements) where counting per part scanned the table (3–5 s)."""
+    column = PARTS.get(table.name)
+    stem = f"{table.name}-{column}-{only}" if only is not None else table.name
+    keys = store.meta.c.key
+    found = conn.execute(sa.select(keys, store.meta.c.value).where(
+        (keys == f"{META_PREFIX}{stem}") | keys.like(f"{META_PREFIX}{stem}-%"))).all()
+    parts = {key.removeprefix(META_PREFIX): digest for key, digest in found}
+    if column is not None and only is None:
+        parts = {s: d for s, d in parts.items() if s.startswith(f"{table.name}-{column}-")}
+        order = sorted(parts, key=lambda s: int(s.rsplit("-", 1)[1]))
+    else:
+        order = [stem] if stem in parts else []
+    count = sa.select(sa.func.count()).select_from(table)
+    rows = conn.execute(count.where(table.c[column] == only) if only is not None else count).scalar()
+    return [(s, parts[s]) for s in order], rows
 
 
 def read(engine: Engine, table: sa.Table, part: int | None = None) -> pd.DataFrame | None:
@@ -68,24 +76,23 @@ def read(engine: Engine, table: sa.Table, part: int | None = None) -> pd.DataFra
     if where is None:
         return None
     with engine.connect() as conn:
-        parts = _parts_stored(conn, table, part)
-        digests = dict(conn.execute(sa.select(store.meta.c.key, store.meta.c.value)
-                                    .where(store.meta.c.key.like(f"{META_PREFIX}{table.name}%"))).all())
-    if not parts:
+        parts, rows = _parts_recorded(conn, table, part)
+    if not rows:
         return None
     tables = []
-    for stem, rows in parts:
+    for stem, expected in parts:
         path = where / f"{stem}.parquet"
-        expected = digests.get(f"{META_PREFIX}{stem}")
-        if expected is None or not path.exists():
+        if not path.exists():
             return None
         data = path.read_bytes()  # hashed and parsed from the same bytes: a load may replace the file meanwhile
         if hashlib.sha256(data).hexdigest() != expected:
             return None
         copy = pq.read_table(pa.BufferReader(data))
-        if copy.num_rows != rows or copy.column_names != [c.name for c in table.columns]:
+        if copy.column_names != [c.name for c in table.columns]:
             return None
         tables.append(copy)
+    if sum(t.num_rows for t in tables) != rows:  # a part the database holds has no file (an older version's run)
+        return None
     frame = pa.concat_tables(tables).to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
     return store.typed_frame(frame, table)
 

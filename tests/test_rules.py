@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -12,6 +13,7 @@ from monitor.config import ConfigError
 from monitor.costs import alerts, netted_settlements, person_year, rule_thresholds
 from monitor.coverage import format_rate, rate_hundredths
 from monitor.identities import active_at, primary_identities
+from monitor.sources import FUNDS
 
 A = date(2025, 6, 30)
 
@@ -84,6 +86,61 @@ def test_policy_measure_floors_each_settlement_at_zero():
     assert netted["measure"].tolist() == [0, 5000]
 
 
+def _sums_of_netted(frame: pd.DataFrame, measure: str) -> pd.DataFrame:
+    """person_year worked out the plain way: pandas sums over netted_settlements."""
+    netted = netted_settlements(frame, 2025, measure)
+    positive = netted["total_cost"] > 0
+    netted = netted.assign(n_settlements=positive.astype("int64"),
+                           inpatient_stays=(positive & (netted["visit_type"] == "住院")).astype("int64"))
+    cols = ["total_cost", *FUNDS, "oop", "policy_oop", "measure", "n_settlements", "inpatient_stays"]
+    sums = netted.groupby("id_number", sort=True)[cols].sum().reset_index()
+    sums["funds_paid"] = sum(sums[f] for f in FUNDS)
+    return sums
+
+
+@pytest.mark.parametrize("measure", ["个人负担", "政策范围内个人负担"])
+def test_person_year_sums_the_netted_settlements(measure):
+    frame = _settlements([
+        ["A", "p", "", "2025-01-05", "住院", 10000, 6000, 7000, None, 500, None, ""],
+        ["AR", "p", "", "2026-01-10", "住院", -10000, None, -7000, None, -500, None, "A"],  # nets A to 0: not counted
+        ["B", "p", "", "2025-02-01", "普通门诊", 3000, None, 1000, 200, None, 100, ""],
+        ["BR", "p", "", "2025-02-03", "普通门诊", -1000, -1000, None, None, None, None, "B"],
+        ["C", "q", "", "2025-03-01", "住院", 9000, 3000, 4000, None, None, None, ""],  # policy below the funds: 0
+        ["D", "q", "", "2024-12-31", "住院", 50000, None, 0, None, None, None, ""],  # another year
+        ["DR", "q", "", "2025-01-02", "住院", -50000, None, 0, None, None, None, "D"],  # reverses the other year's
+        ["E", "r", "", "2026-01-01", "住院", 8000, None, 0, None, None, None, ""],  # only settlement in 2026
+    ])
+    before = frame.copy()
+    got = person_year(frame, 2025, measure)
+    pd.testing.assert_frame_equal(got, _sums_of_netted(frame, measure), check_dtype=False)
+    assert got["id_number"].tolist() == ["p", "q"]
+    assert got.set_index("id_number").loc["p", "n_settlements"] == 1
+    pd.testing.assert_frame_equal(frame, before)
+
+
+def test_person_year_matches_netting_on_random_settlements():
+    rng = np.random.default_rng(7)
+    n = 3000
+    ids = [f"S{i}" for i in range(n)]
+    total = rng.integers(0, 200_000, n)
+    policy = [rng.choice([None, int(t * 0.8), int(t * 0.2)]) for t in total]  # 20 %: below the funds
+    frame = _settlements([
+        [ids[i], f"p{rng.integers(0, 400)}", "", f"{rng.choice([2024, 2025, 2025, 2025])}-0{rng.integers(1, 10)}-01",
+         rng.choice(["住院", "普通门诊", None]), int(total[i]), policy[i],
+         int(total[i] // 3), rng.choice([None, int(total[i] // 10)]), None, rng.choice([None, 100]), ""]
+        for i in range(n)])
+    reversed_rows = frame.sample(400, random_state=1)
+    reversals = reversed_rows.assign(
+        settlement_id=reversed_rows["settlement_id"] + "R", reverses=reversed_rows["settlement_id"],
+        settle_date="2025-12-31", total_cost=-(reversed_rows["total_cost"] // rng.choice([1, 2], 400)),
+        policy_cost=pd.array([None] * 400, dtype="Int64"), basic_paid=-reversed_rows["basic_paid"] // 2,
+        critical_paid=pd.array([None] * 400, dtype="Int64"), other_paid=pd.array([None] * 400, dtype="Int64"))
+    frame = pd.concat([frame, reversals], ignore_index=True)
+    for measure in ("个人负担", "政策范围内个人负担"):
+        pd.testing.assert_frame_equal(person_year(frame, 2025, measure), _sums_of_netted(frame, measure),
+                                      check_dtype=False)
+
+
 def _people(vulnerable: bool, urban: bool):
     return pd.DataFrame({"id_number": ["p"], "name": ["某"], "village_code": ["990101001001"], "urban": [urban],
                          "vulnerable": [vulnerable], "identity_type": ["低保对象" if vulnerable else None]})
@@ -103,8 +160,7 @@ def _people(vulnerable: bool, urban: bool):
 ])
 def test_alert_rules_levels_and_types(settings, oop, vulnerable, urban, rules, threshold, level, kind):
     frame = _settlements([["A", "p", "某", "2025-03-01", "住院", oop, None, 0, None, None, None, ""]])
-    netted = netted_settlements(frame, 2025, settings.cost_measure)
-    got = alerts(person_year(netted), netted, _people(vulnerable, urban), settings, 2025)
+    got = alerts(person_year(frame, 2025, settings.cost_measure), frame, _people(vulnerable, urban), settings, 2025)
     if rules is None:
         assert got.empty
         return
@@ -119,8 +175,7 @@ def test_trigger_date_is_where_running_sum_reaches_threshold(settings):
         ["C", "p", "", "2025-03-01", "住院", 200_000, None, 0, None, None, None, ""],
         ["D", "p", "", "2025-04-01", "住院", 900_000, None, 0, None, None, None, ""],
     ])
-    netted = netted_settlements(frame, 2025, settings.cost_measure)
-    got = alerts(person_year(netted), netted, _people(True, False), settings, 2025)
+    got = alerts(person_year(frame, 2025, settings.cost_measure), frame, _people(True, False), settings, 2025)
     # ordered A(3000), B(9000), C(11000 ≥ 10000) → 2025-03-01
     assert got.loc[0, "trigger_date"] == "2025-03-01"
 

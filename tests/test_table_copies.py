@@ -37,7 +37,7 @@ def test_each_run_gets_a_private_file_and_they_read_back_what_the_database_holds
     assert table_copies.read(engine, store.settlements)["policy_cost"].isna().any()  # NULLs survive the copy
 
 
-@pytest.mark.parametrize("damage", ["delete", "alter", "swap"])
+@pytest.mark.parametrize("damage", ["delete", "alter", "swap", "unrecorded"])
 def test_a_missing_or_altered_file_is_not_used_and_the_next_load_rebuilds_it(sqlite_url, settings, tmp_path, damage):
     engine = connect(sqlite_url)
     run_load(GOLDEN / "load1", settings, engine, year=2025)
@@ -49,8 +49,11 @@ def test_a_missing_or_altered_file_is_not_used_and_the_next_load_rebuilds_it(sql
         first.unlink()
     elif damage == "alter":
         first.write_bytes(first.read_bytes()[:-40] + b"\0" * 40)
-    else:
+    elif damage == "swap":
         shutil.copy(second, first)
+    else:  # run 1 as an older version stored it: rows in the database, no copy recorded
+        with engine.begin() as conn:
+            conn.execute(store.meta.delete().where(store.meta.c.key == "copy_settlements-run_id-1"))
     assert table_copies.read(engine, store.settlements) is None
     assert table_copies.read(engine, store.population) is not None  # each table stands on its own
     run_load(None, settings, engine, year=2025)  # a recompute reads the database and writes the files again
