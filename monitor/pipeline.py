@@ -22,7 +22,7 @@ from monitor.coverage import COUNT_COLUMNS, coverage_by_division, outreach_list,
 from monitor.divisions import level_of, levels_below
 from monitor.findings import data_quality_findings
 from monitor.identities import change_list, primary_identities
-from monitor.read import LoadError, checksum, files_by_source, read_boundaries, read_source
+from monitor.read import LoadError, RawTable, checksum, files_by_source, read_boundaries, read_source
 from monitor.sources import TABULAR_SOURCES
 from monitor.text import is_in, lookup
 from monitor.validate import Context, Validated, validate_source
@@ -140,8 +140,7 @@ def _run(inbox: Path | None, settings: Settings, engine: Engine, year: int, as_o
             digests: dict[Path, Future] = {}
             results, snapshots, new_settlements = _validate_sources(files, settings, engine, root, year, run_date,
                                                                     stored, preparer, prepared, digests, progress)
-            all_settlements = pd.concat([stored["settlements"].drop(columns=["run_id"]), new_settlements],
-                                        ignore_index=True)
+            all_settlements = _all_settlements(stored["settlements"].drop(columns=["run_id"]), new_settlements)
             pending: list[table_copies.Pending] = []
             try:
                 with store.load_transaction(engine) as conn:
@@ -200,10 +199,7 @@ def _validate_sources(files: dict[str, list[Path]], settings: Settings, engine: 
         progress(f"读取 {key}（{len(files[key])} 个文件）")
         raw = read_source(files[key], key, settings)
         progress(f"校验 {key}")
-        mentioned = None
-        if key == "settlements":
-            ids = pd.concat([t.column(c) for t in raw for c in ("settlement_id", "reverses")]).str.strip()
-            mentioned = stored["settlements"][is_in(stored["settlements"]["settlement_id"], ids)]
+        mentioned = _mentioned_settlements(raw, stored["settlements"]) if key == "settlements" else None
         ctx = Context(settings, root, year, run_date, villages, mentioned)
         results[key] = validate_source(key, raw, ctx)
         del raw
@@ -229,6 +225,23 @@ def _validate_sources(files: dict[str, list[Path]], settings: Settings, engine: 
         prepared["boundaries"] = preparer.submit(_prepare, engine, store.boundaries, snapshots["boundaries"], False)
         digests.update({path: preparer.submit(checksum, path) for path in files["boundaries"]})
     return results, snapshots, new_settlements
+
+
+def _all_settlements(stored: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """Stored then new settlements; either one alone as it is (concatenating copies the amounts: 0.5 GB for a
+    district's year)."""
+    if stored.empty or new.empty:
+        return (new if stored.empty else stored).reset_index(drop=True)
+    return pd.concat([stored, new], ignore_index=True)
+
+
+def _mentioned_settlements(raw: list[RawTable], stored: pd.DataFrame) -> pd.DataFrame:
+    """The stored settlements whose IDs the load's settlement files mention (as their own ID or the one reversed).
+    A function of its own, so the 17 million IDs of a district's year are let go before validation starts."""
+    if stored.empty:
+        return stored
+    ids = pd.concat([t.column(c) for t in raw for c in ("settlement_id", "reverses")]).str.strip()
+    return stored[is_in(stored["settlement_id"], ids)]
 
 
 def _store_inputs(conn: sa.Connection, run_id: int, prepared: dict[str, Future], uncopied: set[str],

@@ -114,7 +114,11 @@ def test_lookup_is_a_left_merge_on_unique_keys(keys):
                                                               for v in values.fillna("?")]
 
 
-@pytest.mark.parametrize("values", [["a", "b", "a", "", "c", ""], ["x"], [], ["a", None, None, "b"], ["张三", "张三 "]])
+_RANDOM_CODES = [None if i % 37 == 0 else f"S{(i * 7919) % 613:04d}" for i in range(1000)]
+
+
+@pytest.mark.parametrize("values", [["a", "b", "a", "", "c", ""], ["x"], [], ["a", None, None, "b"], ["张三", "张三 "],
+                                    [None, "a", None], ["b", "a", "b", "a"], _RANDOM_CODES])
 def test_repeated_is_pandas_duplicated_keep_false(values):
     series = pd.Series(values, index=range(10, 10 + len(values)), dtype="str")
     pd.testing.assert_series_equal(text.repeated(series), series.duplicated(keep=False))
