@@ -8,9 +8,9 @@ identity snapshots one file each (replaced with the table), and each year's outr
 SHA-256 is recorded in the database in the run's own transaction (meta key `copy_<file stem>`) and the file is put in
 place after the commit. A load uses a table's files only when every recorded part is present and matches its digest,
 and the parts together hold as many rows as the database has; otherwise it reads the database and writes the files
-again, so an upgraded or restored database catches up on its next load. PostgreSQL reads these tables through ADBC and needs no
-copies. The files hold what the database holds (names, ID numbers, costs): they are readable by the owner only, in
-the database's own folder.
+again, so an upgraded or restored database catches up on its next load. PostgreSQL reads these tables through ADBC
+and needs no copies. The files hold what the database holds (names, ID numbers, costs): they are readable by the
+owner only, in the database's own folder.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def folder(engine: Engine) -> Path | None:
 def _parts_recorded(conn: Connection, table: sa.Table, only: int | None) -> tuple[list[tuple[str, str]], int]:
     """(file stem, digest) of each part whose file a committed run recorded (only the part `only`, if given), in
     row order; and how many rows the database holds for them. Counting all rows reads the smallest index (a tenth
-    of a second for 9 million settlements) where counting per part scanned the table (3–5 s)."""
+    of a second for 9 million settlements once cached) where counting per part scanned the table (3–5 s)."""
     column = PARTS.get(table.name)
     stem = f"{table.name}-{column}-{only}" if only is not None else table.name
     keys = store.meta.c.key
