@@ -36,7 +36,7 @@ def data_quality_findings(snapshots: dict[str, pd.DataFrame], settlements: pd.Da
     parts.append(_finding(holders, "IDENTITY_NOT_IN_REGISTER", "identities",
                           "困难群众身份：" + holders["identity_type"].astype("str")))
 
-    # rows picked by one mask: taking the year's millions of rows first, then the few uninsured, cost a second more
+    # rows picked by one mask: taking the year's millions of rows first, then the few uninsured, took 0.3 s more
     of_year = (settlements["reverses"] == "") & settlements["settle_date"].str.startswith(f"{year}-")
     uninsured = settlements.loc[of_year & ~is_in(settlements["id_number"], enrolled_y["id_number"]),
                                 ["id_number", "name"]].drop_duplicates("id_number")
