@@ -2,30 +2,20 @@
 
 import streamlit as st
 
-from monitor import queries
-from monitor.access import ADMIN
-from monitor.ui import cached, engine, sign_out, viewer
-from monitor.views.common import years
+from monitor.security.access import ADMIN
+from monitor.storage import queries
+from monitor.web.ui import cached, engine, sign_out, viewer
+from monitor.web.views.common import years
 
 st.set_page_config(page_title="参保与防返贫监测看板", page_icon=":material/health_and_safety:", layout="wide")
 
-# (file, title, icon, url path); which of them a viewer gets is decided by monitor.access.PAGES.
-PAGES = [
-    ("1_overview.py", "总览", ":material/dashboard:", "home"),
-    ("2_map.py", "参保地图", ":material/map:", "coverage-map"),
-    ("3_outreach.py", "扩面名单", ":material/checklist:", "outreach-lists"),
-    ("4_alerts.py", "预警", ":material/warning:", "alert-list"),
-    ("7_campaign.py", "集中缴费期", ":material/campaign:", "collection-period"),
-    ("5_data.py", "数据", ":material/database:", "data-runs"),
-    ("6_admin.py", "用户管理", ":material/group:", "users"),
-    ("8_security.py", "安全管理", ":material/admin_panel_settings:", "security-admin"),
-    ("9_audit.py", "审计日志", ":material/policy:", "audit-log"),
-]
 SIGN_IN = st.Page("pages/0_sign_in.py", title="登录", icon=":material/login:", url_path="sign-in", default=True)
-PASSWORD = st.Page("pages/0_password.py", title="修改密码", icon=":material/password:", url_path="change-password",
-                   default=True)
-SECOND_FACTOR = st.Page("pages/0_second_factor.py", title="动态口令", icon=":material/pin:", url_path="second-factor",
-                        default=True)
+PASSWORD = st.Page(
+    "pages/0_password.py", title="修改密码", icon=":material/password:", url_path="change-password", default=True
+)
+SECOND_FACTOR = st.Page(
+    "pages/0_second_factor.py", title="动态口令", icon=":material/pin:", url_path="second-factor", default=True
+)
 
 current = viewer()
 if current is None:
@@ -51,13 +41,18 @@ if current.sees_page("1_overview.py"):  # the roles that work with the data get 
     last_ok = queries.latest_run(engine())
     last_any = queries.latest_run(engine(), status=None) if current.role == ADMIN else None  # failures: admin only
     if last_ok:
-        st.sidebar.caption(f"最近成功运行：{last_ok['finished_at']}（#{last_ok['id']}，{last_ok['year']} 年，"
-                           f"截至 {last_ok['as_of']}）")
+        st.sidebar.caption(
+            f"最近成功运行：{last_ok['finished_at']}（#{last_ok['id']}，{last_ok['year']} 年，截至 {last_ok['as_of']}）"
+        )
     if last_any and last_any["status"] == "failed":
         st.sidebar.warning(f"最近一次运行失败（{last_any['finished_at']}）：{last_any['message']}")
-allowed = [(f, t, i, u) for f, t, i, u in PAGES if current.sees_page(f)]
+allowed = current.pages()
 if not allowed:
     st.info("您的账户尚未分配角色，请联系安全管理员。")
     st.stop()
-st.navigation([st.Page(f"pages/{f}", title=t, icon=i, url_path=u, default=n == 0)
-               for n, (f, t, i, u) in enumerate(allowed)]).run()
+st.navigation(
+    [
+        st.Page(f"pages/{page.file}", title=page.title, icon=page.icon, url_path=page.url_path, default=n == 0)
+        for n, page in enumerate(allowed)
+    ]
+).run()

@@ -37,5 +37,5 @@ if [ -d data/demo ]; then
   echo "          kuomian / Qinghe-Canbao-2025（扩面专员）  jiuzhu / Qinghe-Bangfu-2025（救助专员）"
 fi
 echo "调度：每晚 02:00 及每分钟检查 data/inbox/ 中的新文件；日志 data/scheduler.log"
-.venv/bin/python -m monitor.serve --server.headless true --server.address 127.0.0.1 \
+.venv/bin/python -m monitor.web.serve --server.headless true --server.address 127.0.0.1 \
   --server.port 8501 --browser.gatherUsageStats false

@@ -34,4 +34,10 @@ if command -v pg_ctlcluster >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   fi
 fi
 
+# The structure is enforced, not hoped for: layer contracts, lint, format and types (configured in pyproject.toml).
+.venv/bin/lint-imports
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
+
 exec .venv/bin/python -m pytest "$@"

@@ -26,14 +26,16 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor import charts, exports, queries  # noqa: E402
-from monitor.access import ADMIN, Viewer  # noqa: E402
 from monitor.config import load_settings  # noqa: E402
-from monitor.store import connect  # noqa: E402
-from monitor.views import alerts as alert_views  # noqa: E402
-from monitor.views import coverage_map, overview  # noqa: E402
-from monitor.views import outreach as outreach_views  # noqa: E402
-from monitor.views.common import METRIC_BY_LABEL, band_colours  # noqa: E402
+from monitor.outputs import exports  # noqa: E402
+from monitor.security.access import ADMIN, Viewer  # noqa: E402
+from monitor.storage import queries  # noqa: E402
+from monitor.storage.store import connect  # noqa: E402
+from monitor.web import charts  # noqa: E402
+from monitor.web.views import alerts as alert_views  # noqa: E402
+from monitor.web.views import coverage_map, overview  # noqa: E402
+from monitor.web.views import outreach as outreach_views  # noqa: E402
+from monitor.web.views.common import METRIC_BY_LABEL, band_colours  # noqa: E402
 
 PYTHON = sys.executable
 
@@ -50,9 +52,13 @@ def _measured(command: list[str]) -> dict:
         err.seek(0)
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(command)} failed: {err.read().decode(errors='replace')[-500:]}")
-        return {"wall_s": round(wall, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
-                "peak_rss_mib": round(usage.ru_maxrss / 1024, 1), "stdout": out.read().decode(errors="replace"),
-                "stages": _stages(err.read().decode(errors="replace"), time.time() - wall, wall)}
+        return {
+            "wall_s": round(wall, 2),
+            "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+            "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
+            "stdout": out.read().decode(errors="replace"),
+            "stages": _stages(err.read().decode(errors="replace"), time.time() - wall, wall),
+        }
 
 
 def _stages(progress: str, started_at: float, wall: float) -> dict:
@@ -69,7 +75,7 @@ def _stages(progress: str, started_at: float, wall: float) -> dict:
     first = start.tm_hour * 3600 + start.tm_min * 60 + start.tm_sec
     ends = [t for t, _ in marks[1:]] + [first + round(wall)]
     stages = {"启动": marks[0][0] - first}
-    for (t, stage), end in zip(marks, ends):
+    for (t, stage), end in zip(marks, ends, strict=False):
         stages[stage] = max(0, end - t)
     return stages
 
@@ -128,8 +134,9 @@ def bench_size(persons: int, repeat: int, work: Path, settings, postgres: str | 
     shutil.rmtree(folder, ignore_errors=True)  # a kept work folder from an earlier run: start from nothing
     result: dict = {"persons": persons, "database": "postgresql" if postgres else "sqlite"}
     print(f"[{persons}] generating …", flush=True)
-    result["generate"] = _measured([PYTHON, "-m", "etl", "demo", "--out", str(main), "--persons", str(persons),
-                                    "--followup", str(followup)])
+    result["generate"] = _measured(
+        [PYTHON, "-m", "etl", "demo", "--out", str(main), "--persons", str(persons), "--followup", str(followup)]
+    )
     result["generate"].pop("stdout")
     result["input_mib"] = round(sum(p.stat().st_size for p in main.iterdir()) / 2**20, 1)
 
@@ -155,7 +162,7 @@ def bench_size(persons: int, repeat: int, work: Path, settings, postgres: str | 
         result["exports"][what[0]] = timing
 
     print(f"[{persons}] page queries …", flush=True)
-    year, root = 2025, queries.root(engine, settings.region_code)
+    year, root = 2025, queries.root(engine, settings)
     admin = Viewer("bench", ADMIN)
     names = queries.division_names(engine)
     towns = queries.coverage(engine, year, "乡镇", root).sort_values("in_scope")
@@ -171,8 +178,11 @@ def bench_size(persons: int, repeat: int, work: Path, settings, postgres: str | 
         return charts.choropleth(features, metric, band_colours(settings), "#bdbdbd").to_dict()
 
     # every village of the district in one chart (issue 8: a map of 300+ villages built in 1 s)
-    villages = coverage_map.with_bands(pd.concat([coverage_map.children(engine, year, town) for town in towns["code"]],
-                                                 ignore_index=True), metric, settings)
+    villages = coverage_map.with_bands(
+        pd.concat([coverage_map.children(engine, year, town) for town in towns["code"]], ignore_index=True),
+        metric,
+        settings,
+    )
 
     alert_rows = alert_views.rows(engine, year, names, admin)
     person = alert_rows["id_number"].iloc[0]
@@ -187,7 +197,8 @@ def bench_size(persons: int, repeat: int, work: Path, settings, postgres: str | 
         "outreach.rows": _timed(lambda: outreach_views.rows(engine, year, names, admin), repeat),
         "alerts.rows": _timed(lambda: alert_views.rows(engine, year, names, admin), repeat),
         "alerts.person_settlements": _timed(
-            lambda: alert_views.person_settlements(engine, year, person, settings, admin), repeat),
+            lambda: alert_views.person_settlements(engine, year, person, settings, admin), repeat
+        ),
         "data.rejects": _timed(lambda: exports.rejects_frame(queries.rejects(engine)), repeat),
     }
     floor = _duckdb_floor(sorted(main.glob("settlements*.csv")))
@@ -199,12 +210,24 @@ def bench_size(persons: int, repeat: int, work: Path, settings, postgres: str | 
 
 
 def machine() -> dict:
-    mem = next((line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
-                if line.startswith("MemTotal")), "0")
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor())
-    return {"cpus": os.cpu_count(), "cpu": model, "memory_gib": round(int(mem) / 2**20, 1),
-            "python": platform.python_version(), "platform": platform.platform()}
+    mem = next(
+        (line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")), "0"
+    )
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": model,
+        "memory_gib": round(int(mem) / 2**20, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
 
 
 def main() -> int:
@@ -212,8 +235,11 @@ def main() -> int:
     parser.add_argument("--sizes", default="150000,500000,1500000", help="register sizes to run, comma-separated")
     parser.add_argument("--repeat", type=int, default=5, help="runs of each page query")
     parser.add_argument("--keep", type=Path, help="work folder to keep (default: a temporary one, removed)")
-    parser.add_argument("--postgres", help="load into PostgreSQL instead of SQLite: a database URL of the server "
-                                           "(each size gets a new database bench_<size>)")
+    parser.add_argument(
+        "--postgres",
+        help="load into PostgreSQL instead of SQLite: a database URL of the server "
+        "(each size gets a new database bench_<size>)",
+    )
     args = parser.parse_args()
     settings = load_settings(None)
     work = args.keep or Path(tempfile.mkdtemp(prefix="monitor-bench-"))
@@ -228,10 +254,12 @@ def main() -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
     for size in results["sizes"]:
-        print(f"{size['persons']:>9,} persons: generate {size['generate']['wall_s']} s; full load "
-              f"{size['full_load']['wall_s']} s / {size['full_load']['peak_rss_mib']} MiB; month "
-              f"{size['incremental_load']['wall_s']} s / {size['incremental_load']['peak_rss_mib']} MiB; "
-              f"slowest query {max(q['median_ms'] for q in size['queries'].values())} ms (median)")
+        print(
+            f"{size['persons']:>9,} persons: generate {size['generate']['wall_s']} s; full load "
+            f"{size['full_load']['wall_s']} s / {size['full_load']['peak_rss_mib']} MiB; month "
+            f"{size['incremental_load']['wall_s']} s / {size['incremental_load']['peak_rss_mib']} MiB; "
+            f"slowest query {max(q['median_ms'] for q in size['queries'].values())} ms (median)"
+        )
     print(f"written to {out}")
     return 0
 

@@ -1,8 +1,8 @@
-"""Alembic environment: the schema is monitor.store.metadata; the URL comes from the caller's config."""
+"""Alembic environment: the schema is monitor.storage.store.metadata; the URL comes from the caller's config."""
 
 from alembic import context
 
-from monitor.store import metadata
+from monitor.storage.store import metadata
 
 config = context.config
 
@@ -15,8 +15,9 @@ def include_name(name, type_, parent_names) -> bool:
 def run_migrations() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
-        context.configure(connection=connection, target_metadata=metadata, render_as_batch=True,
-                          include_name=include_name)
+        context.configure(
+            connection=connection, target_metadata=metadata, render_as_batch=True, include_name=include_name
+        )
         with context.begin_transaction():
             context.run_migrations()
         return
@@ -24,8 +25,7 @@ def run_migrations() -> None:
 
     engine = create_engine(config.get_main_option("sqlalchemy.url"))
     with engine.connect() as conn:
-        context.configure(connection=conn, target_metadata=metadata, render_as_batch=True,
-                          include_name=include_name)
+        context.configure(connection=conn, target_metadata=metadata, render_as_batch=True, include_name=include_name)
         with context.begin_transaction():
             context.run_migrations()
 

@@ -4,16 +4,18 @@ import dataclasses
 
 import streamlit as st
 
-from monitor.auth import AuthError, change_password
-from monitor.ui import engine, security, sign_in_as, viewer
+from monitor.security.auth import AuthError, change_password
+from monitor.web.ui import engine, security, sign_in_as, viewer
 
 current = viewer()
 if current is None:
     st.stop()
 st.title("修改密码")
 cfg = security()
-st.info(f"{current.username}，请先设置新密码：至少 {cfg.password_min_length} 位，包含大写字母、小写字母、数字、其他字符中的"
-        f"至少三类，不含用户名，且不能与最近 5 次的密码相同。")
+st.info(
+    f"{current.username}，请先设置新密码：至少 {cfg.password_min_length} 位，包含大写字母、小写字母、数字、其他字符中的"
+    f"至少三类，不含用户名，且不能与最近 5 次的密码相同。"
+)
 with st.form("change_password"):
     old = st.text_input("原密码", type="password", key="old_password")
     new = st.text_input("新密码", type="password", key="new_password")

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from monitor.auth import AuthError, sign_in
-from monitor.ui import engine, security, sign_in_as
+from monitor.security.auth import AuthError, sign_in
+from monitor.web.ui import engine, security, sign_in_as
 
 st.title("参保与防返贫监测看板")
 reason = st.session_state.pop("signed_out_because", "")

@@ -3,10 +3,10 @@
 import pandas as pd
 import streamlit as st
 
-from monitor import charts
-from monitor.divisions import levels_below
-from monitor.ui import cached, engine, page_viewer, require_data, root, settings, year
-from monitor.views import campaign, overview
+from monitor.storage import queries
+from monitor.web import charts
+from monitor.web.ui import cached, engine, page_viewer, require_data, root, settings, year
+from monitor.web.views import campaign, common, overview
 
 viewer = page_viewer(__file__)
 require_data()
@@ -14,28 +14,35 @@ y, cfg = year(), settings()
 st.header(f"总览 · {y} 年")
 
 columns = st.columns(3)
-for column, head in zip(columns, cached(overview.headlines, y, cfg)):
+for column, head in zip(columns, cached(overview.headlines, y, cfg), strict=False):
     with column:
         value = "—" if head.rate is None else f"{head.rate:.2f}%"
         delta = None if head.since_run is None else f"{head.since_run:+.2f} 个百分点"
         st.metric(head.label, value, delta=delta, border=True, help="变化为较上次运行")
         met = head.rate is not None and head.rate >= head.target
-        st.markdown(f"目标 {head.target:.2f}% · {':green[**达标**]' if met else ':orange[**未达标**]'}  \n"
-                    f"已参保 {head.enrolled:,} / 应参保 {head.in_scope:,}"
-                    + ("" if head.since_year is None else f"  \n较上年 {head.since_year:+.2f} 个百分点"))
+        st.markdown(
+            f"目标 {head.target:.2f}% · {':green[**达标**]' if met else ':orange[**未达标**]'}  \n"
+            f"已参保 {head.enrolled:,} / 应参保 {head.in_scope:,}"
+            + ("" if head.since_year is None else f"  \n较上年 {head.since_year:+.2f} 个百分点")
+        )
 
-when = cached(campaign.period, cfg)
+when = cached(queries.campaign_period, cfg)
 if when.running:
     every = cached(campaign.progress, cfg)
     if every:
-        levels = levels_below(root())
+        levels = common.levels_below(root())
         now = every[levels[0]]
         now = now[now["day"] == when.status_day].iloc[0]
         st.subheader(f"集中缴费期进度 · {when.target_year} 年度（截至 {when.status_day}）")
         panel = st.columns(3)
-        panel[0].metric("已缴费人数", f"{int(now['enrolled']):,}", border=True,
-                        delta=None if pd.isna(now["previous_enrolled"]) else
-                        f"{int(now['enrolled'] - now['previous_enrolled']):+,} 人（较上期同日）")
+        panel[0].metric(
+            "已缴费人数",
+            f"{int(now['enrolled']):,}",
+            border=True,
+            delta=None
+            if pd.isna(now["previous_enrolled"])
+            else f"{int(now['enrolled'] - now['previous_enrolled']):+,} 人（较上期同日）",
+        )
         panel[1].metric("目标完成率", f"{100 * now['enrolled'] / now['target']:.2f}%", border=True)
         lowest = campaign.bulletin(engine(), cfg, when.status_day, every)
         lowest = lowest[lowest["lowest"]]
@@ -48,16 +55,31 @@ left, right = st.columns(2)
 with left:
     st.subheader("未参保人员")
     change = figures["outreach_change"]
-    st.metric("待扩面人数", f"{figures['outreach']:,}", delta=None if change is None else f"{change:+,} 人",
-              delta_color="inverse", border=True, help="变化为较上次运行")
+    st.metric(
+        "待扩面人数",
+        f"{figures['outreach']:,}",
+        delta=None if change is None else f"{change:+,} 人",
+        delta_color="inverse",
+        border=True,
+        help="变化为较上次运行",
+    )
     priorities = cached(overview.outreach_by_priority, y)
-    st.dataframe(priorities.rename(columns={"label": "优先级", "count": "人数"})[["优先级", "人数"]], hide_index=True,
-                 width="stretch")
+    st.dataframe(
+        priorities.rename(columns={"label": "优先级", "count": "人数"})[["优先级", "人数"]],
+        hide_index=True,
+        width="stretch",
+    )
 with right:
     st.subheader("高额费用预警")
     change = figures["alerts_change"]
-    st.metric("预警人数", f"{figures['alerts']:,}", delta=None if change is None else f"{change:+,} 人",
-              delta_color="inverse", border=True, help="变化为较上次运行")
+    st.metric(
+        "预警人数",
+        f"{figures['alerts']:,}",
+        delta=None if change is None else f"{change:+,} 人",
+        delta_color="inverse",
+        border=True,
+        help="变化为较上次运行",
+    )
     levels = cached(overview.alerts_by_level, y)
     if levels.empty:
         st.info("本年度没有预警。")
@@ -74,5 +96,7 @@ st.subheader("各乡镇参保率排名")
 towns = cached(overview.towns, y, root())
 target = float(cfg.target_overall)
 st.caption(f"虚线为目标 {target:.2f}%；低于目标的乡镇以橙色显示。")
-st.altair_chart(charts.town_ranking(towns, target, cfg.colours.get("met", "#1a9850"),
-                                    cfg.colours.get("below_3", "#fdae61")), width="stretch")
+st.altair_chart(
+    charts.town_ranking(towns, target, cfg.colours.get("met", "#1a9850"), cfg.colours.get("below_3", "#fdae61")),
+    width="stretch",
+)

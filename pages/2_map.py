@@ -2,12 +2,12 @@
 
 import streamlit as st
 
-from monitor import charts
-from monitor.divisions import level_of
-from monitor.ui import cached, page_viewer, require_data, root, settings, year
-from monitor.views import coverage_map
-from monitor.queries import division_names
-from monitor.views.common import METRIC_BY_LABEL, band_colours
+from monitor.outputs import release
+from monitor.storage.queries import division_names
+from monitor.web import charts
+from monitor.web.ui import cached, page_viewer, require_data, root, settings, year
+from monitor.web.views import common, coverage_map
+from monitor.web.views.common import METRIC_BY_LABEL, band_colours
 
 page_viewer(__file__)
 require_data()
@@ -36,14 +36,13 @@ drillable = level != "村社区"
 map_column, table_column = st.columns([3, 2])
 with map_column:
     if features:
-        st.caption(f"{names.get(parent, parent)} · {len(rows)} 个{level}" +
-                   ("；点击区域查看下级" if drillable else ""))
+        st.caption(f"{names.get(parent, parent)} · {len(rows)} 个{level}" + ("；点击区域查看下级" if drillable else ""))
         chart = charts.choropleth(features, metric, band_colours(cfg), cfg.colours.get("no_data", "#bdbdbd"))
         event = st.altair_chart(chart, on_select="rerun", key=f"map_{parent}", width="stretch")
         picked = (event or {}).get("selection", {}).get("pick") or []
         if isinstance(picked, list) and picked and drillable:
             code = picked[0].get("code")
-            if code and level_of(code) == level:
+            if code and common.level_of(code) == level:
                 st.session_state["map_parent"] = code
                 st.rerun()
     else:
@@ -52,13 +51,23 @@ with map_column:
         st.caption("以下区划没有边界，未在地图上显示：" + "、".join(missing["name"].astype(str)))
 with table_column:
     table = coverage_map.table(rows)
-    st.dataframe(table, hide_index=True, width="stretch", height=520,
-                 column_config={c: st.column_config.NumberColumn(format="%.2f") for c in
-                                ("参保率", "困难群众参保率", "新生儿参保率")})
-    st.download_button("下载本表 CSV", table.to_csv(index=False).encode("utf-8-sig"),
-                       file_name=f"参保率_{names.get(parent, parent)}_{level}_{y}.csv", mime="text/csv")
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        height=520,
+        column_config={
+            c: st.column_config.NumberColumn(format="%.2f") for c in ("参保率", "困难群众参保率", "新生儿参保率")
+        },
+    )
+    st.download_button(
+        "下载本表 CSV",
+        release.csv_bytes(table),  # aggregates only: neutralised, not audited
+        file_name=f"参保率_{names.get(parent, parent)}_{level}_{y}.csv",
+        mime="text/csv",
+    )
     if drillable:
-        options = dict(zip(rows["name"], rows["code"]))
+        options = dict(zip(rows["name"], rows["code"], strict=False))
         chosen = st.selectbox(f"查看{level}的下级", ["—"] + list(options), key=f"drill_{parent}")
         if chosen != "—":
             st.session_state["map_parent"] = options[chosen]

@@ -5,14 +5,27 @@ from pathlib import Path
 
 import streamlit as st
 
-from monitor import audit, charts, exports, workflow
-from monitor.access import AccessDenied, neutralise_frame
-from monitor.queries import division_names
-from monitor.read import LoadError
-from monitor.ui import (audited_download, cached, engine, operator, page_viewer, require, require_data, root,
-                        settings, year)
-from monitor.views import alerts
-from monitor.workflow import WorkflowError
+from monitor.cases import alert_case, feedback, push
+from monitor.cases.alert_case import AlertState, WorkflowError
+from monitor.files.read import LoadError
+from monitor.outputs import exports, release
+from monitor.security import audit
+from monitor.security.access import AccessDenied
+from monitor.storage.queries import division_names
+from monitor.web import charts
+from monitor.web.ui import (
+    audited_download,
+    cached,
+    engine,
+    operator,
+    page_viewer,
+    require,
+    require_data,
+    root,
+    settings,
+    year,
+)
+from monitor.web.views import alerts
 
 page_viewer(__file__)
 
@@ -29,50 +42,73 @@ if everyone.empty:
     st.stop()
 
 filters = st.columns(5)
-levels = filters[0].multiselect("预警等级", ["红", "橙", "黄"], key="alert_levels", placeholder="全部等级")
-types = filters[1].multiselect("预警类型", sorted(everyone["alert_type"].unique()), key="alert_types",
-                               placeholder="全部类型")
-states = filters[2].multiselect("状态", list(workflow.STATES), key="alert_states", placeholder="全部状态")
+levels = filters[0].multiselect("预警等级", list(alerts.LEVELS), key="alert_levels", placeholder="全部等级")
+types = filters[1].multiselect(
+    "预警类型", sorted(everyone["alert_type"].unique()), key="alert_types", placeholder="全部类型"
+)
+states = filters[2].multiselect("状态", list(alert_case.STATES), key="alert_states", placeholder="全部状态")
 towns = filters[3].multiselect("乡镇", sorted(everyone["town"].unique()), key="alert_towns", placeholder="全部乡镇")
-identities = filters[4].multiselect("身份类别", sorted(t for t in everyone["identity_type"].unique() if t),
-                                    key="alert_identities", placeholder="全部身份")
+identities = filters[4].multiselect(
+    "身份类别",
+    sorted(t for t in everyone["identity_type"].unique() if t),
+    key="alert_identities",
+    placeholder="全部身份",
+)
 chosen = alerts.filtered(everyone, levels, types, states, towns, identities)
 
 counts = chosen["level"].value_counts()
 summary = st.columns(5)
 summary[0].metric("预警人数", f"{len(chosen):,}")
-for column, level in zip(summary[1:4], ("红", "橙", "黄")):
+for column, level in zip(summary[1:4], alerts.LEVELS, strict=True):
     column.metric(f"{level}色预警", f"{int(counts.get(level, 0)):,}")
-summary[4].metric("待推送", f"{int((chosen['state'] == '待推送').sum()):,}")
+summary[4].metric("待推送", f"{int((chosen['state'] == AlertState.TO_PUSH).sum()):,}")
 
 listing, pushing, stats = st.tabs(["预警名单", "推送与反馈", "统计"])
 
 with listing:
     table = alerts.display(chosen)
-    level_colour = {"红": cfg.colours.get("level_red"), "橙": cfg.colours.get("level_orange"),
-                    "黄": cfg.colours.get("level_yellow")}
-    styled = table.style.map(lambda v: f"background-color: {level_colour.get(v)}" if v in level_colour else "",
-                             subset=["预警等级"])
-    event = st.dataframe(styled, hide_index=True, width="stretch", height=360, on_select="rerun",
-                         selection_mode="multi-row", key="alert_table",
-                         column_config={c: st.column_config.NumberColumn(format="%.2f")
-                                        for c in ("医疗总费用(元)", "个人负担(元)", "预警阈值(元)")})
-    filter_text = f"{y} 年；等级 {('、'.join(levels) or '全部')}；类型 {('、'.join(types) or '全部')}；" \
-                  f"状态 {('、'.join(states) or '全部')}；乡镇 {('、'.join(towns) or '全部')}；身份 {('、'.join(identities) or '全部')}"
-    audited_download("下载预警名单 CSV（SPEC §11 格式，含完整信息）",
-                     neutralise_frame(exports.alerts_frame(chosen)).to_csv(index=False).encode("utf-8-sig"),
-                     f"预警名单_{y}.csv", "text/csv", "预警名单 CSV", filter_text, len(chosen), key="alerts_csv")
+    level_colour = {
+        "红": cfg.colours.get("level_red"),
+        "橙": cfg.colours.get("level_orange"),
+        "黄": cfg.colours.get("level_yellow"),
+    }
+    styled = table.style.map(
+        lambda v: f"background-color: {level_colour.get(v)}" if v in level_colour else "", subset=["预警等级"]
+    )
+    event = st.dataframe(
+        styled,
+        hide_index=True,
+        width="stretch",
+        height=360,
+        on_select="rerun",
+        selection_mode="multi-row",
+        key="alert_table",
+        column_config={
+            c: st.column_config.NumberColumn(format="%.2f") for c in ("医疗总费用(元)", "个人负担(元)", "预警阈值(元)")
+        },
+    )
+    filter_text = (
+        f"{y} 年；等级 {('、'.join(levels) or '全部')}；类型 {('、'.join(types) or '全部')}；"
+        f"状态 {('、'.join(states) or '全部')}；乡镇 {('、'.join(towns) or '全部')}；"
+        f"身份 {('、'.join(identities) or '全部')}"
+    )
+    audited_download(
+        "下载预警名单 CSV（SPEC §11 格式，含完整信息）",
+        release.csv_export(exports.alerts_frame(chosen), "预警名单 CSV", filter_text),
+        f"预警名单_{y}.csv",
+        "text/csv",
+        key="alerts_csv",
+    )
     picked = chosen.iloc[event.selection.rows] if event and event.selection and event.selection.rows else None
 
     if picked is not None:
-        verified = picked[picked["state"] == "已核实"]
+        verified = picked[picked["state"] == AlertState.VERIFIED]
         if not verified.empty:
             with st.form("close_form"):
                 remark = st.text_input(f"办结所选的 {len(verified)} 名已核实人员：备注", key="close_remark")
                 if st.form_submit_button("办结"):
                     try:
-                        done = workflow.close(db, y, verified["id_number"].tolist(), remark, operator(),
-                                              viewer=viewer)
+                        done = feedback.close(db, y, verified["id_number"].tolist(), remark, operator(), viewer=viewer)
                         st.success(f"已办结 {done} 人")
                         st.rerun()
                     except WorkflowError as exc:
@@ -90,9 +126,11 @@ with listing:
             st.session_state["unmasked_alert"] = alert["id_number"]
             unmasked = True
         who = alerts.display(picked.iloc[[0]], masked=not unmasked).iloc[0]
-        st.markdown(f"**{who['姓名']}**　{who['身份证号']}　{alert['town']} {alert['village']}　"
-                    f"{alert['identity_type'] or '无困难身份'}　"
-                    f"{alert['alert_type']} · {alert['level']}色 · 触发规则 {alert['rules']} · 状态 {alert['state']}{flag}")
+        st.markdown(
+            f"**{who['姓名']}**　{who['身份证号']}　{alert['town']} {alert['village']}　"
+            f"{alert['identity_type'] or '无困难身份'}　"
+            f"{alert['alert_type']} · {alert['level']}色 · 触发规则 {alert['rules']} · 状态 {alert['state']}{flag}"
+        )
         info = st.columns(4)
         info[0].metric("医疗总费用", f"{alert['total_yuan']:,.2f} 元")
         info[1].metric("个人负担", f"{alert['measure_yuan']:,.2f} 元")
@@ -105,102 +143,149 @@ with listing:
         with right:
             st.caption(f"累计{cfg.cost_measure}与预警阈值（竖线为触发日期 {alert['trigger_date']}）")
             points = cached(alerts.person_settlements, y, alert["id_number"], cfg, viewer)
-            st.altair_chart(charts.cumulative_cost(points, float(alert["threshold_yuan"]),
-                                                   alert["trigger_date"] or None), width="stretch")
+            st.altair_chart(
+                charts.cumulative_cost(points, float(alert["threshold_yuan"]), alert["trigger_date"] or None),
+                width="stretch",
+            )
         st.caption("处置记录")
-        st.dataframe(alerts.history_display(cached(workflow.history, y, alert["id_number"])), hide_index=True,
-                     width="stretch")
+        st.dataframe(
+            alerts.history_display(cached(alert_case.history, y, alert["id_number"])), hide_index=True, width="stretch"
+        )
         with st.expander(f"全年结算 {len(points)} 笔"):
             st.dataframe(alerts.settlements_display(points), hide_index=True, width="stretch")
 
 with pushing:
-    waiting = cached(workflow.drafts, y)
+    waiting = cached(push.drafts, y)
     waiting = waiting[waiting["status"] == "待审批"]
     if not waiting.empty:
         st.subheader("待审批的推送草稿")
         st.caption("调度任务每月生成推送草稿；审批后才会推送（仍为待推送的预警）。")
         for draft in waiting.itertuples():
             cols = st.columns([4, 1, 1])
-            cols[0].markdown(f"草稿 #{draft.id}：{draft.rows} 人 → {draft.department}"
-                             f"（{draft.created_at} 由 {draft.created_by} 生成）")
+            cols[0].markdown(
+                f"草稿 #{draft.id}：{draft.rows} 人 → {draft.department}"
+                f"（{draft.created_at} 由 {draft.created_by} 生成）"
+            )
             if cols[1].button("批准并推送", key=f"approve_{draft.id}", type="primary"):
                 try:
-                    result = workflow.approve_draft(db, int(draft.id), operator(), names, cfg, viewer=viewer)
+                    result = push.approve_draft(db, int(draft.id), operator(), names, cfg, viewer=viewer)
                     st.session_state["last_batch"] = result.batch_no
                     st.success(f"草稿 #{draft.id} 已推送：批次 {result.batch_no}，{result.rows} 人")
                 except (WorkflowError, AccessDenied) as exc:
                     st.error(str(exc))
             if cols[2].button("放弃", key=f"discard_{draft.id}"):
                 try:
-                    workflow.discard_draft(db, int(draft.id), operator())
+                    push.discard_draft(db, int(draft.id), operator())
                     st.rerun()
                 except WorkflowError as exc:
                     st.error(str(exc))
     st.subheader("推送")
-    ready = chosen[chosen["state"] == "待推送"]
-    selected_ready = picked[picked["state"] == "待推送"] if picked is not None else ready.iloc[0:0]
-    scope = st.radio("推送范围", [f"当前筛选结果中待推送的 {len(ready)} 人", f"名单中选中的待推送 {len(selected_ready)} 人"],
-                     key="push_scope", horizontal=True)
+    ready = chosen[chosen["state"] == AlertState.TO_PUSH]
+    selected_ready = picked[picked["state"] == AlertState.TO_PUSH] if picked is not None else ready.iloc[0:0]
+    scope = st.radio(
+        "推送范围",
+        [f"当前筛选结果中待推送的 {len(ready)} 人", f"名单中选中的待推送 {len(selected_ready)} 人"],
+        key="push_scope",
+        horizontal=True,
+    )
     department = st.selectbox("接收部门", list(cfg.departments), key="push_department")
     batch = ready if scope.startswith("当前") else selected_ready
     if st.button(f"生成推送批次（{len(batch)} 人）", type="primary", disabled=batch.empty, key="push_button"):
         try:
-            parts = [(label, values) for label, values in (("等级", levels), ("类型", types), ("状态", states),
-                                                            ("乡镇", towns), ("身份", identities)) if values]
+            parts = [
+                (label, values)
+                for label, values in (
+                    ("等级", levels),
+                    ("类型", types),
+                    ("状态", states),
+                    ("乡镇", towns),
+                    ("身份", identities),
+                )
+                if values
+            ]
             text = "；".join(f"{label}：{'、'.join(values)}" for label, values in parts) or "全部"
             text += "（选中的人员）" if not scope.startswith("当前") else ""
-            result = workflow.push(db, y, batch["id_number"].tolist(), department, operator(), names, cfg,
-                                   filters=text, viewer=viewer)
+            result = push.push(
+                db, y, batch["id_number"].tolist(), department, operator(), names, cfg, filters=text, viewer=viewer
+            )
             st.session_state["last_batch"] = result.batch_no
             st.success(f"批次 {result.batch_no} 已生成：{result.rows} 人推送给{department}")
         except WorkflowError as exc:
             st.error(str(exc))
 
-    history = cached(workflow.batches, y)
+    history = cached(push.batches, y)
     if viewer.towns is not None:  # staff with a town scope see the batches they pushed themselves
         history = history[history["created_by"] == viewer.username]
     if not history.empty:
         st.caption("推送批次（可随时重新下载原文件）")
-        st.dataframe(history.rename(columns={"batch_no": "批次", "department": "接收部门", "created_at": "推送时间",
-                                             "created_by": "操作人", "rows": "人数", "filters": "筛选条件"})
-                     .drop(columns="year"), hide_index=True, width="stretch")
+        st.dataframe(
+            history.rename(
+                columns={
+                    "batch_no": "批次",
+                    "department": "接收部门",
+                    "created_at": "推送时间",
+                    "created_by": "操作人",
+                    "rows": "人数",
+                    "filters": "筛选条件",
+                }
+            ).drop(columns="year"),
+            hide_index=True,
+            width="stretch",
+        )
         options = history["batch_no"].tolist()
         default = options.index(st.session_state["last_batch"]) if st.session_state.get("last_batch") in options else 0
         batch_no = st.selectbox("下载批次", options, index=default, key="batch_pick")
         rows = int(history.loc[history["batch_no"] == batch_no, "rows"].iloc[0])
-        audited_download(f"下载批次 {batch_no}（xlsx）", workflow.batch_file(db, batch_no), f"预警推送_{batch_no}.xlsx",
-                         XLSX, f"推送批次 {batch_no}", "重新下载", rows, key="batch_download")
+        audited_download(
+            f"下载批次 {batch_no}（xlsx）",
+            release.file_export(push.batch_file(db, batch_no), f"推送批次 {batch_no}", "重新下载", rows),
+            f"预警推送_{batch_no}.xlsx",
+            XLSX,
+            key="batch_download",
+        )
 
     st.subheader("导入核实反馈")
-    st.caption("反馈文件（xlsx 或 csv）列：身份证号、年度、核实结果（纳入监测/已落实救助/不符合条件/无法联系）、核实日期、备注。")
+    st.caption(
+        "反馈文件（xlsx 或 csv）列：身份证号、年度、核实结果（纳入监测/已落实救助/不符合条件/无法联系）、"
+        "核实日期、备注。"
+    )
     upload = st.file_uploader("反馈文件", type=["xlsx", "csv"], key="feedback_file")
     if st.button("导入反馈", disabled=upload is None, key="feedback_button"):
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / Path(upload.name).name
             path.write_bytes(upload.getvalue())
             try:
-                outcome = workflow.import_feedback(db, path, cfg, operator(), root(), viewer=viewer)
+                outcome = feedback.import_feedback(db, path, cfg, operator(), root(), viewer=viewer)
                 st.session_state["feedback_result"] = (outcome.import_id, outcome.rows_read, outcome.rows_loaded)
             except (WorkflowError, LoadError) as exc:
                 st.error(str(exc))
     if "feedback_result" in st.session_state:
         import_id, read, loaded = st.session_state["feedback_result"]
-        rejected = workflow.feedback_rejects(db, import_id)
+        rejected = feedback.feedback_rejects(db, import_id)
         st.success(f"反馈导入 #{import_id}：读入 {read} 行，核实 {loaded} 人，拒收 {len(rejected)} 行")
         if not rejected.empty:
             frame = alerts.feedback_rejects_display(rejected)
             st.dataframe(frame, hide_index=True, width="stretch")
-            st.download_button("下载拒收行 CSV", frame.to_csv(index=False).encode("utf-8-sig"),
-                               file_name=f"反馈拒收行_{import_id}.csv", mime="text/csv")
+            audited_download(
+                "下载拒收行 CSV",
+                release.csv_export(frame, "反馈拒收行", f"反馈导入 #{import_id}"),
+                f"反馈拒收行_{import_id}.csv",
+                "text/csv",
+                key="feedback_rejects_csv",
+            )
 
 with stats:
-    table = cached(workflow.statistics, y)
+    table = cached(alert_case.statistics, y)
     if table.empty:
         st.info("尚未推送任何预警。")
     else:
         st.caption("按推送月份、接收部门和核实结果统计的人数")
-        wide = table.pivot_table(index=["month", "department"], columns="result", values="count", fill_value=0,
-                                 aggfunc="sum")
+        wide = table.pivot_table(
+            index=["month", "department"], columns="result", values="count", fill_value=0, aggfunc="sum"
+        )
         wide.columns.name = None
-        st.dataframe(wide.reset_index().rename(columns={"month": "月份", "department": "接收部门"}), hide_index=True,
-                     width="stretch")
+        st.dataframe(
+            wide.reset_index().rename(columns={"month": "月份", "department": "接收部门"}),
+            hide_index=True,
+            width="stretch",
+        )

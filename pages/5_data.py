@@ -2,15 +2,15 @@
 
 import streamlit as st
 
-from monitor import audit, exports, queries
 from monitor.config import data_path
-from monitor.findings import KIND_LABELS
-from monitor.locks import LockBusy
-from monitor.operations import locked_run
-from monitor.pipeline import RunError
-from monitor.access import neutralise_frame
-from monitor.ui import audited_download, cached, engine, operator, page_viewer, require, settings, year
-from monitor.uploads import UploadError, save_uploads
+from monitor.files.uploads import UploadError, save_uploads
+from monitor.load.locks import LockBusy
+from monitor.load.operations import locked_run
+from monitor.load.pipeline import RunError
+from monitor.outputs import exports, release
+from monitor.storage import queries
+from monitor.web.ui import audited_download, cached, engine, operator, page_viewer, require, settings, year
+from monitor.web.views.common import FINDING_LABELS
 
 page_viewer(__file__)
 
@@ -19,23 +19,33 @@ st.header("数据")
 db, cfg = engine(), settings()
 
 with st.expander("上传文件并立即运行", expanded=queries.latest_run(db) is None):
-    st.caption("文件按名称前缀识别来源：population、deaths、enrollment、identities、settlements、divisions、boundaries；"
-               "支持 csv（UTF-8 或 GBK）、xlsx、GeoJSON/GeoPackage/zip。快照类文件整体替换，结算为增量。")
+    st.caption(
+        "文件按名称前缀识别来源：population、deaths、enrollment、identities、settlements、divisions、boundaries；"
+        "支持 csv（UTF-8 或 GBK）、xlsx、GeoJSON/GeoPackage/zip。快照类文件整体替换，结算为增量。"
+    )
     uploaded = st.file_uploader("选择文件", accept_multiple_files=True, key="upload_files")
     run_year = st.number_input("监测年度", min_value=2000, max_value=2100, value=year(), step=1, key="upload_year")
     if st.button("运行", type="primary", disabled=not uploaded, key="upload_run"):
         with st.status("正在运行…", expanded=True) as status:
             try:
                 folder = save_uploads([(f.name, f.getvalue()) for f in uploaded], data_path(cfg) / "uploads", cfg)
-                result = locked_run(folder, cfg, db, f"页面上传（{operator()}）", year=int(run_year),
-                                    trigger="页面上传", progress=st.write)
-                audit.record(db, operator(), "载入", f"运行 #{result.run_id}", "、".join(f.name for f in uploaded),
-                             len(uploaded))
+                result = locked_run(
+                    folder,
+                    cfg,
+                    db,
+                    f"页面上传（{operator()}）",
+                    year=int(run_year),
+                    trigger="页面上传",
+                    user=operator(),
+                    progress=st.write,
+                )
             except (UploadError, RunError, LockBusy) as exc:
                 status.update(label=f"运行失败：{exc}", state="error")
             else:
-                status.update(label=f"运行 #{result.run_id} 完成：未参保名单 {result.outreach} 人，预警 {result.alerts} 人",
-                              state="complete")
+                status.update(
+                    label=f"运行 #{result.run_id} 完成：未参保名单 {result.outreach} 人，预警 {result.alerts} 人",
+                    state="complete",
+                )
                 st.cache_data.clear()
 
 runs = cached(queries.runs)
@@ -44,16 +54,45 @@ if runs.empty:
     st.stop()
 
 st.subheader("运行记录")
-runs = runs.assign(status=runs["status"].map({"ok": "成功", "failed": "失败", "running": "运行中"}).fillna(runs["status"]))
-st.dataframe(runs.rename(columns={"id": "运行", "started_at": "开始", "finished_at": "结束", "status": "结果",
-                                  "message": "原因", "year": "年度", "as_of": "截止日", "root": "区划",
-                                  "inbox": "文件夹", "trigger": "方式", "archived_to": "文件现存于"}),
-             hide_index=True, width="stretch", height=220)
+runs = runs.assign(
+    status=runs["status"].map({"ok": "成功", "failed": "失败", "running": "运行中"}).fillna(runs["status"])
+)
+st.dataframe(
+    runs.rename(
+        columns={
+            "id": "运行",
+            "started_at": "开始",
+            "finished_at": "结束",
+            "status": "结果",
+            "message": "原因",
+            "year": "年度",
+            "as_of": "截止日",
+            "root": "区划",
+            "inbox": "文件夹",
+            "trigger": "方式",
+            "archived_to": "文件现存于",
+        }
+    ),
+    hide_index=True,
+    width="stretch",
+    height=220,
+)
 run_id = st.selectbox("查看运行的文件", runs["id"].tolist(), key="run", format_func=lambda r: f"#{r}")
 files = cached(queries.run_files, int(run_id))
-st.dataframe(files.rename(columns={"source": "来源", "file": "文件", "checksum": "SHA-256", "rows_read": "读入",
-                                   "rows_loaded": "载入", "rows_rejected": "拒收"}).drop(columns="run_id"),
-             hide_index=True, width="stretch")
+st.dataframe(
+    files.rename(
+        columns={
+            "source": "来源",
+            "file": "文件",
+            "checksum": "SHA-256",
+            "rows_read": "读入",
+            "rows_loaded": "载入",
+            "rows_rejected": "拒收",
+        }
+    ).drop(columns="run_id"),
+    hide_index=True,
+    width="stretch",
+)
 
 st.subheader("拒收行")
 rejects = exports.rejects_frame(cached(queries.rejects))
@@ -68,20 +107,29 @@ else:
     shown = rejects[rejects["原因"].isin(chosen)] if chosen else rejects
     st.caption(f"共 {len(rejects):,} 行被拒收，显示 {len(shown):,} 行")
     st.dataframe(shown, hide_index=True, width="stretch", height=300)
-    audited_download("下载拒收行 CSV", neutralise_frame(shown).to_csv(index=False).encode("utf-8-sig"), "拒收行.csv",
-                     "text/csv", "拒收行", f"原因 {('、'.join(chosen) or '全部')}", len(shown), key="rejects_csv")
+    audited_download(
+        "下载拒收行 CSV",
+        release.csv_export(shown, "拒收行", f"原因 {('、'.join(chosen) or '全部')}"),
+        "拒收行.csv",
+        "text/csv",
+        key="rejects_csv",
+    )
 
 st.subheader("数据质量发现")
 findings = cached(queries.findings, year())
 if findings.empty:
     st.success("没有发现问题。")
 else:
-    findings["问题"] = findings["kind"].map(KIND_LABELS)
+    findings["问题"] = findings["kind"].map(FINDING_LABELS)
     st.dataframe(findings["问题"].value_counts().rename_axis("问题").reset_index(name="人数"), hide_index=True)
     kind = st.selectbox("查看", list(findings["问题"].unique()), key="finding_kind")
     part = findings[findings["问题"] == kind]
-    st.dataframe(part.rename(columns={"id_number": "身份证号", "name": "姓名", "detail": "说明"})[
-        ["身份证号", "姓名", "说明"]], hide_index=True, width="stretch", height=260)
+    st.dataframe(
+        part.rename(columns={"id_number": "身份证号", "name": "姓名", "detail": "说明"})[["身份证号", "姓名", "说明"]],
+        hide_index=True,
+        width="stretch",
+        height=260,
+    )
 
 st.subheader("困难群众身份变动清单")
 changes = cached(queries.identity_changes)
@@ -89,9 +137,20 @@ if changes.empty:
     st.caption("身份名单载入两次以上后，这里列出新增、变更和取消的人员。")
 else:
     st.dataframe(changes["change"].value_counts().rename_axis("变动").reset_index(name="人数"), hide_index=True)
-    table = changes.rename(columns={"id_number": "身份证号", "name": "姓名", "change": "变动",
-                                    "identity_type_before": "原身份", "identity_type_after": "现身份"}).drop(
-        columns="run_id")
+    table = changes.rename(
+        columns={
+            "id_number": "身份证号",
+            "name": "姓名",
+            "change": "变动",
+            "identity_type_before": "原身份",
+            "identity_type_after": "现身份",
+        }
+    ).drop(columns="run_id")
     st.dataframe(table, hide_index=True, width="stretch", height=260)
-    audited_download("下载变动清单 CSV", neutralise_frame(table).to_csv(index=False).encode("utf-8-sig"),
-                     "身份变动清单.csv", "text/csv", "身份变动清单", "", len(table), key="changes_csv")
+    audited_download(
+        "下载变动清单 CSV",
+        release.csv_export(table, "身份变动清单", ""),
+        "身份变动清单.csv",
+        "text/csv",
+        key="changes_csv",
+    )

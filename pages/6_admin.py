@@ -6,17 +6,20 @@ from dataclasses import fields
 import pandas as pd
 import streamlit as st
 
-from monitor import auth, queries
-from monitor.auth import AuthError
 from monitor.config import Settings
-from monitor.ui import cached, engine, operator, page_viewer, require, security
-from monitor.views.security import user_table
+from monitor.security import auth
+from monitor.security.auth import AuthError
+from monitor.storage import queries
+from monitor.web.ui import cached, engine, operator, page_viewer, require, security
+from monitor.web.views.security import user_table
 
 page_viewer(__file__)
 require("users")
 db = engine()
 st.header("用户管理")
-st.caption("新建的账户由安全管理员分配角色和负责乡镇后才能使用；系统管理员、安全管理员、审计管理员三个角色不能由同一账户担任。")
+st.caption(
+    "新建的账户由安全管理员分配角色和负责乡镇后才能使用；系统管理员、安全管理员、审计管理员三个角色不能由同一账户担任。"
+)
 accounts, configuration = st.tabs(["账户", "系统配置"])
 
 with accounts:
@@ -29,8 +32,9 @@ with accounts:
         display = st.text_input("姓名", key="new_display")
         if st.form_submit_button("新建"):
             try:
-                password = auth.add_user(db, username.strip(), "", operator(), display_name=display.strip(),
-                                         settings=security())
+                password = auth.add_user(
+                    db, username.strip(), "", operator(), display_name=display.strip(), settings=security()
+                )
                 st.success(f"已新建 {username}，初始密码：{password}（请当面交给本人；待安全管理员分配角色后可用）")
             except AuthError as exc:
                 st.error(str(exc))
@@ -49,9 +53,14 @@ with accounts:
             st.rerun()
 
 with configuration:
-    st.caption("config.toml 中的设置（修改需编辑服务器上的 config.toml 并重启）；密码、锁定、会话策略以安全管理员在"
-               "「安全管理」页的设置为准。")
+    st.caption(
+        "config.toml 中的设置（修改需编辑服务器上的 config.toml 并重启）；密码、锁定、会话策略以安全管理员在"
+        "「安全管理」页的设置为准。"
+    )
     in_force = security()
-    rows = [(f.name, str(getattr(in_force, f.name)), f.metadata.get("help", "")) for f in fields(Settings)
-            if f.name not in ("identity_types", "alert_rules", "header_aliases", "value_aliases")]
+    rows = [
+        (f.name, str(getattr(in_force, f.name)), f.metadata.get("help", ""))
+        for f in fields(Settings)
+        if f.name not in ("identity_types", "alert_rules", "header_aliases", "value_aliases")
+    ]
     st.dataframe(pd.DataFrame(rows, columns=["设置", "当前值", "说明"]), hide_index=True, width="stretch", height=480)

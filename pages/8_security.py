@@ -3,11 +3,12 @@ and sign-in policy, and the state of the audit chain."""
 
 import streamlit as st
 
-from monitor import audit, auth, policy, queries, sessions
-from monitor.access import ROLES
-from monitor.auth import AuthError
-from monitor.ui import cached, engine, operator, page_viewer, require, security
-from monitor.views.security import session_table, user_table
+from monitor.security import audit, auth, policy, sessions
+from monitor.security.access import ROLES
+from monitor.security.auth import AuthError
+from monitor.storage import queries
+from monitor.web.ui import cached, engine, operator, page_viewer, require, security
+from monitor.web.views.security import session_table, user_table
 
 page_viewer(__file__)
 require("security")
@@ -32,11 +33,20 @@ with accounts:
         with left, st.form("set_role"):
             st.markdown("**角色与负责乡镇**（每个账户只有一个角色；不能修改自己的角色）")
             mine = auth.users(db).set_index("username").loc[who]
-            role = st.selectbox("角色", ROLES, index=ROLES.index(mine["role"]) if mine["role"] in ROLES else 0,
-                                key=f"security_role_{who}")
-            scope = st.multiselect("负责乡镇（不选为全部）", list(towns), format_func=towns.get, placeholder="全部乡镇",
-                                   default=[t for t in (mine["towns"] or "").split(",") if t in towns],
-                                   key=f"security_towns_{who}")
+            role = st.selectbox(
+                "角色",
+                ROLES,
+                index=ROLES.index(mine["role"]) if mine["role"] in ROLES else 0,
+                key=f"security_role_{who}",
+            )
+            scope = st.multiselect(
+                "负责乡镇（不选为全部）",
+                list(towns),
+                format_func=towns.get,
+                placeholder="全部乡镇",
+                default=[t for t in (mine["towns"] or "").split(",") if t in towns],
+                key=f"security_towns_{who}",
+            )
             if st.form_submit_button("保存"):
                 try:
                     auth.set_role(db, who, role, frozenset(scope) or None, operator())
@@ -56,8 +66,10 @@ with accounts:
                 st.success(f"{who} 下次登录时须重新绑定身份验证器应用。")
 
 with open_sessions:
-    st.caption(f"每个账户同时只能有一个会话：新的登录会结束旧会话。超过 {in_force.session_timeout_minutes} 分钟无操作的会话"
-               f"自动结束。")
+    st.caption(
+        f"每个账户同时只能有一个会话：新的登录会结束旧会话。超过 {in_force.session_timeout_minutes} 分钟无操作的会话"
+        f"自动结束。"
+    )
     current_sessions = session_table(db, in_force)
     st.dataframe(current_sessions, hide_index=True, width="stretch")
     others = [u for u in current_sessions["用户名"] if u != operator()]
@@ -71,11 +83,21 @@ with open_sessions:
 with rules:
     values = policy.current(in_force)
     with st.form("policy"):
-        chosen = {r.key: st.number_input(r.label, min_value=r.minimum, max_value=1 if r.key == "totp_for_everyone"
-                                         else None, value=values[r.key], step=1, key=f"policy_{r.key}")
-                  for r in policy.RULES}
-        st.caption("系统管理员、安全管理员、审计管理员登录始终需要动态口令。密码须包含大写字母、小写字母、数字、其他字符中的"
-                   "至少三类，不含用户名，且不能与最近 5 次相同。")
+        chosen = {
+            r.key: st.number_input(
+                r.label,
+                min_value=r.minimum,
+                max_value=1 if r.key == "totp_for_everyone" else None,
+                value=values[r.key],
+                step=1,
+                key=f"policy_{r.key}",
+            )
+            for r in policy.RULES
+        }
+        st.caption(
+            "系统管理员、安全管理员、审计管理员登录始终需要动态口令。密码须包含大写字母、小写字母、数字、其他字符中的"
+            "至少三类，不含用户名，且不能与最近 5 次相同。"
+        )
         if st.form_submit_button("保存策略"):
             try:
                 changed = policy.change(db, chosen, operator(), in_force)
@@ -91,5 +113,7 @@ with chain:
         st.success(f"最近一次校验：{last['at']}（{last['by']}）— {last['message']}")
     else:
         st.error(f"最近一次校验：{last['at']}（{last['by']}）发现异常 — {last['message']}")
-    st.caption(f"审计记录在数据库中至少保留 {in_force.audit_retention_days} 天，之后归档到 data/audit_archive/ 的文件中"
-               f"（连同哈希，可继续校验），不会丢弃。")
+    st.caption(
+        f"审计记录在数据库中至少保留 {in_force.audit_retention_days} 天，之后归档到 data/audit_archive/ 的文件中"
+        f"（连同哈希，可继续校验），不会丢弃。"
+    )

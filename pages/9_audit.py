@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from monitor import audit
-from monitor.access import neutralise_frame
 from monitor.config import audit_archive_path
-from monitor.ui import audited_download, engine, operator, page_viewer, require, settings
+from monitor.outputs import release
+from monitor.security import audit
+from monitor.web.ui import audited_download, engine, operator, page_viewer, require, settings
 
 page_viewer(__file__)
 require("audit")
@@ -26,11 +26,29 @@ cols = st.columns(3)
 user_filter = cols[0].text_input("用户", key="audit_user")
 action_filter = cols[1].selectbox("操作", ["全部", *audit.ACTIONS], key="audit_action")
 since = cols[2].date_input("起始日期", value=None, key="audit_since")
-entries = audit.entries(db, user_filter.strip() or None, None if action_filter == "全部" else action_filter,
-                        since.isoformat() if since else None)
-shown = entries.rename(columns={"id": "序号", "at": "时间", "username": "用户", "action": "操作", "object": "对象",
-                                "detail": "条件/说明", "rows": "行数", "result": "结果"})
+entries = audit.entries(
+    db,
+    user_filter.strip() or None,
+    None if action_filter == "全部" else action_filter,
+    since.isoformat() if since else None,
+)
+shown = entries.rename(
+    columns={
+        "id": "序号",
+        "at": "时间",
+        "username": "用户",
+        "action": "操作",
+        "object": "对象",
+        "detail": "条件/说明",
+        "rows": "行数",
+        "result": "结果",
+    }
+)
 st.dataframe(shown, hide_index=True, width="stretch", height=420)
-audited_download("导出审计日志 CSV", neutralise_frame(shown).to_csv(index=False).encode("utf-8-sig"), "审计日志.csv",
-                 "text/csv", "审计日志", f"用户 {user_filter or '全部'}；操作 {action_filter}", len(shown),
-                 key="audit_csv")
+audited_download(
+    "导出审计日志 CSV",
+    release.csv_export(shown, "审计日志", f"用户 {user_filter or '全部'}；操作 {action_filter}"),
+    "审计日志.csv",
+    "text/csv",
+    key="audit_csv",
+)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from pathlib import Path
 
@@ -57,8 +58,8 @@ def sqlite_url(tmp_path):
 def demo_db(tmp_path_factory, settings):
     """A small demo district as the README's first start builds it: two monthly loads and the previous year."""
     from monitor.demo.generate import generate
-    from monitor.pipeline import run_load
-    from monitor.store import connect
+    from monitor.load.pipeline import run_load
+    from monitor.storage.store import connect
 
     root = tmp_path_factory.mktemp("demo_db")
     generate(root / "2025-11", settings, persons=8000, seed=11, followup=root / "2025-12")
@@ -71,15 +72,39 @@ def demo_db(tmp_path_factory, settings):
     return url
 
 
+def copy_demo_db(demo_db: str, folder: Path) -> str:
+    """Copy the session's demo database, and the columnar copies folder beside it when there is one, into
+    `folder`; returns the copy's URL."""
+    source = Path(demo_db.removeprefix("sqlite:///"))
+    own = folder / source.name
+    shutil.copyfile(source, own)
+    copies = source.with_name(source.name + ".copies")  # monitor.storage.table_copies.folder
+    if copies.is_dir():
+        shutil.copytree(copies, own.with_name(own.name + ".copies"))
+    return f"sqlite:///{own}"
+
+
+@pytest.fixture
+def own_demo_db(tmp_path, demo_db) -> str:
+    """A URL of a private copy of the demo database, for a test that writes to it."""
+    return copy_demo_db(demo_db, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def module_demo_db(tmp_path_factory, demo_db) -> str:
+    """A URL of a private copy of the demo database shared by one module's tests (the browser test's server)."""
+    return copy_demo_db(demo_db, tmp_path_factory.mktemp("own_demo_db"))
+
+
 def open_page(url: str, page: str | None, viewer, last_seen=None, **state):
-    """AppTest of the app on a page (None: where app.py sends the viewer), signed in as `viewer` (None: nobody) with its session in the database, as the
-    sign-in page leaves it; last_seen backdates the session's last click."""
+    """AppTest of the app on a page (None: where app.py sends the viewer), signed in as `viewer` (None: nobody)
+    with its session in the database, as the sign-in page leaves it; last_seen backdates the session's last click."""
     import dataclasses
 
     from streamlit.testing.v1 import AppTest
 
-    from monitor import sessions
-    from monitor.store import connect
+    from monitor.security import sessions
+    from monitor.storage.store import connect
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     if viewer is not None:

@@ -76,7 +76,7 @@ def upgrade() -> None:
 
 def _chain_existing_audit_entries() -> None:
     """Entries written before the chain existed are chained now, in id order, and the head recorded."""
-    from monitor.audit import GENESIS, entry_hash
+    from monitor.security.audit import GENESIS, entry_hash
 
     conn = op.get_bind()
     rows = conn.execute(sa.text('SELECT id, at, username, action, object, detail, rows, result FROM audit_log '

@@ -6,7 +6,7 @@ the rows the ETL must reject (0-based position in the frame, reason, canonical h
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -17,6 +17,7 @@ Mutation = Callable[[pd.DataFrame, int, int], dict | None]  # (frame, row positi
 def _set(column: str, value: str) -> Mutation:
     def spoil(frame: pd.DataFrame, i: int, _k: int) -> None:
         frame.iat[i, frame.columns.get_loc(column)] = value
+
     return spoil
 
 
@@ -24,6 +25,7 @@ def _both(first: Mutation, second: Mutation) -> Mutation:
     def spoil(frame: pd.DataFrame, i: int, k: int) -> None:
         first(frame, i, k)
         second(frame, i, k)
+
     return spoil
 
 
@@ -33,6 +35,7 @@ def _copy(changes: dict[str, Callable[[str], str]] | None = None) -> Mutation:
         for column, change in (changes or {}).items():
             row[column] = change(row[column])
         return row
+
     return append
 
 
@@ -50,6 +53,7 @@ def _orphan(year: int) -> Mutation:
         row["结算流水号"] = f"JS{year}R{k:09d}"
         row["原结算流水号"] = f"JS{year - 3}{k:010d}"  # names a settlement no load ever had
         return row
+
     return append
 
 
@@ -113,8 +117,9 @@ def per_defect(rows: int) -> int:
     return int(max(1, min(40, rows // 5000)))
 
 
-def inject(frame: pd.DataFrame, source: str, rng: np.random.Generator, year: int,
-           eligible: np.ndarray | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def inject(
+    frame: pd.DataFrame, source: str, rng: np.random.Generator, year: int, eligible: np.ndarray | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Spoil distinct eligible rows and append copies; returns the frame and the expected rejections."""
     frame = frame.copy()
     defects = catalogue(year)[source]
@@ -123,8 +128,9 @@ def inject(frame: pd.DataFrame, source: str, rng: np.random.Generator, year: int
     if source == "divisions":  # villages only: spoiling the root or a town would orphan their children
         pool = np.flatnonzero(frame["区划代码"].str[-3:] != "000")
     picks = rng.choice(pool, size=k * len(defects), replace=False).reshape(len(defects), k)
-    appended, expected = [], []
-    for (reason, header, mutate), rows in zip(defects, picks):
+    appended: list[dict] = []
+    expected: list[tuple[int, str, str]] = []
+    for (reason, header, mutate), rows in zip(defects, picks, strict=False):
         for j, i in enumerate(sorted(rows)):
             extra = mutate(frame, int(i), j)
             if extra is None:

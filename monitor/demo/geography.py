@@ -23,7 +23,7 @@ def outline(rng: np.random.Generator) -> Polygon:
     theta = np.linspace(0, 2 * np.pi, 181)[:-1]
     radius = np.ones_like(theta)
     for k in range(2, 8):
-        radius += rng.uniform(0.06, 0.2) / k ** 0.6 * np.cos(k * theta + rng.uniform(0, 2 * np.pi))
+        radius += rng.uniform(0.06, 0.2) / k**0.6 * np.cos(k * theta + rng.uniform(0, 2 * np.pi))
     radius += rng.normal(0, 0.006, theta.size)
     lat_scale = 1 / np.cos(np.radians(CENTRE[1]))
     x = CENTRE[0] + RADIUS_DEG * radius * np.cos(theta) * lat_scale
@@ -52,6 +52,7 @@ def partition(area: Polygon, count: int, rng: np.random.Generator, relax: int = 
         # Moving seeds halfway to their cell's centroid keeps sizes uneven but avoids slivers.
         centroids = np.array([[c.centroid.x, c.centroid.y] for c in clipped])
         seeds = (seeds + centroids) / 2
+    raise ValueError(f"relax must be 0 or more, not {relax}")
 
 
 def _village_counts(areas: np.ndarray, urban: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -74,8 +75,16 @@ def build(rng: np.random.Generator) -> pd.DataFrame:
     areas = np.array([cell.area for cell in town_cells])
     counts = _village_counts(areas, kinds == "街道", rng)
 
-    rows = [{"code": ROOT_CODE, "name": ROOT_NAME, "level": "区县", "urban_rural": "", "parent_code": "",
-             "geometry": district}]
+    rows = [
+        {
+            "code": ROOT_CODE,
+            "name": ROOT_NAME,
+            "level": "区县",
+            "urban_rural": "",
+            "parent_code": "",
+            "geometry": district,
+        }
+    ]
     serial = {"街道": 1, "镇": 100, "乡": 200}
     used = 0
     for town in order:  # codes follow distance from the centre, as real 街道 → 镇 → 乡 numbering does
@@ -84,8 +93,16 @@ def build(rng: np.random.Generator) -> pd.DataFrame:
         serial[kind] += 1
         town_name = names[used] + kind
         used += 1
-        rows.append({"code": town_code, "name": town_name, "level": "乡镇", "urban_rural": "",
-                     "parent_code": ROOT_CODE, "geometry": town_cells[town]})
+        rows.append(
+            {
+                "code": town_code,
+                "name": town_name,
+                "level": "乡镇",
+                "urban_rural": "",
+                "parent_code": ROOT_CODE,
+                "geometry": town_cells[town],
+            }
+        )
         village_cells = partition(town_cells[town], int(counts[town]), rng)
         # The village holding the town's seat is a 社区; 街道 are all 社区, 乡 mostly 村.
         seat = int(np.argmin([c.centroid.distance(town_cells[town].centroid) for c in village_cells]))
@@ -98,7 +115,15 @@ def build(rng: np.random.Generator) -> pd.DataFrame:
             else:
                 code, suffix, village_n = f"{town_code[:9]}{village_n:03d}", "村", village_n + 1
                 urban_rural = "220" if rng.random() < 0.8 else "210"
-            rows.append({"code": code, "name": names[used] + suffix, "level": "村社区", "urban_rural": urban_rural,
-                         "parent_code": town_code, "geometry": cell})
+            rows.append(
+                {
+                    "code": code,
+                    "name": names[used] + suffix,
+                    "level": "村社区",
+                    "urban_rural": urban_rural,
+                    "parent_code": town_code,
+                    "geometry": cell,
+                }
+            )
             used += 1
     return pd.DataFrame(rows)

@@ -27,12 +27,15 @@ def _visit_counts(rng: np.random.Generator, persons: pd.DataFrame) -> tuple[np.n
     return rng.poisson(base), stays
 
 
-def settlements(rng: np.random.Generator, persons: pd.DataFrame, start: pd.Timestamp, days: int,
-                first_serial: int, year: int) -> pd.DataFrame:
+def settlements(
+    rng: np.random.Generator, persons: pd.DataFrame, start: pd.Timestamp, days: int, first_serial: int, year: int
+) -> pd.DataFrame:
     """Ordinary settlements of enrolled persons between start and start+days, amounts in cents."""
     visits, stays = _visit_counts(rng, persons)
-    visits, stays = (visits * days / 365).round().astype(int), (stays * days / 365 + rng.random(len(persons)) *
-                                                              (days < 365)).astype(int)
+    visits, stays = (
+        (visits * days / 365).round().astype(int),
+        (stays * days / 365 + rng.random(len(persons)) * (days < 365)).astype(int),
+    )
     owner = np.r_[np.repeat(np.arange(len(persons)), visits), np.repeat(np.arange(len(persons)), stays)]
     kind = np.r_[rng.choice(3, int(visits.sum()), p=[0.45, 0.42, 0.13]), np.full(int(stays.sum()), 3)]
     n = owner.size
@@ -43,8 +46,11 @@ def settlements(rng: np.random.Generator, persons: pd.DataFrame, start: pd.Times
     policy = total * np.where(kind == 3, rng.uniform(0.7, 0.95, n), rng.uniform(0.85, 1.0, n))
     scheme = persons["scheme"].to_numpy()[owner]
     worker = scheme == "职工"
-    share = np.select([kind == 3, kind == 2, kind == 1], [np.where(worker, 0.8, 0.62), 0.6, np.where(worker, 0.7, 0.5)],
-                      np.where(worker, 0.7, 0.0))
+    share = np.select(
+        [kind == 3, kind == 2, kind == 1],
+        [np.where(worker, 0.8, 0.62), 0.6, np.where(worker, 0.7, 0.5)],
+        np.where(worker, 0.7, 0.0),
+    )
     deductible = np.where(kind == 3, np.where(worker, 1200, 800), 0)
     insured = scheme != ""  # a settlement of someone not enrolled: no insurance fund pays
     basic = np.maximum(0, policy - deductible) * share * insured
@@ -53,12 +59,25 @@ def settlements(rng: np.random.Generator, persons: pd.DataFrame, start: pd.Times
     assist_rate = persons["assist_rate"].to_numpy()[owner]
     assistance = np.where(kind >= 2, rest * assist_rate, 0)
     other = np.where((kind == 3) & (total > 30000) & (rng.random(n) < 0.3), (total - policy) * 0.5, 0)
-    cents = {name: np.round(values * 100).astype(np.int64) for name, values in
-             (("total_cost", total), ("policy_cost", policy), ("basic_paid", basic), ("critical_paid", critical),
-              ("assistance_paid", assistance), ("other_paid", other))}
+    cents = {
+        name: np.round(values * 100).astype(np.int64)
+        for name, values in (
+            ("total_cost", total),
+            ("policy_cost", policy),
+            ("basic_paid", basic),
+            ("critical_paid", critical),
+            ("assistance_paid", assistance),
+            ("other_paid", other),
+        )
+    }
     # Rounding each fund separately must not push their sum past the total.
-    excess = cents["basic_paid"] + cents["critical_paid"] + cents["assistance_paid"] + cents["other_paid"] - \
-        cents["total_cost"]
+    excess = (
+        cents["basic_paid"]
+        + cents["critical_paid"]
+        + cents["assistance_paid"]
+        + cents["other_paid"]
+        - cents["total_cost"]
+    )
     cents["basic_paid"] -= np.maximum(excess, 0)
     dates = start + pd.to_timedelta(rng.integers(0, days, n), unit="D")
     visit = VISITS[kind]
@@ -66,16 +85,24 @@ def settlements(rng: np.random.Generator, persons: pd.DataFrame, start: pd.Times
     for i, name in enumerate(VISITS):
         mask = kind == i
         provider[mask] = np.array(PROVIDERS[name], dtype=object)[rng.integers(0, len(PROVIDERS[name]), mask.sum())]
-    frame = pd.DataFrame({
-        "settlement_id": [f"JS{year}{s:010d}" for s in range(first_serial, first_serial + n)],
-        "id_number": persons["id_number"].to_numpy()[owner], "name": persons["name"].to_numpy()[owner],
-        "settle_date": dates, "visit_type": visit, "provider": provider, **cents, "reverses": "",
-    })
+    frame = pd.DataFrame(
+        {
+            "settlement_id": [f"JS{year}{s:010d}" for s in range(first_serial, first_serial + n)],
+            "id_number": persons["id_number"].to_numpy()[owner],
+            "name": persons["name"].to_numpy()[owner],
+            "settle_date": dates,
+            "visit_type": visit,
+            "provider": provider,
+            **cents,
+            "reverses": "",
+        }
+    )
     return frame
 
 
-def reversals(rng: np.random.Generator, ordinary: pd.DataFrame, share: float, first_serial: int, year: int,
-              latest: pd.Timestamp) -> pd.DataFrame:
+def reversals(
+    rng: np.random.Generator, ordinary: pd.DataFrame, share: float, first_serial: int, year: int, latest: pd.Timestamp
+) -> pd.DataFrame:
     """冲销 rows for a share of settlements (negative amounts, naming the original); most are re-settled."""
     picked = ordinary[rng.random(len(ordinary)) < share]
     n = len(picked)
@@ -83,8 +110,7 @@ def reversals(rng: np.random.Generator, ordinary: pd.DataFrame, share: float, fi
     undo = picked.copy()
     undo[amounts] = -picked[amounts]
     undo["reverses"] = picked["settlement_id"].to_numpy()
-    undo["settle_date"] = (picked["settle_date"] + pd.to_timedelta(rng.integers(1, 20, n), unit="D")).clip(
-        upper=latest)
+    undo["settle_date"] = (picked["settle_date"] + pd.to_timedelta(rng.integers(1, 20, n), unit="D")).clip(upper=latest)
     redo = picked[rng.random(n) < 0.6].copy()
     factor = rng.uniform(0.8, 1.0, len(redo))
     for col in amounts:

@@ -14,11 +14,26 @@ WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=
 CHECK = np.array(list("10X98765432"), dtype=object)
 
 # Household identity mix (rural, urban), and the department that certifies each type.
-RURAL_MIX = {"脱贫人口": 0.52, "低保对象": 0.22, "防止返贫监测对象": 0.14, "低保边缘家庭成员": 0.07,
-             "返贫致贫人口": 0.02, "特困人员": 0.03}
+RURAL_MIX = {
+    "脱贫人口": 0.52,
+    "低保对象": 0.22,
+    "防止返贫监测对象": 0.14,
+    "低保边缘家庭成员": 0.07,
+    "返贫致贫人口": 0.02,
+    "特困人员": 0.03,
+}
 URBAN_MIX = {"低保对象": 0.6, "低保边缘家庭成员": 0.32, "特困人员": 0.08}
-DEPARTMENT = {"特困人员": "民政", "孤儿": "民政", "低保对象": "民政", "低保边缘家庭成员": "民政", "因病致贫重病患者": "民政",
-              "返贫致贫人口": "乡村振兴", "防止返贫监测对象": "乡村振兴", "脱贫人口": "乡村振兴", "重度残疾人": "残联"}
+DEPARTMENT = {
+    "特困人员": "民政",
+    "孤儿": "民政",
+    "低保对象": "民政",
+    "低保边缘家庭成员": "民政",
+    "因病致贫重病患者": "民政",
+    "返贫致贫人口": "乡村振兴",
+    "防止返贫监测对象": "乡村振兴",
+    "脱贫人口": "乡村振兴",
+    "重度残疾人": "残联",
+}
 # Medical-assistance rate by class (SPEC §6 defaults: 100%, ≥75%, ≥65%, ≥60%).
 ASSIST_RATE = {1: 1.0, 2: 0.75, 3: 0.65, 4: 0.6}
 CONTRIBUTION_YUAN = 400  # resident individual contribution, paid in full for 全额资助
@@ -31,7 +46,7 @@ def id_numbers(area: np.ndarray, birth: pd.Series, male: np.ndarray) -> np.ndarr
     rank = key.groupby(["a", "d", "m"]).cumcount().to_numpy(np.int64)
     if rank.max(initial=0) > 499:
         raise ValueError("more than 500 persons share an area, birth date and sex")
-    body = (area.astype(np.int64) * 10**11 + ymd * 1000 + rank * 2 + male.astype(np.int64))
+    body = area.astype(np.int64) * 10**11 + ymd * 1000 + rank * 2 + male.astype(np.int64)
     digits = np.stack([(body // 10 ** (16 - i)) % 10 for i in range(17)], axis=1)
     check = CHECK[(digits @ WEIGHTS) % 11]
     return np.char.add(body.astype(str), check.astype(str))
@@ -63,17 +78,23 @@ def residents(rng: np.random.Generator, divisions: pd.DataFrame, count: int, yea
     family = surnames(rng, int(household_key[-1]) + 1)[household_key]
     names = np.char.add(family.astype(str), given_names(rng, count).astype(str))
     codes = villages["code"].to_numpy()[village_of]
-    people = pd.DataFrame({
-        "id_number": id_numbers(np.full(count, AREA), birth, male),
-        "name": names,
-        "village_code": codes,
-        "town_code": np.char.add(codes.astype(str).astype("<U9"), "000"),
-        "urban": urban[village_of],
-        "household_id": np.char.add(codes.astype(str), np.char.zfill((household_seq + 1).astype(str), 4)),
-        "birth": birth, "age": ages, "male": male,
-    })
-    mobiles = np.char.add(np.char.add("1", rng.choice(list("3456789"), count)),
-                          np.char.zfill(rng.integers(0, 10**9, count).astype(str), 9))
+    people = pd.DataFrame(
+        {
+            "id_number": id_numbers(np.full(count, AREA), birth, male),
+            "name": names,
+            "village_code": codes,
+            "town_code": np.char.add(codes.astype(str).astype("<U9"), "000"),
+            "urban": urban[village_of],
+            "household_id": np.char.add(codes.astype(str), np.char.zfill((household_seq + 1).astype(str), 4)),
+            "birth": birth,
+            "age": ages,
+            "male": male,
+        }
+    )
+    mobiles = np.char.add(
+        np.char.add("1", rng.choice(list("3456789"), count)),
+        np.char.zfill(rng.integers(0, 10**9, count).astype(str), 9),
+    )
     people["phone"] = np.where(rng.random(count) < 0.72, mobiles, "")
     people["address"] = villages["name"].to_numpy()[village_of] + (household_seq + 1).astype(str) + "号"
     _statuses(rng, people, year)
@@ -85,10 +106,11 @@ def _statuses(rng: np.random.Generator, people: pd.DataFrame, year: int) -> None
     n = len(people)
     u = rng.random(n)
     old = people["age"].to_numpy() >= 65
-    died = (u < np.where(old, 0.025, 0.001))
+    died = u < np.where(old, 0.025, 0.001)
     moved = ~died & (u > 0.988) & (people["age"].to_numpy() >= 16)
-    soldier = ~died & ~moved & people["male"].to_numpy() & (people["age"].between(18, 22).to_numpy()) & \
-        (rng.random(n) < 0.03)
+    soldier = (
+        ~died & ~moved & people["male"].to_numpy() & (people["age"].between(18, 22).to_numpy()) & (rng.random(n) < 0.03)
+    )
     day = pd.Timestamp(year=year - 1, month=3, day=1) + pd.to_timedelta(rng.integers(0, 640, n), unit="D")
     status = np.select([died, moved, soldier], ["死亡", "迁出", "服兵役"], "正常")
     # A third of the deaths reach the register late: still 正常 there, but in the deaths list.
@@ -100,8 +122,9 @@ def _statuses(rng: np.random.Generator, people: pd.DataFrame, year: int) -> None
     people["in_deaths_list"] = died & (rng.random(n) < 0.9) | late
     births_after_death = people["death_date"] < people["birth"]
     people.loc[births_after_death, "death_date"] = people.loc[births_after_death, "birth"]
-    people.loc[births_after_death & (people["status"] == "死亡"), "status_date"] = \
-        people.loc[births_after_death, "birth"]
+    people.loc[births_after_death & (people["status"] == "死亡"), "status_date"] = people.loc[
+        births_after_death, "birth"
+    ]
 
 
 def village_propensity(rng: np.random.Generator, divisions: pd.DataFrame) -> pd.Series:
@@ -139,8 +162,7 @@ def identities(rng: np.random.Generator, people: pd.DataFrame, year: int) -> pd.
     records = pd.concat([records] + [e[records.columns] for e in extra], ignore_index=True)
     records = records.drop_duplicates(["id_number", "identity_type"])
     n = len(records)
-    start = pd.Timestamp(year=2016, month=1, day=1) + pd.to_timedelta(
-        rng.integers(0, (year - 2016) * 365, n), unit="D")
+    start = pd.Timestamp(year=2016, month=1, day=1) + pd.to_timedelta(rng.integers(0, (year - 2016) * 365, n), unit="D")
     as_of = pd.Timestamp(year=year, month=12, day=31)
     v = rng.random(n)
     expired = v < 0.07
@@ -156,8 +178,9 @@ def identities(rng: np.random.Generator, people: pd.DataFrame, year: int) -> pd.
     return records.drop(columns="age").reset_index(drop=True)
 
 
-def enrollment(rng: np.random.Generator, people: pd.DataFrame, propensity: pd.Series, active: pd.Series,
-               year: int) -> pd.DataFrame:
+def enrollment(
+    rng: np.random.Generator, people: pd.DataFrame, propensity: pd.Series, active: pd.Series, year: int
+) -> pd.DataFrame:
     """Enrollment rows for Y and Y−1. `active` maps id_number → subsidy kind ('full', 'fixed', 'none')."""
     n = len(people)
     age = people["age"].to_numpy()
@@ -167,24 +190,36 @@ def enrollment(rng: np.random.Generator, people: pd.DataFrame, propensity: pd.Se
     rate = np.where(vulnerable, 0.996, np.where(newborn, rate - 0.07, rate))
     enrolled = rng.random(n) < rate
     urban = people["urban"].to_numpy()
-    worker_p = np.where((age >= 18) & (age < 60), np.where(urban, 0.45, 0.12), np.where(age >= 60, np.where(
-        urban, 0.3, 0.05), 0.0))
+    worker_p = np.where(
+        (age >= 18) & (age < 60), np.where(urban, 0.45, 0.12), np.where(age >= 60, np.where(urban, 0.3, 0.05), 0.0)
+    )
     scheme = np.where(rng.random(n) < worker_p, "职工", "居民")
     elsewhere = enrolled & (rng.random(n) < np.where((age >= 18) & (age < 50), 0.06, 0.01))
     place = np.where(elsewhere, rng.choice(ELSEWHERE_PLACES, n), "")
-    base = pd.DataFrame({"id_number": people["id_number"], "name": people["name"], "scheme": scheme,
-                         "insured_place": place, "birth": people["birth"]})
+    base = pd.DataFrame(
+        {
+            "id_number": people["id_number"],
+            "name": people["name"],
+            "scheme": scheme,
+            "insured_place": place,
+            "birth": people["birth"],
+        }
+    )
     subsidy = people["id_number"].map(active).astype(object).fillna("none").to_numpy()
 
     rows = [base[enrolled].assign(year=year, status="正常参保", subsidy=subsidy[enrolled])]
     # Not enrolled, but with a suspended or ended row: still not enrolled.
     lapsed = ~enrolled & (rng.random(n) < 0.05)
-    rows.append(base[lapsed].assign(year=year, status=rng.choice(["暂停参保", "终止参保"], int(lapsed.sum())),
-                                    subsidy="none"))
+    rows.append(
+        base[lapsed].assign(year=year, status=rng.choice(["暂停参保", "终止参保"], int(lapsed.sum())), subsidy="none")
+    )
     # Duplicate enrolment: an active row in the other scheme too (a fund-safety finding).
     double = enrolled & (rng.random(n) < 0.003)
-    rows.append(base[double].assign(year=year, status="正常参保", subsidy="none",
-                                    scheme=np.where(scheme[double] == "职工", "居民", "职工")))
+    rows.append(
+        base[double].assign(
+            year=year, status="正常参保", subsidy="none", scheme=np.where(scheme[double] == "职工", "居民", "职工")
+        )
+    )
     before = (people["birth"].dt.year < year).to_numpy() & (rng.random(n) < np.where(enrolled, 0.97, 0.5))
     rows.append(base[before].assign(year=year - 1, status="正常参保", subsidy=subsidy[before]))
     rows.append(_next_year(rng, people, base, enrolled, subsidy, year))
@@ -203,8 +238,14 @@ def enrollment(rng: np.random.Generator, people: pd.DataFrame, propensity: pd.Se
 CAMPAIGN_CUTOFF = (11, 20)  # the demo's campaign for Y+1 stands at this day of Y (month, day)
 
 
-def _next_year(rng: np.random.Generator, people: pd.DataFrame, base: pd.DataFrame, enrolled: np.ndarray,
-               subsidy: np.ndarray, year: int) -> pd.DataFrame:
+def _next_year(
+    rng: np.random.Generator,
+    people: pd.DataFrame,
+    base: pd.DataFrame,
+    enrolled: np.ndarray,
+    subsidy: np.ndarray,
+    year: int,
+) -> pd.DataFrame:
     """The running collection period for Y+1: payments from 1 September of Y to the cutoff, uneven by town
     (55–90% of last year's enrolled have paid), vulnerable persons (paid by assistance) sooner and more often."""
     towns = people["town_code"].unique()
@@ -216,18 +257,24 @@ def _next_year(rng: np.random.Generator, people: pd.DataFrame, base: pd.DataFram
     start = pd.Timestamp(year=year, month=9, day=1)
     days = (pd.Timestamp(year=year, month=CAMPAIGN_CUTOFF[0], day=CAMPAIGN_CUTOFF[1]) - start).days + 1
     offset = np.floor(rng.beta(1.4, 1.2, len(people)) * days).astype(int)
-    rows = base[paying].assign(year=year + 1, status="正常参保", subsidy=subsidy[paying],
-                               campaign_paid=(start + pd.to_timedelta(offset[paying], unit="D")).to_numpy())
+    rows = base[paying].assign(
+        year=year + 1,
+        status="正常参保",
+        subsidy=subsidy[paying],
+        campaign_paid=(start + pd.to_timedelta(offset[paying], unit="D")).to_numpy(),
+    )
     return rows
 
 
 def migrants(rng: np.random.Generator, count: int, year: int) -> pd.DataFrame:
     """Persons enrolled here but not in the register (registered elsewhere)."""
     ages = rng.integers(18, 60, count)
-    birth = pd.Series(pd.Timestamp(year=year, month=12, day=31) - pd.to_timedelta(
-        ages * 365 + rng.integers(0, 365, count), unit="D")).dt.normalize()
+    birth = pd.Series(
+        pd.Timestamp(year=year, month=12, day=31) - pd.to_timedelta(ages * 365 + rng.integers(0, 365, count), unit="D")
+    ).dt.normalize()
     male = rng.random(count) < 0.55
     area = rng.choice(OTHER_AREAS, count)
     names = np.char.add(surnames(rng, count).astype(str), given_names(rng, count).astype(str))
-    return pd.DataFrame({"id_number": id_numbers(area, birth, male), "name": names, "birth": birth, "age": ages,
-                         "male": male})
+    return pd.DataFrame(
+        {"id_number": id_numbers(area, birth, male), "name": names, "birth": birth, "age": ages, "male": male}
+    )

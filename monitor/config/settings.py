@@ -1,0 +1,193 @@
+"""The typed settings: frozen dataclasses with a default and a help text per setting, and the paths derived from them.
+
+Parsing config.toml into these is in monitor.config.parse; the generated settings document in monitor.config.docs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # monitor/config/settings.py -> the repository root
+DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config.toml"
+
+SOURCES = ("divisions", "population", "deaths", "enrollment", "identities", "settlements", "boundaries")
+
+
+class ConfigError(ValueError):
+    """A config value that cannot be used; the message names the key."""
+
+
+@dataclass(frozen=True)
+class IdentityType:
+    name: str
+    aliases: tuple[str, ...]
+    assistance_class: int | None  # 1 is the highest; None = no medical-assistance class
+    subsidy: str  # "full", "fixed" or "none"
+    subsidy_cents: int | None  # set when subsidy == "fixed"
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    id: str
+    name: str
+    alert_type: str
+    applies_to: str  # "vulnerable" (active identity at as_of) or "everyone"
+    threshold_cents: int | None  # a fixed threshold, or
+    income_share: Fraction | None  # a share of the previous year's disposable income
+
+
+@dataclass(frozen=True)
+class Income:
+    urban_cents: int
+    rural_cents: int
+
+
+def _h(help_text: str, default: Any = None, factory: Any = None) -> Any:
+    meta = {"help": help_text}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class Settings:
+    region_code: str = _h(
+        "12-digit 统计用区划代码 of the deployment's root (a county, or a city for a city bureau).", "990101000000"
+    )
+    year: int = _h("Monitoring year Y (监测年度) when the command line gives none.", 2025)
+    as_of: date | None = _h("统计截止日 A inside Y; blank means Y-12-31.", None)
+    database_url: str = _h(
+        "SQLAlchemy URL of the database; a relative sqlite path is under the project root.", "sqlite:///data/monitor.db"
+    )
+    boundary_code_property: str = _h("Name of the property holding the division code in boundary files.", "code")
+    boundary_simplify_metres: float = _h(
+        "Boundaries are simplified for display to this tolerance in metres (0 keeps every vertex).", 30.0
+    )
+    file_prefixes: dict[str, str] = _h(
+        "File-name prefix of each source in a load folder.", factory=lambda: {s: s for s in SOURCES}
+    )
+    header_aliases: dict[str, dict[str, tuple[str, ...]]] = _h(
+        "Other headers accepted for a canonical header: 'all' applies to every source, a source key to that source.",
+        factory=dict,
+    )
+    value_aliases: dict[str, dict[str, tuple[str, ...]]] = _h(
+        "Accepted values of each enumeration and their aliases (scheme, enrollment_status, person_status, visit_type).",
+        factory=dict,
+    )
+    identity_types: dict[int, tuple[IdentityType, ...]] = _h(
+        "Vulnerable identity types per year, in priority order; a year without a list uses the latest earlier year's.",
+        factory=dict,
+    )
+    alert_rules: tuple[AlertRule, ...] = _h(
+        "High-cost alert rules (§9): id, name, alert type, who, threshold.", factory=tuple
+    )
+    incomes: dict[int, Income] = _h(
+        "Per-capita disposable income of residents per year, urban and rural, in yuan.", factory=dict
+    )
+    cost_measure: str = _h("Cost measure of alerts: 个人负担 (total − every fund) or 政策范围内个人负担.", "个人负担")
+    red_ratio: Fraction = _h("An alert is 红 when oop / threshold reaches this ratio.", Fraction(2))
+    orange_ratio: Fraction = _h("An alert is 橙 when oop / threshold reaches this ratio (else 黄).", Fraction(3, 2))
+    target_overall: Fraction = _h("Coverage target for everyone, in percent.", Fraction(95))
+    target_vulnerable: Fraction = _h("Coverage target for vulnerable persons, in percent.", Fraction(99))
+    target_newborn: Fraction = _h("Coverage target for newborns, in percent.", Fraction(95))
+    colours: dict[str, str] = _h("Colours of map bands and alert levels (hex).", factory=dict)
+    data_dir: str = _h(
+        "Folder of inbox/, archive/, failed/ and uploads/; a relative path is under the project root.", "data"
+    )
+    load_cron: str = _h("When the scheduler loads the inbox (crontab: minute hour day month weekday).", "0 2 * * *")
+    watch_seconds: int = _h("How often the scheduler looks into the inbox for new files, in seconds.", 60)
+    settle_seconds: int = _h("A file is loaded once it has not changed for this many seconds (still being copied).", 30)
+    misfire_grace_seconds: int = _h(
+        "A job missed (server down) still runs if it is late by at most this many seconds.", 3600
+    )
+    draft_cron: str = _h("When the scheduler prepares the month's draft push batch (crontab).", "0 6 1 * *")
+    draft_department: str = _h("Receiving department of the monthly draft batch.", "民政")
+    timezone: str = _h("Time zone of the schedule.", "Asia/Shanghai")
+    lock_wait_seconds: int = _h("How long a scheduled load waits for another load to finish before giving up.", 1800)
+    session_timeout_minutes: int = _h("A signed-in session ends after this many minutes without a click.", 15)
+    password_min_length: int = _h(
+        "Shortest password accepted (it also needs three of: upper case, lower case, "
+        "digits, other characters, and may not contain the user name).",
+        10,
+    )
+    password_max_age_days: int = _h("A password older than this must be changed at sign-in (0: never).", 90)
+    lockout_failures: int = _h("Failed sign-ins within lockout_window_minutes that lock a user name.", 5)
+    lockout_window_minutes: int = _h("The window in which failed sign-ins are counted.", 15)
+    lockout_minutes: int = _h("How long a user name stays locked (an administrator can unlock it sooner).", 30)
+    totp_for_everyone: bool = _h(
+        "Ask every role for the authenticator code at sign-in, not only the three administrators (who always need it).",
+        False,
+    )
+    audit_retention_days: int = _h(
+        "Audit entries stay in the database at least this many days (180 or more); older "
+        "ones are archived to files under data/audit_archive/.",
+        180,
+    )
+    audit_cron: str = _h(
+        "When the scheduler archives old audit entries and verifies the audit chain (crontab).", "30 3 * * *"
+    )
+    upload_max_mb: int = _h("Largest file the data page accepts, in MB (also set server.maxUploadSize).", 2048)
+    campaign_start: date = _h(
+        "First day of the collection period (集中参保缴费期) for next year's resident insurance.", date(2025, 9, 1)
+    )
+    campaign_end: date = _h(
+        "Last day of the collection period; the target year is the year after the start's.", date(2025, 12, 31)
+    )
+    campaign_targets: dict[str, int] = _h(
+        "Target persons per division code for the collection period (default: in-scope persons × overall target).",
+        factory=dict,
+    )
+    sms_template: str = _h(
+        "Reminder text; {name}, {year} (target year), {end} (last day) and {subsidy} are filled in.",
+        "【医保局】{name}您好，{year}年度城乡居民医保集中缴费将于{end}截止，{subsidy}请尽快缴费参保。",
+    )
+    departments: tuple[str, ...] = _h(
+        "Departments an alert batch can be pushed to (民政, 乡村振兴, …).", factory=lambda: ("民政", "乡村振兴")
+    )
+
+    def identity_types_for(self, year: int) -> tuple[IdentityType, ...]:
+        """The identity list in force for a year: its own, or the latest earlier year's (copied forward)."""
+        earlier = [y for y in self.identity_types if y <= year]
+        if not earlier:
+            raise ConfigError(f"identity_types.{year}: no identity type list configured for {year} or earlier")
+        return self.identity_types[max(earlier)]
+
+    def income_for(self, year: int) -> Income:
+        if year not in self.incomes:
+            raise ConfigError(
+                f"income.{year}: per-capita disposable income of {year} is not configured "
+                f"(needed by an alert rule's threshold)"
+            )
+        return self.incomes[year]
+
+    def resolve_as_of(self, year: int, as_of: date | None = None) -> date:
+        chosen = as_of or (self.as_of if self.as_of and self.as_of.year == year else None) or date(year, 12, 31)
+        if chosen.year != year:
+            raise ConfigError(f"as_of: {chosen.isoformat()} does not lie in the monitoring year {year}")
+        return chosen
+
+
+def data_path(settings: Settings) -> Path:
+    """The data folder, anchored at the project root when relative."""
+    path = Path(settings.data_dir)
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def audit_archive_path(settings: Settings) -> Path:
+    """Where audit entries past the retention time are archived."""
+    return data_path(settings) / "audit_archive"
+
+
+def database_url(settings: Settings, override: str | None = None) -> str:
+    """The database URL with a relative SQLite path anchored at the project root."""
+    url = override or settings.database_url
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
+        target = PROJECT_ROOT / url[len(prefix) :]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return prefix + str(target)
+    return url

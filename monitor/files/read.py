@@ -1,0 +1,365 @@
+"""Reading a load folder: files by prefix, encoding detection, xlsx sheets, header aliases → raw tables."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import warnings
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from monitor.base.text import fold_width, join_columns
+from monitor.config import Settings
+from monitor.files.sources import ALL_SOURCES, Source
+
+TABULAR_SUFFIXES = (".csv", ".xlsx")
+BOUNDARY_SUFFIXES = (".geojson", ".json", ".gpkg", ".zip", ".shp")
+
+
+class LoadError(Exception):
+    """A load that cannot be processed (unreadable file, missing required column); one-line message."""
+
+
+@dataclass
+class RawTable:
+    """One file (or xlsx sheet) of a source: original cells as strings plus canonical column positions."""
+
+    source: str
+    file_name: str
+    sheet: str | None
+    cells: pd.DataFrame  # original cells as strings, positional columns
+    row_numbers: np.ndarray  # physical row numbers (header = 1)
+    positions: dict[str, int]  # canonical column name → position in cells
+
+    @property
+    def label(self) -> str:
+        return f"{self.file_name}:{self.sheet}" if self.sheet else self.file_name
+
+    def column(self, name: str) -> pd.Series:
+        """One canonical column's raw cells; empty strings when the file lacks that optional column."""
+        if name in self.positions:
+            return self.cells[self.positions[name]]
+        return pd.Series("", index=self.cells.index, dtype="str")
+
+    def canonical(self, source: Source) -> pd.DataFrame:
+        """Canonical columns of the source (absent optional ones empty), with _row."""
+        frame = pd.DataFrame({c.name: self.column(c.name) for c in source.columns}, index=self.cells.index)
+        frame["_row"] = self.row_numbers
+        return frame
+
+    def originals(self, index: pd.Index) -> pd.Series:
+        """The original cells of some rows joined by '|'."""
+        part = self.cells.loc[index]
+        if part.empty:
+            return pd.Series([], dtype="str")
+        return join_columns([part[c] for c in part.columns], "|")
+
+
+def checksum(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def source_of(path: Path, settings: Settings) -> str | None:
+    """The source a file belongs to, from its name prefix (case-insensitive)."""
+    name = path.name.lower()
+    for key, prefix in settings.file_prefixes.items():
+        if name.startswith(prefix.lower()):
+            return key
+    return None
+
+
+def files_by_source(folder: Path, settings: Settings) -> dict[str, list[Path]]:
+    """Files of a load folder grouped by source, each list in file-name order."""
+    if not folder.is_dir():
+        raise LoadError(f"{folder}: 找不到数据文件夹")
+    found: dict[str, list[Path]] = {}
+    for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "~$"))):
+        key = source_of(path, settings)
+        if key is None:
+            continue
+        allowed = BOUNDARY_SUFFIXES if key == "boundaries" else TABULAR_SUFFIXES
+        if path.suffix.lower() not in allowed:
+            raise LoadError(
+                f"{path.name}: 不支持的文件类型 {path.suffix or '(无)'}（可用 {', '.join(allowed)}；"
+                f".xls 请另存为 .xlsx）"
+            )
+        found.setdefault(key, []).append(path)
+    return found
+
+
+def header_lookup(source: Source, settings: Settings) -> dict[str, str]:
+    """Folded header text → canonical column name, through canonical headers and configured aliases."""
+    lookup: dict[str, str] = {}
+    for column in source.columns:
+        lookup[column.header] = column.name
+    for group in ("all", source.key):
+        for canon, aliases in settings.header_aliases.get(group, {}).items():
+            col = next((c for c in source.columns if c.header == canon), None)
+            if col is not None:
+                for alias in aliases:
+                    lookup.setdefault(alias, col.name)
+    return lookup
+
+
+def _positions(headers: list[str], lookup: dict[str, str]) -> dict[str, int]:
+    positions: dict[str, int] = {}
+    for i, h in enumerate(headers):
+        name = lookup.get(fold_width(str(h)).strip())
+        if name is not None and name not in positions:
+            positions[name] = i
+    return positions
+
+
+def _missing(source: Source, positions: dict[str, int]) -> list[str]:
+    return [c.header for c in source.columns if c.required and c.name not in positions]
+
+
+def _missing_message(label: str, missing: list[str], headers: list[str]) -> str:
+    found = "、".join(str(h).strip() for h in headers if str(h).strip()) or "(none)"
+    return f"{label}: 缺少必需列 {'、'.join(missing)}（文件中的列：{found}）"
+
+
+def _decodes(path: Path, encoding: str) -> bool:
+    """True when the whole file decodes in the encoding (read in 4 MiB chunks)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 22), b""):
+                decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def detect_encoding(path: Path) -> str:
+    """utf-8-sig for a BOM, utf-8 when the whole file decodes, else gb18030 (a superset of GBK)."""
+    with open(path, "rb") as fh:
+        if fh.read(3) == codecs.BOM_UTF8:
+            return "utf-8-sig"
+    for encoding in ("utf-8", "gb18030"):
+        if _decodes(path, encoding):
+            return encoding
+    raise LoadError(f"{path.name}: 无法按 UTF-8 或 GB18030/GBK 读取")
+
+
+def _drop_blank_rows(cells: pd.DataFrame, rows: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    if cells.empty:
+        return cells, rows
+    nonblank = np.zeros(len(cells), dtype=bool)
+    for col in cells.columns:  # only rows still blank are looked at: usually the first column settles every row
+        todo = ~nonblank
+        if not todo.any():
+            break
+        column = cells[col] if todo.all() else cells[col][todo]
+        nonblank[todo] = (column.str.strip() != "").to_numpy()
+    if nonblank.all():
+        return cells, rows
+    return cells[nonblank].reset_index(drop=True), rows[nonblank]
+
+
+def read_csv(path: Path, source: Source, settings: Settings) -> list[RawTable]:
+    """A CSV file's cells: through Arrow's reader when the file is plain UTF-8 with whole rows, else through pandas'
+    (other encodings, blank or short lines), which both read the same cells."""
+    tables = _read_csv_arrow(path, source, settings)
+    return tables if tables is not None else _read_csv_pandas(path, source, settings)
+
+
+def _header(path: Path, encoding: str, source: Source, settings: Settings) -> tuple[list[str], dict[str, int]]:
+    with open(path, encoding=encoding, newline="") as fh:
+        headers = next(csv.reader(fh), [])
+    positions = _positions(headers, header_lookup(source, settings))
+    missing = _missing(source, positions)
+    if missing:
+        raise LoadError(_missing_message(path.name, missing, headers))
+    return headers, positions
+
+
+def _raw_table(path: Path, source: Source, cells: pd.DataFrame, positions: dict[str, int]) -> list[RawTable]:
+    rows = np.arange(2, len(cells) + 2)
+    cells, rows = _drop_blank_rows(cells, rows)
+    return [RawTable(source.key, path.name, None, cells, rows, positions)]
+
+
+def _read_csv_arrow(path: Path, source: Source, settings: Settings) -> list[RawTable] | None:
+    """Arrow's multi-threaded reader, several times faster than pandas' on a district's settlements; None when the
+    file is not plain UTF-8 or has a line of another width (pandas pads short lines and reports the others)."""
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 20)
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3:  # not just a character cut at the end of the first MiB
+            return None
+    headers, positions = _header(path, "utf-8-sig", source, settings)
+    names = [str(i) for i in range(len(headers))]
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(skip_rows=1, column_names=names),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.large_string() for n in names},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        return None
+    cells = pd.DataFrame({i: pd.Series(table.column(i), dtype="str") for i in range(len(names))})
+    return _raw_table(path, source, cells, positions)
+
+
+def _read_csv_pandas(path: Path, source: Source, settings: Settings) -> list[RawTable]:
+    encoding = detect_encoding(path)
+    headers, positions = _header(path, encoding, source, settings)
+    try:
+        with warnings.catch_warnings(record=True) as caught:  # a long first line: pandas drops its extra cells
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            cells = _pandas_cells(path, encoding, len(headers))
+        long_lines = any(issubclass(w.category, pd.errors.ParserWarning) for w in caught)
+    except pd.errors.ParserError:  # a later long line, or a malformed file (which the second reading reports)
+        long_lines = True
+    except ValueError as exc:
+        raise _format_error(path, exc) from None
+    if long_lines:
+        cells = _cells_of_long_lines(path, encoding, len(headers))
+    return _raw_table(path, source, cells.fillna(""), positions)
+
+
+def _format_error(path: Path, exc: Exception) -> LoadError:
+    return LoadError(f"{path.name}: CSV 格式错误（{str(exc).strip().splitlines()[-1]}）")
+
+
+def _pandas_cells(path: Path, encoding: str, width: int) -> pd.DataFrame:
+    return pd.read_csv(
+        path,
+        encoding=encoding,
+        header=None,
+        skiprows=1,
+        dtype="str",
+        na_filter=False,
+        keep_default_na=False,
+        skip_blank_lines=False,
+        names=range(width),
+        index_col=False,
+        engine="c",
+    )
+
+
+def _cells_of_long_lines(path: Path, encoding: str, width: int) -> pd.DataFrame:
+    """Cells of a file with lines longer than its header. Extra cells that are all empty (trailing separators, common
+    in exports) are dropped; a non-empty one stops the file, naming the row: its values have probably moved a column
+    (an unquoted comma), and loading the row would lose or misplace them."""
+    try:
+        with open(path, encoding=encoding, newline="") as fh:
+            widest = max((len(r) for r in csv.reader(fh)), default=width)
+        cells = _pandas_cells(path, encoding, widest)
+    except (ValueError, csv.Error) as exc:  # pandas' ParserError is a ValueError
+        raise _format_error(path, exc) from None
+    extra = cells.iloc[:, width:].fillna("")
+    filled = np.zeros(len(cells), dtype=bool)
+    for column in extra.columns:
+        filled |= (extra[column].str.strip() != "").to_numpy()
+    if filled.any():
+        rows = np.flatnonzero(filled) + 2
+        more = f"，另有 {len(rows) - 1} 行也是如此" if len(rows) > 1 else ""
+        raise LoadError(
+            f"{path.name}: 第 {rows[0]} 行的单元格多于表头的 {width} 列，多出的单元格不为空{more}"
+            "（常见原因：单元格中有未加引号的逗号）；请修正后重新载入"
+        )
+    return cells.iloc[:, :width]
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else format(value, ".15g")
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time(0) else value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def read_xlsx(path: Path, source: Source, settings: Settings) -> list[RawTable]:
+    from python_calamine import CalamineWorkbook
+
+    try:
+        book = CalamineWorkbook.from_path(str(path))
+    except Exception as exc:  # calamine raises its own error types for corrupt files
+        raise LoadError(f"{path.name}: 无法读取的 xlsx 工作簿（{type(exc).__name__}）") from None
+    lookup = header_lookup(source, settings)
+    tables: list[RawTable] = []
+    first_failure: str | None = None
+    for sheet in book.sheet_names:
+        rows = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+        if not rows:
+            continue
+        headers = [_cell_text(h) for h in rows[0]]
+        positions = _positions(headers, lookup)
+        missing = _missing(source, positions)
+        if missing:
+            first_failure = first_failure or _missing_message(f"{path.name}:{sheet}", missing, headers)
+            continue
+        width = len(headers)
+        body = [[_cell_text(v) for v in r[:width]] + [""] * (width - len(r)) for r in rows[1:]]
+        cells = (
+            pd.DataFrame(body, columns=range(width), dtype="str")
+            if body
+            else pd.DataFrame({i: pd.Series([], dtype="str") for i in range(width)})
+        )
+        numbers = np.arange(2, len(cells) + 2)
+        cells, numbers = _drop_blank_rows(cells, numbers)
+        tables.append(RawTable(source.key, path.name, sheet, cells, numbers, positions))
+    if not tables:
+        raise LoadError(first_failure or f"{path.name}: 没有带表头的工作表")
+    return tables
+
+
+def read_source(paths: list[Path], source_key: str, settings: Settings) -> list[RawTable]:
+    """Every table of a source's files, in file-name then sheet order."""
+    source = ALL_SOURCES[source_key]
+    tables: list[RawTable] = []
+    for path in paths:
+        reader = read_xlsx if path.suffix.lower() == ".xlsx" else read_csv
+        tables.extend(reader(path, source, settings))
+    return tables
+
+
+def read_boundaries(path: Path, code_property: str):  # -> geopandas.GeoDataFrame
+    """A boundary file (GeoJSON, GeoPackage, zipped Shapefile) in EPSG:4326 with `code` and `name` columns."""
+    import geopandas as gpd
+
+    target = f"zip://{path}" if path.suffix.lower() == ".zip" else path
+    try:
+        frame = gpd.read_file(target)
+    except Exception as exc:  # pyogrio raises its own error types for unreadable files
+        raise LoadError(f"{path.name}: 无法读取的边界文件（{type(exc).__name__}）") from None
+    if code_property not in frame.columns:
+        found = "、".join(c for c in frame.columns if c != "geometry") or "(none)"
+        raise LoadError(f"{path.name}: 缺少区划代码属性 {code_property}（文件中的属性：{found}）")
+    if frame.crs is not None and frame.crs.to_epsg() != 4326:
+        frame = frame.to_crs(4326)
+    names = frame["name"].astype(str) if "name" in frame.columns else ""
+    return gpd.GeoDataFrame(
+        {"code": frame[code_property].astype(str).str.strip(), "name": names},
+        geometry=frame.geometry.values,
+        crs="EPSG:4326",
+    )

@@ -1,0 +1,291 @@
+"""One load, end to end: read → validate → compute → store in a single transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from monitor.cases import alert_case
+from monitor.config import ConfigError, Settings
+from monitor.files.read import LoadError, checksum, files_by_source, read_source
+from monitor.files.sources import TABULAR_SOURCES
+from monitor.load.compute import compute_results, run_summary
+from monitor.load.inputs import (
+    combined_settlements,
+    mentioned_settlements,
+    prepare,
+    settlement_copies,
+    store_inputs,
+    store_run_files,
+    validated_boundaries,
+)
+from monitor.rules.costs import rule_thresholds
+from monitor.rules.divisions import level_of
+from monitor.rules.findings import data_quality_findings
+from monitor.rules.identities import change_list
+from monitor.rules.validate import Context, Validated, validate_source
+from monitor.security import audit
+from monitor.storage import queries, store, table_copies
+from monitor.storage.queries import QueryError
+
+Progress = Callable[[str], None]
+# Settlements depend on no other source, so the biggest one goes first (after the short divisions list): the second
+# thread stages it while the snapshots are validated, and its raw cells are gone before the snapshots are held.
+VALIDATION_ORDER = ("divisions", "settlements", "population", "deaths", "enrollment", "identities")
+assert sorted(VALIDATION_ORDER) == sorted(TABULAR_SOURCES)
+
+
+class RunError(Exception):
+    """A run that could not be processed; nothing stored changed. The message is one line; run_id is the failed
+    run's row in the run history (None when it could not be recorded)."""
+
+    def __init__(self, message: str, run_id: int | None = None):
+        super().__init__(message)
+        self.run_id = run_id
+
+
+@dataclass
+class RunResult:
+    run_id: int
+    year: int
+    as_of: date
+    root: str
+    counts: dict[str, dict[str, tuple[int, int, int]]] = field(default_factory=dict)  # source → file → counts
+    alerts: int = 0
+    outreach: int = 0
+
+
+def _stored(engine: Engine) -> tuple[dict[str, pd.DataFrame], set[str]]:
+    """Every stored snapshot and settlement, and the big tables that had to be read without their copies."""
+    frames, uncopied = {}, set()
+    for key, table in [*store.SNAPSHOT_TABLES.items(), ("settlements", store.settlements)]:
+        copy = table_copies.read(engine, table) if key in table_copies.COPIED else None
+        frames[key] = copy if copy is not None else store.read_bulk(engine, table)
+        if copy is None and key in table_copies.COPIED:
+            uncopied.add(key)
+    return frames, uncopied
+
+
+def _divisions_frame(valid: pd.DataFrame) -> pd.DataFrame:
+    frame = valid[["code", "name", "urban_rural"]].copy()
+    frame["level"] = frame["code"].map(level_of)
+    return frame
+
+
+def run_load(
+    inbox: Path | None,
+    settings: Settings,
+    engine: Engine,
+    *,
+    year: int | None = None,
+    as_of: date | None = None,
+    region: str | None = None,
+    run_date: date | None = None,
+    trigger: str = "命令行",
+    user: str = "",
+    progress: Progress = lambda _msg: None,
+) -> RunResult:
+    """Process one load folder (None: recompute the year from stored data); on any failure record the failed run,
+    change no data and raise RunError. Every load is audited here, whoever starts it (user; the trigger when
+    no person does): the run, its sources, how many files, and the outcome."""
+    started = store.now()
+    year = year or settings.year
+    root = None
+    who = user or trigger
+    try:
+        root = queries.root(engine, settings, region)
+        as_of = settings.resolve_as_of(year, as_of)
+        result = _run(inbox, settings, engine, year, as_of, root, run_date or date.today(), started, trigger, progress)
+    except (LoadError, ConfigError, RunError, QueryError) as exc:
+        message = str(exc).splitlines()[0]
+        run_id = store.record_failed_run(
+            engine,
+            started,
+            year,
+            as_of.isoformat() if isinstance(as_of, date) else None,
+            root,
+            str(inbox or ""),
+            message,
+            trigger,
+        )
+        audit.record(engine, who, "载入", f"运行 #{run_id}", f"{trigger}；{year} 年", None, f"失败：{message}")
+        raise RunError(message, run_id) from None
+    sources = "、".join(result.counts) or "无文件（按已存数据重算）"
+    files = sum(len(per_file) for per_file in result.counts.values())
+    audit.record(engine, who, "载入", f"运行 #{result.run_id}", f"{trigger}；{year} 年；来源 {sources}", files)
+    return result
+
+
+def _run(
+    inbox: Path | None,
+    settings: Settings,
+    engine: Engine,
+    year: int,
+    as_of: date,
+    root: str,
+    run_date: date,
+    started: str,
+    trigger: str,
+    progress: Progress,
+) -> RunResult:
+    types = settings.identity_types_for(year)
+    rule_thresholds(settings, year)  # a missing income stops the run before anything is read
+    files = files_by_source(inbox, settings) if inbox else {}
+    table_copies.clear_leftovers(engine)
+    store.clear_staging_leftovers(engine)
+    progress("读取已存数据")
+    stored, uncopied = _stored(engine)
+    # A second thread prepares each input for the database (file digests, staging files, columnar copies) while this
+    # one validates the next: validating keeps one core busy, and that work runs mostly without Python's lock.
+    prepared: dict[str, Future] = {}
+    with ThreadPoolExecutor(max_workers=1) as preparer:
+        try:
+            digests: dict[Path, Future] = {}
+            results, snapshots, new_settlements = _validate_sources(
+                files, settings, engine, root, year, run_date, stored, preparer, prepared, digests, progress
+            )
+            all_settlements = combined_settlements(stored["settlements"].drop(columns=["run_id"]), new_settlements)
+            pending: list[table_copies.Pending] = []
+            try:
+                with store.load_transaction(engine) as conn:
+                    key = conn.execute(
+                        store.runs.insert().values(
+                            started_at=started,
+                            status="running",
+                            year=year,
+                            as_of=as_of.isoformat(),
+                            root=root,
+                            inbox=str(inbox or ""),
+                            trigger=trigger,
+                        )
+                    ).inserted_primary_key
+                    assert key is not None  # an INSERT of one row always has its key
+                    run_id = int(key[0])
+                    store.set_meta(conn, "root", root)
+                    prepared["settlement copies"] = preparer.submit(
+                        settlement_copies, engine, prepared["settlements"], run_id, stored, uncopied
+                    )
+                    progress("计算参保率、扩面名单与预警，同时写入明细数据")
+                    # The inputs go to the database on a third thread while this one computes: the database's own
+                    # work runs without Python's lock. Leaving this block waits for the writer, also on failure, so
+                    # nothing uses the connection when the transaction rolls back.
+                    with ThreadPoolExecutor(max_workers=1) as writer:
+                        inputs = writer.submit(store_inputs, conn, run_id, prepared, uncopied, stored, pending)
+                        computed = compute_results(snapshots, all_settlements, settings, year, as_of, root)
+                        changes = None
+                        if "identities" in results and not stored["identities"].empty:
+                            changes = change_list(stored["identities"], snapshots["identities"], as_of, types)
+                        findings = data_quality_findings(snapshots, all_settlements, year)
+                        inputs.result()
+                    progress("写入结果")
+                    store_run_files(conn, run_id, files, results, digests)
+                    pending += _store_results(conn, run_id, year, computed, findings, changes)
+                    conn.execute(
+                        store.runs.update()
+                        .where(store.runs.c.id == run_id)
+                        .values(status="ok", finished_at=store.now(), message="")
+                    )
+            except BaseException:
+                table_copies.discard(pending)
+                raise
+            table_copies.publish(pending)
+        finally:
+            for future in prepared.values():  # staging files, and copies the transaction did not take
+                if future.exception() is None:
+                    future.result().discard()
+    counts = {key: r.counts for key, r in results.items()}
+    return RunResult(run_id, year, as_of, root, counts, len(computed["alerts"]), len(computed["outreach"]))
+
+
+def _validate_sources(
+    files: dict[str, list[Path]],
+    settings: Settings,
+    engine: Engine,
+    root: str,
+    year: int,
+    run_date: date,
+    stored: dict[str, pd.DataFrame],
+    preparer: ThreadPoolExecutor,
+    prepared: dict[str, Future],
+    digests: dict[Path, Future],
+    progress: Progress,
+) -> tuple[dict[str, Validated], dict[str, pd.DataFrame], pd.DataFrame]:
+    """Validate each source of the load: the results (in TABULAR_SOURCES order), the snapshots in force and the new
+    settlements. Each replaced snapshot, the new settlements and the digests of each source's files go to the
+    preparer."""
+    results: dict[str, Validated] = {}
+    snapshots = {key: stored[key] for key in store.SNAPSHOT_TABLES}
+    new_settlements = stored["settlements"].iloc[0:0]
+    villages: frozenset[str] = frozenset()
+    for key in VALIDATION_ORDER:
+        if key == "population":
+            villages = frozenset(snapshots["divisions"].loc[snapshots["divisions"]["level"] == "村社区", "code"])
+        if key not in files:
+            continue
+        # one source's raw cells at a time: held together, the raw sources of a district took gigabytes
+        progress(f"读取 {key}（{len(files[key])} 个文件）")
+        raw = read_source(files[key], key, settings)
+        progress(f"校验 {key}")
+        mentioned = mentioned_settlements(raw, stored["settlements"]) if key == "settlements" else None
+        ctx = Context(settings, root, year, run_date, villages, mentioned)
+        results[key] = validate_source(key, raw, ctx)
+        del raw
+        valid = results[key].valid
+        if key == "divisions":
+            snapshots["divisions"] = _divisions_frame(valid)
+        elif key in snapshots:
+            snapshots[key] = valid.drop(columns=["_file", "_row"])
+        if key in snapshots:
+            prepared[key] = preparer.submit(
+                prepare, engine, store.SNAPSHOT_TABLES[key], snapshots[key], key in table_copies.COPIED
+            )
+        elif key == "settlements":
+            new_settlements = valid.drop(columns=["_file", "_row"])
+            prepared[key] = preparer.submit(prepare, engine, store.settlements, new_settlements, False)
+        digests.update({path: preparer.submit(checksum, path) for path in files[key]})
+    if "settlements" not in prepared:
+        prepared["settlements"] = preparer.submit(prepare, engine, store.settlements, new_settlements, False)
+    results = {key: results[key] for key in TABULAR_SOURCES if key in results}
+    if "boundaries" in files:
+        progress("校验 boundaries")
+        results["boundaries"] = validated_boundaries(files["boundaries"], snapshots["divisions"], root, settings)
+        snapshots["boundaries"] = results["boundaries"].valid
+        prepared["boundaries"] = preparer.submit(prepare, engine, store.boundaries, snapshots["boundaries"], False)
+        digests.update({path: preparer.submit(checksum, path) for path in files["boundaries"]})
+    return results, snapshots, new_settlements
+
+
+def _store_results(
+    conn: sa.Connection,
+    run_id: int,
+    year: int,
+    computed: dict[str, pd.DataFrame],
+    findings: pd.DataFrame,
+    changes: pd.DataFrame | None,
+) -> list[table_copies.Pending]:
+    """The year's results; returns the copies to put in place after the commit (the outreach and alert lists')."""
+    pending = []
+    for name, table in (("coverage", store.coverage), ("outreach", store.outreach), ("alerts", store.alerts)):
+        frame = computed[name].assign(year=year, run_id=run_id)
+        frame["seq"] = range(len(frame))
+        store.replace_rows(conn, table, frame, table.c.year == year)
+        if name in table_copies.COPIED:
+            pending += table_copies.prepare(conn, table, frame)
+    store.replace_rows(conn, store.findings, findings.assign(year=year), store.findings.c.year == year)
+    if changes is not None:
+        store.write_frame(conn, store.identity_changes, changes.assign(run_id=run_id))
+    alert_case.sync_states(conn, year, computed["alerts"])
+    if "campaign" in computed:
+        target_year = year + 1
+        frame = computed["campaign"].assign(target_year=target_year, day=computed["campaign"]["day"].astype("str"))
+        store.replace_rows(conn, store.campaign_progress, frame, store.campaign_progress.c.target_year == target_year)
+        store.set_meta(conn, f"campaign_latest_payment_{target_year}", computed["campaign_latest"]["day"].iloc[0])
+    store.write_frame(conn, store.run_summaries, run_summary(computed).assign(run_id=run_id, year=year))
+    return pending

@@ -1,0 +1,141 @@
+"""The scheduler service (APScheduler): nightly inbox load, the inbox watch, the monthly draft push batch, the
+nightly audit archive and chain verification.
+
+Jobs live in the database (table `scheduler_jobs`), so a restart keeps them and their next run times; a job
+missed while the service was down runs on start when it is late by at most `misfire_grace_seconds`.
+Job functions take only plain values (config path, database URL) so the job store can keep them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from monitor.cases import push
+from monitor.config import audit_archive_path, data_path, load_settings
+from monitor.load.locks import LockBusy
+from monitor.load.operations import DataDirs, archive_audit, load_inbox
+from monitor.load.pipeline import RunError
+from monitor.security import audit
+from monitor.storage import queries
+from monitor.storage.store import connect
+
+log = logging.getLogger("monitor.load.scheduler")  # messages name runs and files, never persons
+JOBS_TABLE = "scheduler_jobs"
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    id: str
+    name: str
+    func: object
+    trigger: object
+
+
+def _context(config: str | None, url: str):
+    settings = load_settings(config or None)
+    return settings, connect(url)
+
+
+def nightly_load(config: str | None, url: str) -> None:
+    """Load whatever has settled in the inbox, waiting for a running load if need be."""
+    _load(config, url, "定时任务", wait=True)
+
+
+def watch_inbox(config: str | None, url: str) -> None:
+    """Load settled inbox files; when another load runs, leave them for the next look."""
+    _load(config, url, "收件箱监测", wait=False)
+
+
+def _load(config: str | None, url: str, trigger: str, wait: bool) -> None:
+    settings, engine = _context(config, url)
+    dirs = DataDirs.under(data_path(settings))
+    try:
+        result = load_inbox(
+            settings,
+            engine,
+            dirs,
+            trigger,
+            settings.settle_seconds,
+            wait_seconds=settings.lock_wait_seconds if wait else 0,
+            user="定时任务",
+        )
+        if result is not None:
+            log.info("%s: run #%s loaded", trigger, result.run_id)
+    except LockBusy as exc:
+        log.info("%s: %s", trigger, exc)
+    except RunError as exc:  # recorded in the run history; the files are in failed/<run id>/
+        log.warning("%s: run #%s failed: %s", trigger, exc.run_id, exc)
+    finally:
+        engine.dispose()
+
+
+def monthly_draft(config: str | None, url: str) -> None:
+    """Prepare the month's draft push batch of the alerts still 待推送 (a person approves it on the 预警 page)."""
+    settings, engine = _context(config, url)
+    try:
+        year = queries.default_year(engine, settings.year)
+        draft = push.prepare_draft(engine, year, settings.draft_department)
+        log.info("monthly draft: %s", f"#{draft}" if draft else "nothing to push")
+    finally:
+        engine.dispose()
+
+
+def audit_maintenance(config: str | None, url: str) -> None:
+    """Archive audit entries past the retention time, then verify the chain (the result shows on 安全管理)."""
+    settings, engine = _context(config, url)
+    try:
+        archive_audit(settings, engine, by="定时任务")
+        result = audit.verify_and_record(engine, by="定时任务", archives=audit_archive_path(settings))
+        (log.info if result.ok else log.error)("audit chain: %s", result.message)
+    finally:
+        engine.dispose()
+
+
+def job_specs(settings) -> list[JobSpec]:
+    tz = settings.timezone
+    return [
+        JobSpec(
+            "nightly_load", "定时载入收件箱", nightly_load, CronTrigger.from_crontab(settings.load_cron, timezone=tz)
+        ),
+        JobSpec("watch_inbox", "收件箱监测", watch_inbox, IntervalTrigger(seconds=settings.watch_seconds, timezone=tz)),
+        JobSpec(
+            "monthly_draft", "每月推送草稿", monthly_draft, CronTrigger.from_crontab(settings.draft_cron, timezone=tz)
+        ),
+        JobSpec(
+            "audit_maintenance",
+            "审计归档与校验",
+            audit_maintenance,
+            CronTrigger.from_crontab(settings.audit_cron, timezone=tz),
+        ),
+    ]
+
+
+def build(settings, url: str, config: str | None) -> BackgroundScheduler:
+    """A started scheduler whose jobs match the config. Jobs already stored with the same trigger are kept as they
+    are (with their next run time, so a run missed during a restart is caught up within the grace time)."""
+    scheduler = BackgroundScheduler(
+        jobstores={"default": SQLAlchemyJobStore(url=url, tablename=JOBS_TABLE)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": settings.misfire_grace_seconds},
+        timezone=settings.timezone,
+    )
+    scheduler.start(paused=True)
+    for spec in job_specs(settings):
+        stored = scheduler.get_job(spec.id)
+        wanted = {"config": config, "url": url}
+        if stored is None or str(stored.trigger) != str(spec.trigger) or stored.kwargs != wanted:
+            scheduler.add_job(
+                spec.func,
+                spec.trigger,
+                id=spec.id,
+                name=spec.name,
+                replace_existing=True,
+                kwargs={"config": config, "url": url},
+            )
+    scheduler.resume()
+    return scheduler

@@ -1,0 +1,1 @@
+"""What leaves the system as files: CSV exports, xlsx workbooks, bulletins; neutralised and audited."""

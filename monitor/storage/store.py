@@ -1,0 +1,150 @@
+"""Storage: the database schema and every read and write of stored data (SQLAlchemy Core, portable).
+
+The storage package's door: the rest of the code imports these names from here, not from the modules that hold them
+(schema, schema_results, schema_security: the tables; database: connecting and migrating; frames: typed reads;
+writes: appends, staging and load transactions). Importing this module registers every table, so `metadata` is the
+whole schema (migrations/env.py uses it). writes looks BULK_ROWS and _indexes_rebuilt_after up here at each call, so a
+test that patches them here changes the writes."""
+
+from __future__ import annotations
+
+from monitor.storage.database import (
+    MIGRATIONS,
+    SchemaError,
+    connect,
+    database_file,
+    get_meta,
+    migrate,
+    now,
+    record_failed_run,
+    set_meta,
+)
+from monitor.storage.frames import read_bulk, read_bulk_select, read_select, read_table, typed_frame
+from monitor.storage.schema import (
+    INT_COLUMNS,
+    SNAPSHOT_TABLES,
+    boundaries,
+    deaths,
+    divisions,
+    enrollment,
+    findings,
+    identities,
+    identity_changes,
+    locks,
+    meta,
+    metadata,
+    population,
+    rejects,
+    run_files,
+    runs,
+    settlements,
+)
+from monitor.storage.schema_results import (
+    alert_events,
+    alert_states,
+    alerts,
+    campaign_progress,
+    coverage,
+    feedback_imports,
+    feedback_rejects,
+    outreach,
+    outreach_outcomes,
+    push_batches,
+    push_drafts,
+    run_summaries,
+    sms_batches,
+)
+from monitor.storage.schema_security import (
+    audit_chain,
+    audit_log,
+    audit_verifications,
+    password_history,
+    recovery_codes,
+    security_policy,
+    sessions,
+    sign_in_failures,
+    users,
+)
+from monitor.storage.writes import (
+    BULK_ROWS,
+    STAGED_SCHEMAS,
+    WRITE_BATCH,
+    Staged,
+    clear_staging_leftovers,
+    load_transaction,
+    replace_rows,
+    stage,
+    write_frame,
+    write_staged,
+)
+
+# Private helpers that tests call or patch.
+from monitor.storage.writes import _arrow as _arrow
+from monitor.storage.writes import _csv as _csv
+from monitor.storage.writes import _indexes_rebuilt_after as _indexes_rebuilt_after
+
+__all__ = [
+    "BULK_ROWS",
+    "INT_COLUMNS",
+    "MIGRATIONS",
+    "SNAPSHOT_TABLES",
+    "STAGED_SCHEMAS",
+    "WRITE_BATCH",
+    "SchemaError",
+    "Staged",
+    "alert_events",
+    "alert_states",
+    "alerts",
+    "audit_chain",
+    "audit_log",
+    "audit_verifications",
+    "boundaries",
+    "campaign_progress",
+    "clear_staging_leftovers",
+    "connect",
+    "coverage",
+    "database_file",
+    "deaths",
+    "divisions",
+    "enrollment",
+    "feedback_imports",
+    "feedback_rejects",
+    "findings",
+    "get_meta",
+    "identities",
+    "identity_changes",
+    "load_transaction",
+    "locks",
+    "meta",
+    "metadata",
+    "migrate",
+    "now",
+    "outreach",
+    "outreach_outcomes",
+    "password_history",
+    "population",
+    "push_batches",
+    "push_drafts",
+    "read_bulk",
+    "read_bulk_select",
+    "read_select",
+    "read_table",
+    "record_failed_run",
+    "recovery_codes",
+    "rejects",
+    "replace_rows",
+    "run_files",
+    "run_summaries",
+    "runs",
+    "security_policy",
+    "sessions",
+    "set_meta",
+    "settlements",
+    "sign_in_failures",
+    "sms_batches",
+    "stage",
+    "typed_frame",
+    "users",
+    "write_frame",
+    "write_staged",
+]

@@ -1,0 +1,1 @@
+"""The only package that imports Streamlit or Altair: page plumbing, charts as values, views shaping results."""

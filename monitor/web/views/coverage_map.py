@@ -1,0 +1,116 @@
+"""参保地图: one division's children with their coverage, alert counts and display polygons."""
+
+from __future__ import annotations
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from monitor.config import Settings
+from monitor.rules.boundaries import display_features
+from monitor.rules.divisions import LEVELS, at_level, level_of, prefix
+from monitor.rules.rates import rate_percent
+from monitor.storage import store
+from monitor.web.views.common import METRICS, Metric, band
+
+TABLE_HEADERS = {
+    "code": "区划代码",
+    "name": "名称",
+    "in_scope": "应参保人数",
+    "enrolled": "已参保人数",
+    "rate": "参保率",
+    "vulnerable_in_scope": "困难群众应参保",
+    "vulnerable_enrolled": "困难群众已参保",
+    "vulnerable_rate": "困难群众参保率",
+    "newborn_in_scope": "新生儿应参保",
+    "newborn_enrolled": "新生儿已参保",
+    "newborn_rate": "新生儿参保率",
+    "unenrolled": "未参保人数",
+    "alerts": "预警人数",
+}
+
+
+def children(engine: Engine, year: int, parent: str) -> pd.DataFrame:
+    """The parent's child divisions with counts, rates (percent, 2 decimals), 未参保 and alert counts."""
+    with engine.connect() as conn:
+        rows = store.read_table(
+            conn,
+            store.coverage,
+            (store.coverage.c.year == year) & (store.coverage.c.parent_code == parent),
+            [store.coverage.c.code],
+        )
+        alerts = (
+            conn.execute(
+                sa.select(store.alerts.c.village_code).where(
+                    (store.alerts.c.year == year) & store.alerts.c.village_code.startswith(prefix(parent))
+                )
+            )
+            .scalars()
+            .all()
+        )
+    for m in METRICS[:3]:
+        rows[m.key] = rate_percent(rows[m.numerator], rows[m.denominator])
+    rows["unenrolled"] = rows["in_scope"] - rows["enrolled"]
+    level = rows["level"].iloc[0] if not rows.empty else None
+    if level and alerts:
+        counts = at_level(pd.Series(alerts, dtype="str"), level).value_counts()
+        rows["alerts"] = rows["code"].map(counts).fillna(0).astype("int64")
+    else:
+        rows["alerts"] = 0
+    return rows.reset_index(drop=True)
+
+
+def with_bands(rows: pd.DataFrame, metric: Metric, settings: Settings) -> pd.DataFrame:
+    """The metric's value and, for rates, the distance-below-target band of each division."""
+    out = rows.copy()
+    out["value"] = out[metric.key].astype("Float64")
+    if metric.target:
+        out["band"] = band(out[metric.key], getattr(settings, metric.target))
+    else:
+        out["band"] = ""
+    return out
+
+
+def features(engine: Engine, rows: pd.DataFrame) -> tuple[list[dict], pd.DataFrame]:
+    """Display features (GeoJSON, Vega orientation) of the rows that have a polygon, and the rows that have none."""
+    codes = rows["code"].tolist()
+    with engine.connect() as conn:
+        shapes = (
+            store.read_table(conn, store.boundaries, store.boundaries.c.code.in_(codes))
+            if codes
+            else pd.DataFrame(columns=["code", "level", "geometry"])
+        )
+    drawn = rows.merge(shapes[["code", "geometry"]], on="code", how="inner")
+    missing = rows[~rows["code"].isin(set(shapes["code"]))]
+    props = drawn.drop(columns=["geometry"]).astype(object).where(drawn.drop(columns=["geometry"]).notna(), None)
+    frame = props.assign(geometry=drawn["geometry"].to_numpy())
+    keep = [
+        "code",
+        "name",
+        "level",
+        "in_scope",
+        "enrolled",
+        "rate",
+        "vulnerable_rate",
+        "newborn_rate",
+        "unenrolled",
+        "alerts",
+        "value",
+        "band",
+        "geometry",
+    ]
+    return display_features(frame[[c for c in keep if c in frame.columns]]), missing
+
+
+def breadcrumb(parent: str, root: str, names: pd.Series) -> list[tuple[str, str]]:
+    """(code, name) from the root down to the parent."""
+    trail = []
+    for level in LEVELS[LEVELS.index(level_of(root)) : LEVELS.index(level_of(parent)) + 1]:
+        code = at_level(pd.Series([parent]), level).iloc[0]
+        trail.append((code, str(names.get(code, code))))
+    return trail
+
+
+def table(rows: pd.DataFrame) -> pd.DataFrame:
+    """The sortable table beside the map, Chinese headers."""
+    return rows[list(TABLE_HEADERS)].rename(columns=TABLE_HEADERS)

@@ -1,0 +1,65 @@
+"""The typed config: shipped defaults, help texts, and errors that name the key."""
+
+import tomllib
+
+import pytest
+
+from monitor.config import DEFAULT_CONFIG_PATH, ConfigError, parse_settings, setting_help
+
+
+def _doc():
+    with open(DEFAULT_CONFIG_PATH, "rb") as fh:
+        return tomllib.load(fh)
+
+
+def test_every_setting_has_help():
+    assert all(text.strip() for text in setting_help().values())
+
+
+def test_shipped_defaults_follow_the_spec(settings):
+    names = [t.name for t in settings.identity_types_for(2025)]
+    assert names[:2] == ["特困人员", "孤儿"] and names[-1] == "脱贫人口"
+    assert settings.income_for(2024).rural_cents == 2_311_900
+    assert [r.id for r in settings.alert_rules] == ["R1", "R2"]
+    assert float(settings.target_vulnerable) == 99.0
+
+
+@pytest.mark.parametrize(
+    "section, key, value, message",
+    [
+        ("region", "code", "12345", "region.code"),
+        ("run", "year", 1999, "run.year"),
+        ("run", "as_of", "2025/01/01", "run.as_of"),
+        ("alerts", "cost_measure", "自付", "alerts.cost_measure"),
+        ("alerts", "orange_ratio", 3.0, "alerts.orange_ratio"),
+        ("targets", "overall", 101, "targets.overall"),
+        ("colours", "met", "green", "colours.met"),
+        ("files", "unknown_source", "x", "files.unknown_source"),
+    ],
+)
+def test_bad_values_name_their_key(section, key, value, message):
+    doc = _doc()
+    doc[section][key] = value
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        parse_settings(doc)
+
+
+def test_bad_identity_type_names_its_key():
+    doc = _doc()
+    doc["identity_types"]["2020"][2]["subsidy"] = "half"
+    with pytest.raises(ConfigError, match=r"identity_types\.2020\[2\]\.subsidy"):
+        parse_settings(doc)
+
+
+def test_as_of_must_lie_in_the_year(settings):
+    from datetime import date
+
+    with pytest.raises(ConfigError, match="as_of"):
+        settings.resolve_as_of(2025, date(2026, 1, 1))
+    assert settings.resolve_as_of(2025).isoformat() == "2025-12-31"
+
+
+def test_the_settings_document_is_current():
+    from monitor.config import PROJECT_ROOT, settings_markdown
+
+    assert (PROJECT_ROOT / "docs" / "configuration.md").read_text(encoding="utf-8") == settings_markdown()
