@@ -23,7 +23,7 @@ from monitor.config import ConfigError, load_settings
 from monitor.files.read import LoadError
 from monitor.load.locks import LockBusy
 from monitor.load.pipeline import RunError
-from monitor.rules.costs import ALERT_LEVELS
+from monitor.rules.alert_rules import ALERT_LEVELS
 from monitor.rules.divisions import LEVELS
 from monitor.security import auth
 from monitor.security.access import ROLES
@@ -164,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (
         ("outreach", "the 未参保 outreach list"),
         ("alerts", "high-cost alerts"),
+        ("watch", "the watch list (临界关注): persons close to a rule's threshold"),
         ("rejects", "every rejected input row of every load"),
     ):
         what.add_parser(name, help=text)

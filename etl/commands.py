@@ -213,6 +213,9 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         elif args.what == "outreach":
             frame = exports.outreach_frame(queries.outreach(engine, year))
             export = release.csv_export(frame, "未参保名单", f"命令行：{year} 年")
+        elif args.what == "watch":
+            frame = exports.watch_frame(queries.watch(engine, year))
+            export = release.csv_export(frame, "临界关注名单", f"命令行：{year} 年")
         else:
             frame = exports.alerts_frame(alert_case.alert_list(engine, year))
             export = release.csv_export(frame, "预警名单", f"命令行：{year} 年")

@@ -43,7 +43,7 @@ if when.running:
             if pd.isna(now["previous_enrolled"])
             else f"{int(now['enrolled'] - now['previous_enrolled']):+,} 人（较上期同日）",
         )
-        panel[1].metric("目标完成率", f"{100 * now['enrolled'] / now['target']:.2f}%", border=True)
+        panel[1].metric("目标完成率", common.percent_text(now["enrolled"], now["target"]), border=True)
         lowest = campaign.bulletin(engine(), cfg, when.status_day, every)
         lowest = lowest[lowest["lowest"]]
         panel[2].metric("完成率最低的乡镇", "、".join(lowest["name"]), border=True)
@@ -79,6 +79,12 @@ with right:
         delta_color="inverse",
         border=True,
         help="变化为较上次运行",
+    )
+    st.metric(
+        "临界关注人数",
+        f"{figures['watch']:,}",
+        border=True,
+        help=f"尚未预警、个人负担已达某条预警规则阈值 {float(cfg.watch_share) * 100:.0f}% 的人员",
     )
     levels = cached(overview.alerts_by_level, y)
     if levels.empty:

@@ -25,7 +25,7 @@ from monitor.web.ui import (
     settings,
     year,
 )
-from monitor.web.views import alerts
+from monitor.web.views import alerts, watch
 
 page_viewer(__file__)
 
@@ -36,21 +36,24 @@ require_data()
 y, cfg, db = year(), settings(), engine()
 names = cached(division_names)
 everyone = cached(alerts.rows, y, names, viewer)
+watched = cached(watch.rows, y, names, viewer)
 st.header(f"高额费用预警 · {y} 年")
-if everyone.empty:
-    st.info("本年度没有预警。")
+if everyone.empty and watched.empty:
+    st.info("本年度没有预警，也没有临界关注人员。")
     st.stop()
 
 filters = st.columns(5)
 levels = filters[0].multiselect("预警等级", list(alerts.LEVELS), key="alert_levels", placeholder="全部等级")
 types = filters[1].multiselect(
-    "预警类型", sorted(everyone["alert_type"].unique()), key="alert_types", placeholder="全部类型"
+    "预警类型", alerts.choices(everyone, watched, "alert_type"), key="alert_types", placeholder="全部类型"
 )
 states = filters[2].multiselect("状态", list(alert_case.STATES), key="alert_states", placeholder="全部状态")
-towns = filters[3].multiselect("乡镇", sorted(everyone["town"].unique()), key="alert_towns", placeholder="全部乡镇")
+towns = filters[3].multiselect(
+    "乡镇", alerts.choices(everyone, watched, "town"), key="alert_towns", placeholder="全部乡镇"
+)
 identities = filters[4].multiselect(
     "身份类别",
-    sorted(t for t in everyone["identity_type"].unique() if t),
+    [t for t in alerts.choices(everyone, watched, "identity_type") if t],
     key="alert_identities",
     placeholder="全部身份",
 )
@@ -63,7 +66,7 @@ for column, level in zip(summary[1:4], alerts.LEVELS, strict=True):
     column.metric(f"{level}色预警", f"{int(counts.get(level, 0)):,}")
 summary[4].metric("待推送", f"{int((chosen['state'] == AlertState.TO_PUSH).sum()):,}")
 
-listing, pushing, stats = st.tabs(["预警名单", "推送与反馈", "统计"])
+listing, near, pushing, stats = st.tabs(["预警名单", "临界关注", "推送与反馈", "统计"])
 
 with listing:
     table = alerts.display(chosen)
@@ -153,6 +156,22 @@ with listing:
         )
         with st.expander(f"全年结算 {len(points)} 笔"):
             st.dataframe(alerts.settlements_display(points), hide_index=True, width="stretch")
+
+with near:
+    close = watch.filtered(watched, types, towns, identities)
+    st.caption(
+        f"尚未预警、但个人负担已达某条规则阈值 {float(cfg.watch_share) * 100:.0f}% 的人员（按达到比例从高到低），"
+        "可提前关注、走访。等级和状态筛选不适用于本表。"
+    )
+    st.dataframe(watch.display(close), hide_index=True, width="stretch", height=360, key="watch_table")
+    audited_download(
+        "下载临界关注名单 CSV（SPEC §11 格式，含完整信息）",
+        release.csv_export(exports.watch_frame(close), "临界关注名单 CSV", filter_text),
+        f"临界关注名单_{y}.csv",
+        "text/csv",
+        key="watch_csv",
+        disabled=close.empty,
+    )
 
 with pushing:
     waiting = cached(push.drafts, y)

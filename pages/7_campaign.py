@@ -37,7 +37,7 @@ cols[0].metric(
     if today["previous_enrolled"] != today["previous_enrolled"]
     else f"{int(today['enrolled'] - today['previous_enrolled']):+,} 人（较上期同日）",
 )
-cols[1].metric("目标完成率", f"{100 * today['enrolled'] / today['target']:.2f}%")
+cols[1].metric("目标完成率", common.percent_text(today["enrolled"], today["target"]))
 cols[2].metric("参保率（按应参保人数）", f"{today['rate']:.2f}%")
 cols[3].metric(
     "困难群众缴费率",

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from monitor.base.text import lookup
-from monitor.rules.costs import LEVEL_ORDER
+from monitor.rules.alert_rules import LEVEL_ORDER
 from monitor.rules.divisions import town_of
 from monitor.security.access import AccessDenied, Viewer
 from monitor.storage import store, table_copies

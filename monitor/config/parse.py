@@ -95,7 +95,9 @@ def _parse_identity_types(doc: dict, base: Settings) -> dict[str, Any]:
 
 
 def _parse_alert_rules(doc: dict, base: Settings) -> dict[str, Any]:
-    rules = doc.get("alert_rules", [])
+    if "alert_rules" not in doc:
+        return {}  # the default rules R1 and R2 (SPEC §9); a file that sets any replaces them as a whole
+    rules = doc["alert_rules"]
     if not isinstance(rules, list):
         raise ConfigError("alert_rules: expected a list of [[alert_rules]] tables")
     parsed = tuple(_alert_rule(r, f"alert_rules[{i}]") for i, r in enumerate(rules))
@@ -105,7 +107,7 @@ def _parse_alert_rules(doc: dict, base: Settings) -> dict[str, Any]:
 
 
 def _parse_income(doc: dict, base: Settings) -> dict[str, Any]:
-    incomes: dict[int, Income] = {}
+    incomes: dict[int, Income] = dict(base.incomes)  # SPEC §9's national figures unless the file sets a year
     for y, tbl in _get(doc, "income", "", dict, {}).items():
         year = _year_key(y, "income")
         if not isinstance(tbl, dict):
@@ -128,6 +130,11 @@ def _parse_alerts(doc: dict, base: Settings) -> dict[str, Any]:
     for name in ("red_ratio", "orange_ratio"):
         if name in alerts:
             kw[name] = _fraction(alerts[name], f"alerts.{name}")
+    if "watch_share" in alerts:
+        share = _fraction(alerts["watch_share"], "alerts.watch_share")
+        if share >= 1:
+            raise ConfigError(f"alerts.watch_share: expected a share between 0 and 1, got {alerts['watch_share']!r}")
+        kw["watch_share"] = share
     red, orange = kw.get("red_ratio", base.red_ratio), kw.get("orange_ratio", base.orange_ratio)
     if not 1 <= orange <= red:
         raise ConfigError("alerts.orange_ratio: must lie between 1 and alerts.red_ratio")

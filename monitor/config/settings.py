@@ -32,12 +32,24 @@ class IdentityType:
 
 @dataclass(frozen=True)
 class AlertRule:
+    """One high-cost rule of SPEC §9: whom it applies to, what it measures, and its threshold."""
+
     id: str
     name: str
-    alert_type: str
-    applies_to: str  # "vulnerable" (active identity at as_of) or "everyone"
+    alert_type: str  # a label only: an alert's 预警类型 follows the person's identity (SPEC §9)
+    applies_to: str | tuple[str, ...]  # "vulnerable" (an identity active at A), "everyone", or identity types
     threshold_cents: int | None  # a fixed threshold, or
     income_share: Fraction | None  # a share of the previous year's disposable income
+    residence: str = "any"  # "rural" or "urban" by the village's 城乡分类代码 (unknown counts as rural), or "any"
+    basis: str = "year"  # "year": the person-year sum; "stay": the largest single settlement of visit_types
+    visit_types: tuple[str, ...] = ("住院",)  # what counts as a stay (stay rules only)
+
+
+# SPEC §9's defaults, also shipped in config.toml: a config without [[alert_rules]] or [income.*] keeps them.
+DEFAULT_RULES = (
+    AlertRule("R1", "返贫预警", "返贫预警", "vulnerable", 1_000_000, None),
+    AlertRule("R2", "致贫预警", "致贫预警", "everyone", None, Fraction(1, 2)),
+)
 
 
 @dataclass(frozen=True)
@@ -83,10 +95,17 @@ class Settings:
         factory=dict,
     )
     alert_rules: tuple[AlertRule, ...] = _h(
-        "High-cost alert rules (§9): id, name, alert type, who, threshold.", factory=tuple
+        "High-cost alert rules (§9) in priority order: id, name, alert type, applies_to, residence, basis "
+        "(year or stay), visit_types, threshold; a config that sets [[alert_rules]] replaces R1 and R2 as a whole.",
+        factory=lambda: DEFAULT_RULES,
     )
     incomes: dict[int, Income] = _h(
-        "Per-capita disposable income of residents per year, urban and rural, in yuan.", factory=dict
+        "Per-capita disposable income of residents per year, urban and rural, in yuan.",
+        factory=lambda: {2023: Income(5_182_100, 2_169_100), 2024: Income(5_418_800, 2_311_900)},
+    )
+    watch_share: Fraction = _h(
+        "Watch list (临界关注): a person not alerted whose measure reaches this share of a rule's threshold.",
+        Fraction(4, 5),
     )
     cost_measure: str = _h("Cost measure of alerts: 个人负担 (total − every fund) or 政策范围内个人负担.", "个人负担")
     red_ratio: Fraction = _h("An alert is 红 when oop / threshold reaches this ratio.", Fraction(2))

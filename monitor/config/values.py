@@ -71,22 +71,71 @@ def _identity_type(raw: Any, key: str) -> IdentityType:
     return IdentityType(fold_width(name).strip(), _str_list(raw.get("aliases", []), f"{key}.aliases"), cls, kind, cents)
 
 
+RULE_KEYS = (
+    "id",
+    "name",
+    "alert_type",
+    "applies_to",
+    "residence",
+    "basis",
+    "visit_types",
+    "threshold_yuan",
+    "income_share",
+)
+
+
+def _applies_to(raw: dict, key: str) -> str | tuple[str, ...]:
+    """ "vulnerable", "everyone", or a non-empty list of identity type names (checked against the year's types when a
+    run starts: the list of types is per year)."""
+    if "applies_to" not in raw:
+        raise ConfigError(f"{key}.applies_to: missing")
+    applies = raw["applies_to"]
+    if isinstance(applies, str):
+        if applies not in ("vulnerable", "everyone"):
+            raise ConfigError(
+                f'{key}.applies_to: expected "vulnerable", "everyone" or a list of identity types, got {applies!r}'
+            )
+        return applies
+    types = _str_list(applies, f"{key}.applies_to")
+    if not types or not all(types):
+        raise ConfigError(f"{key}.applies_to: expected at least one identity type, got {applies!r}")
+    return types
+
+
 def _alert_rule(raw: Any, key: str) -> AlertRule:
     if not isinstance(raw, dict):
         raise ConfigError(f"{key}: expected a table")
-    applies = _get(raw, "applies_to", key, str, required=True)
-    if applies not in ("vulnerable", "everyone"):
-        raise ConfigError(f'{key}.applies_to: expected "vulnerable" or "everyone", got {applies!r}')
+    unknown = [k for k in raw if k not in RULE_KEYS]
+    if unknown:
+        raise ConfigError(f"{key}.{unknown[0]}: unknown key (known: {', '.join(RULE_KEYS)})")
+    rule_id = _get(raw, "id", key, str, required=True)
+    if not rule_id.strip():
+        raise ConfigError(f"{key}.id: expected a non-empty rule id")
+    applies = _applies_to(raw, key)
+    residence = _get(raw, "residence", key, str, "any")
+    if residence not in ("rural", "urban", "any"):
+        raise ConfigError(f'{key}.residence: expected "rural", "urban" or "any", got {residence!r}')
+    basis = _get(raw, "basis", key, str, "year")
+    if basis not in ("year", "stay"):
+        raise ConfigError(f'{key}.basis: expected "year" or "stay", got {basis!r}')
+    if "visit_types" in raw and basis != "stay":
+        raise ConfigError(f'{key}.visit_types: only a stay rule (basis = "stay") has visit types')
+    visit_types = _str_list(raw.get("visit_types", ["住院"]), f"{key}.visit_types")
+    if not visit_types or not all(visit_types):
+        raise ConfigError(f"{key}.visit_types: expected at least one visit type, got {raw['visit_types']!r}")
     has_fixed, has_share = "threshold_yuan" in raw, "income_share" in raw
     if has_fixed == has_share:
         raise ConfigError(f"{key}: give exactly one of threshold_yuan or income_share")
     return AlertRule(
-        id=_get(raw, "id", key, str, required=True),
-        name=_get(raw, "name", key, str, required=True),
-        alert_type=_get(raw, "alert_type", key, str, required=True),
+        id=rule_id.strip(),
+        name=_get(raw, "name", key, str, rule_id.strip()),
+        alert_type=_get(raw, "alert_type", key, str, ""),
         applies_to=applies,
         threshold_cents=_amount_cents(raw["threshold_yuan"], f"{key}.threshold_yuan") if has_fixed else None,
         income_share=_fraction(raw["income_share"], f"{key}.income_share") if has_share else None,
+        residence=residence,
+        basis=basis,
+        visit_types=visit_types,
     )
 
 

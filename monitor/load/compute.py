@@ -8,8 +8,8 @@ import pandas as pd
 
 from monitor.base.text import is_in, lookup
 from monitor.config import Settings
+from monitor.rules.alert_rules import evaluate, identity_holders, stay_sets
 from monitor.rules.campaign import progress_all_levels
-from monitor.rules.costs import alerts as compute_alerts
 from monitor.rules.costs import person_year
 from monitor.rules.coverage import COUNT_COLUMNS, coverage_by_division, outreach_list, scope
 from monitor.rules.divisions import levels_below
@@ -36,8 +36,10 @@ def compute_results(
     # identity holders outside the register too; an outer merge did the same but sorted 1.5 M ID numbers (5 s)
     people = pd.concat([people, primary[~is_in(primary["id_number"], people["id_number"])]], ignore_index=True)
     people["vulnerable"] = people["identity_type"].notna()
-    alerts = compute_alerts(person_year(settlements, year, settings.cost_measure), settlements, people, settings, year)
-    computed = {"coverage": coverage, "outreach": outreach, "alerts": alerts}
+    sums = person_year(settlements, year, settings.cost_measure, stay_sets(settings.alert_rules))
+    holders = identity_holders(identities, as_of, types)
+    alerts, watch = evaluate(sums, settlements, people, holders, settings, year)
+    computed = {"coverage": coverage, "outreach": outreach, "alerts": alerts, "watch": watch}
     if settings.campaign_start.year == year:  # the period during Y collects Y+1; Y's in-scope persons are its base
         computed["campaign"], latest = progress_all_levels(
             persons,

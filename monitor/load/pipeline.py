@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from monitor.load.inputs import (
     store_run_files,
     validated_boundaries,
 )
-from monitor.rules.costs import rule_thresholds
+from monitor.rules.alert_rules import check_rules
 from monitor.rules.divisions import level_of
 from monitor.rules.findings import data_quality_findings
 from monitor.rules.identities import change_list
@@ -35,6 +36,7 @@ from monitor.security import audit
 from monitor.storage import queries, store, table_copies
 from monitor.storage.queries import QueryError
 
+log = logging.getLogger(__name__)  # run ids and error kinds, never persons
 Progress = Callable[[str], None]
 # Settlements depend on no other source, so the biggest one goes first (after the short divisions list): the second
 # thread stages it while the snapshots are validated, and its raw cells are gone before the snapshots are held.
@@ -115,12 +117,21 @@ def run_load(
             message,
             trigger,
         )
-        audit.record(engine, who, "载入", f"运行 #{run_id}", f"{trigger}；{year} 年", None, f"失败：{message}")
+        _audit_load(engine, who, run_id, f"{trigger}；{year} 年", None, f"失败：{message}")
         raise RunError(message, run_id) from None
     sources = "、".join(result.counts) or "无文件（按已存数据重算）"
-    files = sum(len(per_file) for per_file in result.counts.values())
-    audit.record(engine, who, "载入", f"运行 #{result.run_id}", f"{trigger}；{year} 年；来源 {sources}", files)
+    files = len({label.split(":")[0] for per_file in result.counts.values() for label in per_file})  # xlsx: sheets
+    _audit_load(engine, who, result.run_id, f"{trigger}；{year} 年；来源 {sources}", files, "成功")
     return result
+
+
+def _audit_load(engine: Engine, who: str, run_id: int | None, detail: str, files: int | None, outcome: str) -> None:
+    """The load's audit entry. A database that cannot take it (full, read-only) must not turn a stored run into an
+    error, nor hide a failed run's reason from the caller, who sets its files aside: the miss is logged instead."""
+    try:
+        audit.record(engine, who, "载入", f"运行 #{run_id}", detail, files, outcome)
+    except sa.exc.SQLAlchemyError as exc:
+        log.error("audit entry of run %s not written: %s", run_id, type(exc).__name__)
 
 
 def _run(
@@ -136,7 +147,7 @@ def _run(
     progress: Progress,
 ) -> RunResult:
     types = settings.identity_types_for(year)
-    rule_thresholds(settings, year)  # a missing income stops the run before anything is read
+    check_rules(settings, year)  # a missing income or an unknown identity type stops the run before any read
     files = files_by_source(inbox, settings) if inbox else {}
     table_copies.clear_leftovers(engine)
     store.clear_staging_leftovers(engine)
@@ -272,7 +283,13 @@ def _store_results(
 ) -> list[table_copies.Pending]:
     """The year's results; returns the copies to put in place after the commit (the outreach and alert lists')."""
     pending = []
-    for name, table in (("coverage", store.coverage), ("outreach", store.outreach), ("alerts", store.alerts)):
+    results = (
+        ("coverage", store.coverage),
+        ("outreach", store.outreach),
+        ("alerts", store.alerts),
+        ("watch", store.watch),
+    )
+    for name, table in results:
         frame = computed[name].assign(year=year, run_id=run_id)
         frame["seq"] = range(len(frame))
         store.replace_rows(conn, table, frame, table.c.year == year)

@@ -48,6 +48,18 @@ ALERT_HEADERS = [
     "触发日期",
     "状态",
 ]
+WATCH_HEADERS = [
+    "身份证号",
+    "姓名",
+    "村社区代码",
+    "年度",
+    "身份类别",
+    "预警类型",
+    "个人负担",
+    "关注阈值",
+    "关注规则",
+    "达到比例",
+]
 REJECT_HEADERS = ["来源", "文件", "行号", "原因", "列", "原始内容"]
 
 
@@ -119,6 +131,24 @@ def alerts_frame(rows: pd.DataFrame) -> pd.DataFrame:
             "状态": rows["state"],
         }
     )[ALERT_HEADERS]
+
+
+def watch_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """The watch list (临界关注) in its stored order: ratio descending, then ID (SPEC §11)."""
+    return pd.DataFrame(
+        {
+            "身份证号": rows["id_number"],
+            "姓名": _text(rows["name"]),
+            "村社区代码": _text(rows["village_code"]),
+            "年度": rows["year"],
+            "身份类别": _text(rows["identity_type"]),
+            "预警类型": rows["alert_type"],
+            "个人负担": yuan(rows["measure"]),
+            "关注阈值": yuan(rows["threshold"]),
+            "关注规则": rows["rule"],
+            "达到比例": format_rate(rows["ratio"]),
+        }
+    )[WATCH_HEADERS]
 
 
 def rejects_frame(rows: pd.DataFrame) -> pd.DataFrame:

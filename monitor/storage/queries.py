@@ -101,6 +101,12 @@ def outreach(engine: Engine, year: int) -> pd.DataFrame:
     return store.read_bulk(engine, store.outreach, store.outreach.c.year == year, [store.outreach.c.seq])
 
 
+def watch(engine: Engine, year: int) -> pd.DataFrame:
+    """The year's watch list (临界关注) in list order."""
+    with engine.connect() as conn:
+        return store.read_table(conn, store.watch, store.watch.c.year == year, [store.watch.c.seq])
+
+
 def rejects(engine: Engine) -> pd.DataFrame:
     with engine.connect() as conn:
         return store.read_table(conn, store.rejects, None, [store.rejects.c.run_id, store.rejects.c.seq])

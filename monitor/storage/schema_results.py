@@ -71,13 +71,33 @@ alerts = sa.Table(
         ("funds_paid", BIG),
         ("measure", BIG),
         ("threshold", BIG),
-        ("rules", S(64)),
+        ("rules", S(255)),
         ("level", S(2)),
         ("trigger_date", S(10)),
         ("n_settlements", BIG),
         ("inpatient_stays", BIG),
     ),
     sa.Index("ix_alerts_year", "year", "id_number"),
+)
+# The watch list (临界关注, SPEC §9): persons not alerted, close to a rule's threshold; in export order (seq).
+watch = sa.Table(
+    "watch",
+    metadata,
+    *plain_columns(
+        ("year", sa.Integer),
+        ("seq", BIG),
+        ("id_number", S(18)),
+        ("name", sa.Text),
+        ("village_code", S(12)),
+        ("identity_type", S(32)),
+        ("alert_type", S(8)),
+        ("measure", BIG),  # the person-year sum (个人负担)
+        ("threshold", BIG),  # the chosen rule's full threshold
+        ("rule", S(64)),
+        ("rule_measure", BIG),  # what that rule measures (the year's sum, or one stay)
+        ("ratio", BIG),  # 100 × rule_measure ÷ threshold in hundredths, half-up
+    ),
+    sa.Index("ix_watch_year", "year", "id_number"),
 )
 alert_states = sa.Table(
     "alert_states",

@@ -53,6 +53,7 @@ from monitor.storage.schema_results import (
     push_drafts,
     run_summaries,
     sms_batches,
+    watch,
 )
 from monitor.storage.schema_security import (
     audit_chain,
@@ -147,4 +148,5 @@ __all__ = [
     "users",
     "write_frame",
     "write_staged",
+    "watch",
 ]

@@ -8,7 +8,7 @@ from typing import TypeVar
 import altair as alt
 import pandas as pd
 
-from monitor.rules.costs import ALERT_LEVELS
+from monitor.rules.alert_rules import ALERT_LEVELS
 from monitor.web.views.common import BANDS, Metric
 
 LEVEL_COLOURS = ("level_red", "level_orange", "level_yellow")

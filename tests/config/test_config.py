@@ -63,3 +63,70 @@ def test_the_settings_document_is_current():
     from monitor.config import PROJECT_ROOT, settings_markdown
 
     assert (PROJECT_ROOT / "docs" / "configuration.md").read_text(encoding="utf-8") == settings_markdown()
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"id": None}, r"alert_rules\[0\]\.id: missing"),
+        ({"applies_to": []}, r"alert_rules\[0\]\.applies_to"),
+        ({"applies_to": "some"}, r"alert_rules\[0\]\.applies_to"),
+        ({"basis": "month"}, r"alert_rules\[0\]\.basis"),
+        ({"residence": "town"}, r"alert_rules\[0\]\.residence"),
+        ({"visit_types": ["住院"]}, r"alert_rules\[0\]\.visit_types"),  # R1 is a year rule
+        ({"colour": "red"}, r"alert_rules\[0\]\.colour: unknown key"),
+        ({"income_share": 0.5}, r"alert_rules\[0\]: give exactly one of threshold_yuan or income_share"),
+    ],
+)
+def test_a_bad_rule_names_its_key(change, message):
+    doc = _doc()
+    rule = doc["alert_rules"][0]
+    for key, value in change.items():
+        if value is None:
+            rule.pop(key)
+        else:
+            rule[key] = value
+    with pytest.raises(ConfigError, match=message):
+        parse_settings(doc)
+
+
+def test_rules_of_spec_11_shape_parse_exactly():
+    doc = _doc()
+    doc["alert_rules"] = [
+        {
+            "id": "R3",
+            "name": "单次住院高额（监测对象）",
+            "alert_type": "返贫预警",
+            "applies_to": ["防止返贫监测对象", "脱贫人口"],
+            "residence": "rural",
+            "basis": "stay",
+            "visit_types": ["住院"],
+            "threshold_yuan": 6000,
+        }
+    ]
+    doc["alerts"]["watch_share"] = 0.75
+    settings = parse_settings(doc)
+    (rule,) = settings.alert_rules  # the file's list replaces R1 and R2 as a whole
+    assert (rule.applies_to, rule.residence, rule.basis, rule.visit_types) == (
+        ("防止返贫监测对象", "脱贫人口"),
+        "rural",
+        "stay",
+        ("住院",),
+    )
+    assert rule.threshold_cents == 600_000 and str(settings.watch_share) == "3/4"
+
+
+def test_a_config_without_rules_or_incomes_keeps_the_spec_defaults():
+    doc = _doc()
+    del doc["alert_rules"], doc["income"]
+    settings = parse_settings(doc)
+    assert [r.id for r in settings.alert_rules] == ["R1", "R2"]
+    assert settings.income_for(2023).urban_cents == 5_182_100 and str(settings.watch_share) == "4/5"
+
+
+@pytest.mark.parametrize("share", [0, 1, 1.5, -0.2])
+def test_watch_share_lies_between_0_and_1(share):
+    doc = _doc()
+    doc["alerts"]["watch_share"] = share
+    with pytest.raises(ConfigError, match=r"alerts\.watch_share"):
+        parse_settings(doc)

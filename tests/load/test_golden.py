@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import csv
+import re
 from datetime import date
 
 import pytest
-from conftest import GOLDEN
+from conftest import GOLDEN, ROOT
 
 from etl.cli import main
 from monitor.load.pipeline import run_load
@@ -19,6 +20,7 @@ EXPORTS = {
     "coverage_村社区.csv": ["coverage", "--level", "村社区"],
     "outreach.csv": ["outreach"],
     "alerts.csv": ["alerts"],
+    "watch.csv": ["watch"],
     "rejects.csv": ["rejects"],
 }
 
@@ -29,10 +31,31 @@ def _rows(path):
     return list(csv.reader(raw.decode("utf-8-sig").splitlines()))
 
 
-def _load_both(db_url):
+def _load_both(db_url, config: list[str] | None = None):
     for load in ("load1", "load2"):
-        code = main(["run", "--inbox", str(GOLDEN / load), "--year", "2025", "--as-of", "2025-06-30", "--db", db_url])
-        assert code == 0
+        run = ["run", "--inbox", str(GOLDEN / load), "--year", "2025", "--as-of", "2025-06-30", "--db", db_url]
+        assert main([*(config or []), *run]) == 0
+
+
+def _config_with_local_rules(tmp_path):
+    """config.toml with its [[alert_rules]] replaced by tests/golden/local_rules.toml and watch_share 0.7."""
+    shipped = (ROOT / "config.toml").read_text(encoding="utf-8")
+    without_rules = re.sub(r"\[\[alert_rules\]\]\n(?:[^\n]+\n)+", "", shipped)
+    assert "[[alert_rules]]" not in without_rules and "watch_share = 0.8" in without_rules
+    text = without_rules.replace("watch_share = 0.8", "watch_share = 0.7")
+    path = tmp_path / "local.toml"
+    path.write_text(text + "\n" + (GOLDEN / "local_rules.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("name", ["alerts.csv", "watch.csv"])
+def test_locally_set_rules_give_the_hand_worked_alerts_and_watch_list(db_url, tmp_path, name):
+    """Stay rules, identity lists, rural and urban rules, the watch list (tests/golden/README.md)."""
+    config = ["--config", str(_config_with_local_rules(tmp_path))]
+    _load_both(db_url, config)
+    out = tmp_path / name
+    assert main([*config, "export", EXPORTS[name][0], "--out", str(out), "--db", db_url]) == 0
+    assert _rows(out) == _rows(GOLDEN / "expected" / "local_rules" / name)
 
 
 @pytest.mark.parametrize("name", EXPORTS)

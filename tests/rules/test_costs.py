@@ -10,7 +10,8 @@ import pytest
 
 from monitor.config import ConfigError
 from monitor.files.sources import FUNDS
-from monitor.rules.costs import alerts, netted_settlements, person_year, rule_thresholds
+from monitor.rules.alert_rules import evaluate, stay_sets
+from monitor.rules.costs import netted_settlements, person_year, rule_thresholds
 
 
 def _settlements(rows):
@@ -167,6 +168,13 @@ def _people(vulnerable: bool, urban: bool):
     )
 
 
+def alerts(frame, people, settings, year=2025):
+    """The alerts of evaluate(); people's primary identities are their only active ones."""
+    holders = people.loc[people["identity_type"].notna(), ["id_number", "identity_type"]]
+    sums = person_year(frame, year, settings.cost_measure, stay_sets(settings.alert_rules))
+    return evaluate(sums, frame, people, holders, settings, year)[0]
+
+
 @pytest.mark.parametrize(
     "oop, vulnerable, urban, rules, threshold, level, kind",
     [
@@ -184,7 +192,7 @@ def _people(vulnerable: bool, urban: bool):
 )
 def test_alert_rules_levels_and_types(settings, oop, vulnerable, urban, rules, threshold, level, kind):
     frame = _settlements([["A", "p", "某", "2025-03-01", "住院", oop, None, 0, None, None, None, ""]])
-    got = alerts(person_year(frame, 2025, settings.cost_measure), frame, _people(vulnerable, urban), settings, 2025)
+    got = alerts(frame, _people(vulnerable, urban), settings)
     if rules is None:
         assert got.empty
         return
@@ -201,7 +209,7 @@ def test_trigger_date_is_where_running_sum_reaches_threshold(settings):
             ["D", "p", "", "2025-04-01", "住院", 900_000, None, 0, None, None, None, ""],
         ]
     )
-    got = alerts(person_year(frame, 2025, settings.cost_measure), frame, _people(True, False), settings, 2025)
+    got = alerts(frame, _people(True, False), settings)
     # ordered A(3000), B(9000), C(11000 ≥ 10000) → 2025-03-01
     assert got.loc[0, "trigger_date"] == "2025-03-01"
 

@@ -18,7 +18,9 @@ def test_migrations_create_exactly_the_declared_schema(db_url):
         diff = compare_metadata(MigrationContext.configure(conn), store.metadata)
     assert diff == []
     with engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0006"
+        version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    newest = sorted(p.name[:4] for p in store.MIGRATIONS.joinpath("versions").glob("0*.py"))[-1]
+    assert version == newest
 
 
 def test_a_database_from_before_migrations_is_refused_with_advice(tmp_path):

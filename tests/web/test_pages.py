@@ -161,6 +161,21 @@ def test_alerts_filter_and_person_detail(demo):
     assert at.metric[0].value == f"{int((alerts['level'] == '红').sum()):,}"
 
 
+def test_the_watch_list_tab_and_its_count_on_the_overview(demo):
+    watched = queries.watch(demo, 2025)
+    assert len(watched) > 0  # the demo has persons close to a line
+    at = _app("4_alerts.py")
+    table = [d.value for d in at.dataframe if "关注规则" in d.value.columns][0]
+    assert len(table) == len(watched) and table["达到比例(%)"].is_monotonic_decreasing
+    assert table["身份证号"].str.contains(r"\*{8}").all()  # masked on screen
+    town = table["乡镇"].iloc[0]
+    at.multiselect(key="alert_towns").set_value([town]).run()
+    table = [d.value for d in at.dataframe if "关注规则" in d.value.columns][0]
+    assert set(table["乡镇"]) == {town}
+    overview = _app("1_overview.py")
+    assert {m.label: m.value for m in overview.metric}["临界关注人数"] == f"{len(watched):,}"
+
+
 def test_alerts_page_pushes_the_filtered_alerts(own_demo_db, monkeypatch):
     monkeypatch.setenv("MONITOR_DB_URL", own_demo_db)
     at = _app("4_alerts.py", viewer=Viewer("测试员", "救助专员"))

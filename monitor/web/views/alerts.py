@@ -8,7 +8,8 @@ from sqlalchemy.engine import Engine
 
 from monitor.cases import alert_case
 from monitor.config import Settings
-from monitor.rules.costs import ALERT_LEVELS, netted_settlements
+from monitor.rules.alert_rules import ALERT_LEVELS
+from monitor.rules.costs import netted_settlements
 from monitor.rules.divisions import town_of
 from monitor.security.access import AccessDenied, Viewer, mask_id, mask_name
 from monitor.storage import store
@@ -61,6 +62,11 @@ def filtered(
     if towns:  # by name: also 「（不在底册）」 and 「（未知）」, which have no town code of their own
         chosen = chosen[chosen["town"].isin(towns)]
     return chosen
+
+
+def choices(alerts: pd.DataFrame, watched: pd.DataFrame, column: str) -> list[str]:
+    """A filter's options: the values of the alert list and the watch list (the filters apply to both tabs)."""
+    return sorted(set(alerts[column]) | set(watched[column]))
 
 
 def display(frame: pd.DataFrame, masked: bool = True) -> pd.DataFrame:

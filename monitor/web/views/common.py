@@ -18,6 +18,7 @@ from monitor.rules.divisions import level_of as level_of
 from monitor.rules.divisions import levels_below as levels_below
 from monitor.rules.divisions import villages_in as villages_in
 from monitor.rules.findings import KIND_LABELS
+from monitor.rules.rates import rate_percent
 from monitor.storage import store
 
 FINDING_LABELS = KIND_LABELS  # the data page's names of the data-quality findings
@@ -68,3 +69,9 @@ def years(engine: Engine) -> list[int]:
     with engine.connect() as conn:
         rows = conn.execute(sa.select(store.coverage.c.year).distinct()).scalars().all()
     return sorted((int(y) for y in rows), reverse=True)
+
+
+def percent_text(part: int, whole: int) -> str:
+    """One rate for a metric tile, as every rate (rules.rates): '0.13%' for 1 of 800, '—' when whole is 0."""
+    value = rate_percent(pd.Series([part]), pd.Series([whole])).iloc[0]
+    return "—" if pd.isna(value) else f"{value:.2f}%"

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 from monitor.cases.alert_case import STATES, AlertState, reached
 from monitor.config import Settings
-from monitor.rules.costs import LEVEL_ORDER
+from monitor.rules.alert_rules import LEVEL_ORDER
 from monitor.rules.rates import rate_percent
 from monitor.storage import store
 from monitor.web.views.common import METRICS, Metric
@@ -71,13 +71,17 @@ def headlines(engine: Engine, year: int, settings: Settings) -> list[Headline]:
 
 
 def counts(engine: Engine, year: int) -> dict[str, int | None]:
-    """People still to enroll and alerts, with their change since the previous run (None when there is none)."""
+    """People still to enroll and alerts, with their change since the previous run (None when there is none), and
+    the watch list's size."""
     runs = _summaries(engine, year)
     this = runs[runs["year"] == year]
     result: dict[str, int | None] = {}
     for key in ("outreach", "alerts", "alerts_red"):
         result[key] = int(this[key].iloc[0]) if len(this) else 0
         result[f"{key}_change"] = int(this[key].iloc[0] - this[key].iloc[1]) if len(this) > 1 else None
+    query = sa.select(sa.func.count()).select_from(store.watch).where(store.watch.c.year == year)
+    with engine.connect() as conn:
+        result["watch"] = int(conn.execute(query).scalar_one())
     return result
 
 
