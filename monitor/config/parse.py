@@ -58,6 +58,11 @@ def _parse_run(doc: dict, base: Settings) -> dict[str, Any]:
             kw["as_of"] = _iso_date(as_of)
         except ValueError:
             raise ConfigError(f"run.as_of: expected YYYY-MM-DD or blank, got {as_of!r}") from None
+    if "max_shrink" in run:
+        shrink = _fraction(run["max_shrink"], "run.max_shrink")
+        if shrink >= 1:
+            raise ConfigError(f"run.max_shrink: expected a share between 0 and 1, got {run['max_shrink']!r}")
+        kw["max_shrink"] = shrink
     return kw
 
 
@@ -264,12 +269,19 @@ def _parse_campaign(doc: dict, base: Settings) -> dict[str, Any]:
 
 def _parse_workflow(doc: dict, base: Settings) -> dict[str, Any]:
     workflow = _get(doc, "workflow", "", dict, {})
+    kw: dict[str, Any] = {}
+    for key in ("verify_days", "help_days"):
+        if key in workflow:
+            days = _get(workflow, key, "workflow", int)
+            if days < 0:
+                raise ConfigError(f"workflow.{key}: expected 0 or more days, got {days}")
+            kw[key] = days
     if "departments" not in workflow:
-        return {}
+        return kw
     names = workflow["departments"]
     if not isinstance(names, list) or not names or not all(isinstance(n, str) and n.strip() for n in names):
         raise ConfigError(f"workflow.departments: expected a non-empty list of department names, got {names!r}")
-    return {"departments": tuple(n.strip() for n in names)}
+    return kw | {"departments": tuple(n.strip() for n in names)}
 
 
 # The order in which sections are checked, and so which of several problems is reported.

@@ -167,6 +167,15 @@ class Settings:
     departments: tuple[str, ...] = _h(
         "Departments an alert batch can be pushed to (民政, 乡村振兴, …).", factory=lambda: ("民政", "乡村振兴")
     )
+    verify_days: int = _h("Deadline of a pushed alert's verification: 核实日期 ≤ push date + this many days (§10).", 15)
+    help_days: int = _h(
+        "Deadline of the first help measure: ≤ 核实日期 + this many days after 纳入监测 or 已落实救助 (§10).", 30
+    )
+    max_shrink: Fraction = _h(
+        "A snapshot (register, enrollment, identities) with more than this share fewer distinct ID numbers than the "
+        "stored one (of 1,000 or more) is held, not applied, unless the run accepts it (--accept-shrink).",
+        Fraction(1, 5),
+    )
 
     def identity_types_for(self, year: int) -> tuple[IdentityType, ...]:
         """The identity list in force for a year: its own, or the latest earlier year's (copied forward)."""
