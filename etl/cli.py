@@ -21,6 +21,7 @@ from etl.commands import (
 from monitor.cases.alert_case import WorkflowError
 from monitor.config import ConfigError, load_settings
 from monitor.files.read import LoadError
+from monitor.load.inputs import SHRINK_CHECKED
 from monitor.load.locks import LockBusy
 from monitor.load.pipeline import RunError
 from monitor.rules.alert_rules import ALERT_LEVELS
@@ -62,6 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         metavar="SECONDS",
         help="wait this long for a load already running (default: refuse at once)",
+    )
+    run.add_argument(
+        "--accept-shrink",
+        action="append",
+        choices=SHRINK_CHECKED,
+        metavar="SOURCE",
+        help="apply this snapshot (population, enrollment or identities) even when it has more than run.max_shrink "
+        "fewer ID numbers than the stored one, which is otherwise held (repeatable)",
     )
     run.add_argument(
         "--archive",

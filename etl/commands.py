@@ -27,6 +27,7 @@ def _progress(message: str) -> None:
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     engine = connect(database_url(settings, args.db))
     inbox = getattr(args, "inbox", None)
+    accept_shrink = frozenset(getattr(args, "accept_shrink", None) or ())  # run only: recompute reads no snapshot
     if getattr(args, "archive", False):
         dirs = DataDirs.under(data_path(settings), inbox=args.inbox)
         result = load_inbox(
@@ -41,6 +42,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             region=args.region,
             user=args.user,
             progress=_progress,
+            accept_shrink=accept_shrink,
         )
         if result is None:
             print(f"{args.inbox}: 没有可载入的文件")
@@ -59,6 +61,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             trigger="命令行" if inbox else "重算",
             user=args.user,
             progress=_progress,
+            accept_shrink=accept_shrink,
         )
     for source, files in result.counts.items():
         for label, (read, loaded, rejected) in files.items():

@@ -97,6 +97,11 @@ stages = cached(overview.push_funnel, y)
 if stages is not None:
     st.subheader("推送与处置进度")
     st.altair_chart(charts.funnel(stages, cfg.colours.get("met", "#1a9850")), width="stretch")
+    st.caption(
+        f"闭环情况（按推送月份）：推送后 {cfg.verify_days} 天内核实、核实后 {cfg.help_days} 天内"
+        "落实首项帮扶并办结的为按期闭环"
+    )
+    st.dataframe(cached(overview.loop_by_month, y, cfg), hide_index=True, width="stretch")
 
 st.subheader("各乡镇参保率排名")
 towns = cached(overview.towns, y, root())

@@ -5,14 +5,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from monitor.cases import alert_case, feedback, push
+from monitor.cases import alert_case, assistance, feedback, push
 from monitor.cases.alert_case import AlertState, WorkflowError
 from monitor.files.read import LoadError
 from monitor.outputs import exports, release
-from monitor.security import audit
 from monitor.security.access import AccessDenied
 from monitor.storage.queries import division_names
-from monitor.web import charts
+from monitor.web import alert_panels
 from monitor.web.ui import (
     audited_download,
     cached,
@@ -35,7 +34,7 @@ viewer = require("alerts")
 require_data()
 y, cfg, db = year(), settings(), engine()
 names = cached(division_names)
-everyone = cached(alerts.rows, y, names, viewer)
+everyone = alerts.with_overdue(cached(alerts.rows, y, names, viewer), cached(assistance.timelines, y, cfg))
 watched = cached(watch.rows, y, names, viewer)
 st.header(f"高额费用预警 · {y} 年")
 if everyone.empty and watched.empty:
@@ -102,60 +101,18 @@ with listing:
         "text/csv",
         key="alerts_csv",
     )
-    picked = chosen.iloc[event.selection.rows] if event and event.selection and event.selection.rows else None
+    # a selection outlives a change of the list (alerts closed or filtered away): keep the rows that still exist
+    rows = [r for r in (event.selection.rows if event and event.selection else []) if r < len(chosen)]
+    picked = chosen.iloc[rows] if rows else None
 
     if picked is not None:
-        verified = picked[picked["state"] == AlertState.VERIFIED]
-        if not verified.empty:
-            with st.form("close_form"):
-                remark = st.text_input(f"办结所选的 {len(verified)} 名已核实人员：备注", key="close_remark")
-                if st.form_submit_button("办结"):
-                    try:
-                        done = feedback.close(db, y, verified["id_number"].tolist(), remark, operator(), viewer=viewer)
-                        st.success(f"已办结 {done} 人")
-                        st.rerun()
-                    except WorkflowError as exc:
-                        st.error(str(exc))
+        alert_panels.close_form(picked, y, viewer)
 
     st.subheader("个人费用明细")
     if picked is None:
-        st.caption("在上表中选择一人（或多人，推送与办结用），查看第一位的全年费用构成、累计个人负担和处置记录。")
+        st.caption("在上表中选择一人（或多人，推送与办结用），查看第一位的全年费用构成、帮扶措施、家庭成员和处置记录。")
     else:
-        alert = picked.iloc[0]
-        flag = "（升级）" if alert["upgraded"] else ""
-        unmasked = st.session_state.get("unmasked_alert") == alert["id_number"]
-        if not unmasked and st.button("显示完整信息", key="alert_unmask"):
-            audit.record(db, operator(), "查看明细", "预警", f"{y} 年，{alert['village']}", 1)
-            st.session_state["unmasked_alert"] = alert["id_number"]
-            unmasked = True
-        who = alerts.display(picked.iloc[[0]], masked=not unmasked).iloc[0]
-        st.markdown(
-            f"**{who['姓名']}**　{who['身份证号']}　{alert['town']} {alert['village']}　"
-            f"{alert['identity_type'] or '无困难身份'}　"
-            f"{alert['alert_type']} · {alert['level']}色 · 触发规则 {alert['rules']} · 状态 {alert['state']}{flag}"
-        )
-        info = st.columns(4)
-        info[0].metric("医疗总费用", f"{alert['total_yuan']:,.2f} 元")
-        info[1].metric("个人负担", f"{alert['measure_yuan']:,.2f} 元")
-        info[2].metric("预警阈值", f"{alert['threshold_yuan']:,.2f} 元")
-        info[3].metric("结算次数 / 住院次数", f"{int(alert['n_settlements'])} / {int(alert['inpatient_stays'])}")
-        left, right = st.columns(2)
-        with left:
-            st.caption("按基金分项")
-            st.altair_chart(charts.cost_by_fund(alerts.funds(alert)), width="stretch")
-        with right:
-            st.caption(f"累计{cfg.cost_measure}与预警阈值（竖线为触发日期 {alert['trigger_date']}）")
-            points = cached(alerts.person_settlements, y, alert["id_number"], cfg, viewer)
-            st.altair_chart(
-                charts.cumulative_cost(points, float(alert["threshold_yuan"]), alert["trigger_date"] or None),
-                width="stretch",
-            )
-        st.caption("处置记录")
-        st.dataframe(
-            alerts.history_display(cached(alert_case.history, y, alert["id_number"])), hide_index=True, width="stretch"
-        )
-        with st.expander(f"全年结算 {len(points)} 笔"):
-            st.dataframe(alerts.settlements_display(points), hide_index=True, width="stretch")
+        alert_panels.person_detail(picked, y, cfg, viewer)
 
 with near:
     close = watch.filtered(watched, types, towns, identities)
@@ -266,7 +223,7 @@ with pushing:
     st.subheader("导入核实反馈")
     st.caption(
         "反馈文件（xlsx 或 csv）列：身份证号、年度、核实结果（纳入监测/已落实救助/不符合条件/无法联系）、"
-        "核实日期、备注。"
+        "核实日期、备注；可选列 帮扶措施、帮扶日期、帮扶金额（每项措施一行）。"
     )
     upload = st.file_uploader("反馈文件", type=["xlsx", "csv"], key="feedback_file")
     if st.button("导入反馈", disabled=upload is None, key="feedback_button"):
@@ -295,9 +252,7 @@ with pushing:
 
 with stats:
     table = cached(alert_case.statistics, y)
-    if table.empty:
-        st.info("尚未推送任何预警。")
-    else:
+    if not table.empty:
         st.caption("按推送月份、接收部门和核实结果统计的人数")
         wide = table.pivot_table(
             index=["month", "department"], columns="result", values="count", fill_value=0, aggfunc="sum"
@@ -308,3 +263,4 @@ with stats:
             hide_index=True,
             width="stretch",
         )
+    alert_panels.loop_statistics(y, cfg, names, viewer)

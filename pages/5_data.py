@@ -1,5 +1,7 @@
 """数据: upload and run a load; run history with per-file counts; rejected rows; findings; identity changes."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from monitor.config import data_path
@@ -18,7 +20,42 @@ require("load")
 st.header("数据")
 db, cfg = engine(), settings()
 
-with st.expander("上传文件并立即运行", expanded=queries.latest_run(db) is None):
+
+def _load(folder: Path, run_year: int, accept_shrink: frozenset[str] = frozenset()) -> None:
+    """Run the load of an uploaded folder, showing its progress. A run that held a shrunk snapshot (SPEC §3) is
+    remembered, so that the same folder can be run again with the shrink accepted."""
+    st.session_state.pop("held_load", None)
+    with st.status("正在运行…", expanded=True) as status:
+        try:
+            result = locked_run(
+                folder,
+                cfg,
+                db,
+                f"页面上传（{operator()}）",
+                year=run_year,
+                trigger="页面上传",
+                user=operator(),
+                progress=st.write,
+                accept_shrink=accept_shrink,
+            )
+        except (RunError, LockBusy) as exc:
+            status.update(label=f"运行失败：{exc}", state="error")
+            if isinstance(exc, RunError) and exc.held:
+                st.session_state["held_load"] = {
+                    "folder": str(folder),
+                    "year": run_year,
+                    "held": list(exc.held),
+                    "message": str(exc),
+                }
+        else:
+            status.update(
+                label=f"运行 #{result.run_id} 完成：未参保名单 {result.outreach} 人，预警 {result.alerts} 人",
+                state="complete",
+            )
+            st.cache_data.clear()
+
+
+with st.expander("上传文件并立即运行", expanded=queries.latest_run(db) is None or "held_load" in st.session_state):
     st.caption(
         "文件按名称前缀识别来源：population、deaths、enrollment、identities、settlements、divisions、boundaries；"
         "支持 csv（UTF-8 或 GBK）、xlsx、GeoJSON/GeoPackage/zip。快照类文件整体替换，结算为增量。"
@@ -26,27 +63,23 @@ with st.expander("上传文件并立即运行", expanded=queries.latest_run(db) 
     uploaded = st.file_uploader("选择文件", accept_multiple_files=True, key="upload_files")
     run_year = st.number_input("监测年度", min_value=2000, max_value=2100, value=year(), step=1, key="upload_year")
     if st.button("运行", type="primary", disabled=not uploaded, key="upload_run"):
-        with st.status("正在运行…", expanded=True) as status:
-            try:
-                folder = save_uploads([(f.name, f.getvalue()) for f in uploaded], data_path(cfg) / "uploads", cfg)
-                result = locked_run(
-                    folder,
-                    cfg,
-                    db,
-                    f"页面上传（{operator()}）",
-                    year=int(run_year),
-                    trigger="页面上传",
-                    user=operator(),
-                    progress=st.write,
-                )
-            except (UploadError, RunError, LockBusy) as exc:
-                status.update(label=f"运行失败：{exc}", state="error")
-            else:
-                status.update(
-                    label=f"运行 #{result.run_id} 完成：未参保名单 {result.outreach} 人，预警 {result.alerts} 人",
-                    state="complete",
-                )
-                st.cache_data.clear()
+        try:
+            folder = save_uploads([(f.name, f.getvalue()) for f in uploaded], data_path(cfg) / "uploads", cfg)
+        except UploadError as exc:
+            st.session_state.pop("held_load", None)
+            st.error(f"运行失败：{exc}")
+        else:
+            _load(folder, int(run_year))
+    held = st.session_state.get("held_load")
+    if held:  # the run before held a shrunk snapshot: the same files again, the shrink accepted (and audited)
+        notice = st.empty()
+        notice.warning(
+            f"{held['message']}。若文件确实完整（如人员大批迁出），在此确认即可应用同一批文件，确认记入审计日志。",
+            icon="⚠️",
+        )
+        if st.button(f"确认应用缩小的快照（{'、'.join(held['held'])}）", key="accept_shrink"):
+            notice.empty()
+            _load(Path(held["folder"]), int(held["year"]), frozenset(held["held"]))
 
 runs = cached(queries.runs)
 if runs.empty:

@@ -10,7 +10,8 @@ from monitor.config import Settings
 from monitor.security import auth
 from monitor.security.auth import AuthError
 from monitor.storage import queries
-from monitor.web.ui import cached, engine, operator, page_viewer, require, security
+from monitor.web.ui import cached, engine, operator, page_viewer, require, security, year
+from monitor.web.views import rules_in_force
 from monitor.web.views.security import user_table
 
 page_viewer(__file__)
@@ -64,3 +65,11 @@ with configuration:
         if f.name not in ("identity_types", "alert_rules", "header_aliases", "value_aliases")
     ]
     st.dataframe(pd.DataFrame(rows, columns=["设置", "当前值", "说明"]), hide_index=True, width="stretch", height=480)
+    st.subheader("预警规则")
+    monitoring_year = year()
+    st.caption(
+        f"按优先顺序排列；阈值为 {monitoring_year} 年度的计算结果（收入口径取上年居民人均可支配收入）。"
+        "修改需编辑 config.toml 的 [[alert_rules]] 并重启。"
+    )
+    st.dataframe(rules_in_force.table(in_force, monitoring_year), hide_index=True, width="stretch")
+    st.dataframe(rules_in_force.alert_settings(in_force), hide_index=True, width="stretch")

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
-from sqlalchemy.engine import Engine
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
 
 from monitor.cases.alert_case import (
     AlertState,
@@ -19,6 +21,7 @@ from monitor.cases.alert_case import (
 )
 from monitor.config import Settings
 from monitor.files.read import read_source
+from monitor.rules.loop import HELP_RESULTS
 from monitor.rules.validate import Context, validate_source
 from monitor.security import audit
 from monitor.security.access import Viewer
@@ -29,6 +32,7 @@ FEEDBACK_REASONS = {
     "UNKNOWN_PERSON": "该年度无此人的预警",
     "NOT_PUSHED": "预警尚未推送",
     "ALREADY_CLOSED": "预警已办结",
+    "HELP_NOT_NEEDED": "核实结果无需帮扶，不能登记帮扶措施",
 }
 
 
@@ -72,9 +76,11 @@ def import_feedback(
                 store.alert_states.c.id_number.in_(valid["id_number"].dropna().unique().tolist()),
             )
             if not valid.empty
-            else pd.DataFrame(columns=["year", "id_number", "state", "level"])
+            else pd.DataFrame(columns=["year", "id_number", "state", "level", "department"])
         )
-        merged = valid.merge(known[["year", "id_number", "state", "level"]], on=["year", "id_number"], how="left")
+        merged = valid.merge(
+            known[["year", "id_number", "state", "level", "department"]], on=["year", "id_number"], how="left"
+        )
         if viewer is not None:  # alerts outside the viewer's towns are as unknown as absent ones
             viewer.require("alerts")
             village = store.read_table(
@@ -86,6 +92,8 @@ def import_feedback(
         reason[merged["state"].isna()] = "UNKNOWN_PERSON"
         reason[merged["state"] == AlertState.TO_PUSH] = "NOT_PUSHED"
         reason[merged["state"] == AlertState.CLOSED] = "ALREADY_CLOSED"
+        helping = merged["help_measure"].fillna("") != ""
+        reason[(reason == "") & helping & ~merged["result"].isin(HELP_RESULTS)] = "HELP_NOT_NEEDED"
         bad = reason != ""
         if bad.any():
             originals = {}
@@ -97,7 +105,7 @@ def import_feedback(
                     "file": merged.loc[bad, "_file"],
                     "row": merged.loc[bad, "_row"],
                     "reason": reason[bad],
-                    "column": "身份证号",
+                    "column": np.where(reason[bad] == "HELP_NOT_NEEDED", "帮扶措施", "身份证号"),
                 }
             )
             late["original"] = [originals.get((f, int(r)), "") for f, r in zip(late["file"], late["row"], strict=False)]
@@ -115,7 +123,8 @@ def import_feedback(
         ).inserted_primary_key
         assert key is not None  # an INSERT of one row always has its key
         import_id = int(key[0])
-        for row in good.itertuples():
+        verifications = good.drop_duplicates(["year", "id_number"])  # one row per measure repeats the verification
+        for row in verifications.itertuples():
             match = (store.alert_states.c.year == int(row.year)) & (store.alert_states.c.id_number == row.id_number)
             conn.execute(
                 store.alert_states.update()
@@ -143,9 +152,10 @@ def import_feedback(
                     "level": r.level,
                     "detail": f"{r.result}（{r.verified_on}）{('：' + r.remark) if r.remark else ''}",
                 }
-                for r in good.itertuples()
+                for r in verifications.itertuples()
             ],
         )
+        _store_measures(conn, good[good["help_measure"].fillna("") != ""], import_id, user, at)
         store.write_frame(conn, store.feedback_rejects, rejects.assign(import_id=import_id))
     audit.record(
         engine,
@@ -158,6 +168,49 @@ def import_feedback(
     )
     return FeedbackResult(
         import_id, len(checked.valid) + len(checked.rejects), len(good), rejects.reset_index(drop=True)
+    )
+
+
+def _store_measures(conn: Connection, rows: pd.DataFrame, import_id: int, user: str, at: datetime) -> None:
+    """The help measures of a feedback file's rows (SPEC §10: one row per measure; the department is the batch's)."""
+    if rows.empty:
+        return
+    amounts = rows["help_amount"].astype("Int64")
+    store.write_frame(
+        conn,
+        store.alert_measures,
+        pd.DataFrame(
+            {
+                "year": rows["year"].astype("int64").to_numpy(),
+                "id_number": rows["id_number"].to_numpy(),
+                "kind": rows["help_measure"].to_numpy(),
+                "taken_on": rows["help_date"].to_numpy(),
+                "amount": amounts.to_numpy(),
+                "department": rows["department"].fillna("").to_numpy(),
+                "recorded_at": str(at),
+                "recorded_by": user,
+                "source": f"反馈导入 #{import_id}",
+            }
+        ),
+    )
+    verified = AlertState.VERIFIED.value
+    record_events(
+        conn,
+        [
+            {
+                "year": int(r.year),
+                "id_number": r.id_number,
+                "at": str(at),
+                "by": user,
+                "action": "帮扶",
+                "state_before": verified,
+                "state_after": verified,
+                "level": r.level,
+                "detail": f"{r.help_measure}（{r.help_date}）"
+                + ("" if pd.isna(amount) else f"，{int(amount) / 100:.2f} 元"),
+            }
+            for r, amount in zip(rows.itertuples(), amounts, strict=True)
+        ],
     )
 
 
@@ -185,14 +238,26 @@ def close(
     now: datetime | None = None,
     viewer: Viewer | None = None,
 ) -> int:
-    """已核实 → 已办结 with a remark; other states are left alone. Returns how many were closed."""
-    if not remark.strip():
-        raise WorkflowError("办结需填写备注")
+    """已核实 → 已办结 (SPEC §10): after at least one help measure for 纳入监测 and 已落实救助, with a remark
+    for a result that needs none (不符合条件, 无法联系). Other states and alerts not yet closable are left
+    alone. Returns how many were closed; WorkflowError says why when none can be."""
     need_user(user)
     at = stamp(now)
     with engine.begin() as conn:
         none_verified = "所选预警中没有已核实的（只有已核实的预警可以办结）"
-        ready = in_state(conn, year, ids, viewer, AlertState.VERIFIED, none_verified)
+        verified = in_state(conn, year, ids, viewer, AlertState.VERIFIED, none_verified)
+        helped = conn.execute(
+            sa.select(store.alert_measures.c.id_number)
+            .where((store.alert_measures.c.year == year) & store.alert_measures.c.id_number.in_(list(ids)))
+            .distinct()
+        ).scalars()
+        needs_help = verified["result"].isin(HELP_RESULTS)
+        with_measure = verified["id_number"].isin(set(helped))
+        ready = verified[(needs_help & with_measure) | (~needs_help & bool(remark.strip()))]
+        if ready.empty:
+            if (needs_help & ~with_measure).any():
+                raise WorkflowError("纳入监测、已落实救助的预警须先登记至少一项帮扶措施，才能办结")
+            raise WorkflowError("核实结果为不符合条件、无法联系的预警，办结需填写备注")
         conn.execute(
             store.alert_states.update()
             .where(

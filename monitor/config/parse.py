@@ -85,7 +85,8 @@ def _parse_files(doc: dict, base: Settings) -> dict[str, Any]:
 
 def _parse_aliases(doc: dict, base: Settings) -> dict[str, Any]:
     header_aliases = _alias_tables(doc.get("header_aliases", {}), "header_aliases")
-    value_aliases = _alias_tables(doc.get("value_aliases", {}), "value_aliases")
+    # a group the file sets replaces that group; the others keep SPEC's values
+    value_aliases = base.value_aliases | _alias_tables(doc.get("value_aliases", {}), "value_aliases")
     return {"header_aliases": header_aliases, "value_aliases": value_aliases}
 
 

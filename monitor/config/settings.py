@@ -45,6 +45,30 @@ class AlertRule:
     visit_types: tuple[str, ...] = ("住院",)  # what counts as a stay (stay rules only)
 
 
+# The canonical values of SPEC §3 and §10 with the shipped aliases: a config that omits a group keeps these.
+DEFAULT_VALUE_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
+    "scheme": {
+        "职工": ("职工基本医疗保险", "城镇职工基本医疗保险", "职工医保"),
+        "居民": ("城乡居民基本医疗保险", "城乡居民医保", "居民医保"),
+    },
+    "enrollment_status": {"正常参保": ("参保缴费", "在保", "正常"), "暂停参保": (), "终止参保": ()},
+    "person_status": {"正常": (), "死亡": (), "迁出": (), "服兵役": (), "其他": ()},
+    "visit_type": {
+        "住院": (),
+        "普通门诊": ("门诊",),
+        "门诊慢特病": ("门诊慢特殊病", "门诊特殊病", "门诊慢性病"),
+        "药店购药": ("定点药店购药",),
+        "其他": (),
+    },
+    "feedback_result": {
+        "纳入监测": ("已纳入监测",),
+        "已落实救助": ("落实救助", "已救助"),
+        "不符合条件": ("不符合",),
+        "无法联系": ("联系不上",),
+    },
+    "help_measure": {"医疗救助": (), "临时救助": (), "大病保险倾斜": (), "慈善救助": (), "其他": ()},
+}
+
 # SPEC §9's defaults, also shipped in config.toml: a config without [[alert_rules]] or [income.*] keeps them.
 DEFAULT_RULES = (
     AlertRule("R1", "返贫预警", "返贫预警", "vulnerable", 1_000_000, None),
@@ -87,8 +111,9 @@ class Settings:
         factory=dict,
     )
     value_aliases: dict[str, dict[str, tuple[str, ...]]] = _h(
-        "Accepted values of each enumeration and their aliases (scheme, enrollment_status, person_status, visit_type).",
-        factory=dict,
+        "Accepted values of each enumeration and their aliases (scheme, enrollment_status, person_status, visit_type, "
+        "feedback_result, help_measure); a group the file does not set keeps SPEC's values.",
+        factory=lambda: dict(DEFAULT_VALUE_ALIASES),
     )
     identity_types: dict[int, tuple[IdentityType, ...]] = _h(
         "Vulnerable identity types per year, in priority order; a year without a list uses the latest earlier year's.",

@@ -1,10 +1,17 @@
-"""Reading a load folder: files by prefix, encoding detection, xlsx sheets, header aliases → raw tables."""
+"""Reading a load folder: files by prefix, encoding detection, xlsx sheets, header aliases → raw tables.
+
+The header of a CSV file or an xlsx sheet is the first of its first five rows that names every required column of the
+source after folding and aliases (`monitor.files.headers`, SPEC §3); rows above it (titles) are skipped and data rows
+keep their physical numbers. A CSV's first rows are read once, record by record, to find it: nothing more of the file
+is read twice.
+"""
 
 from __future__ import annotations
 
 import codecs
 import csv
 import hashlib
+import itertools
 import warnings
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -15,8 +22,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from monitor.base.text import fold_width, join_columns
+from monitor.base.text import join_columns
 from monitor.config import Settings
+from monitor.files.headers import HEADER_ROWS, Header, find_header, header_lookup
 from monitor.files.sources import ALL_SOURCES, Source
 
 TABULAR_SUFFIXES = (".csv", ".xlsx")
@@ -35,7 +43,7 @@ class RawTable:
     file_name: str
     sheet: str | None
     cells: pd.DataFrame  # original cells as strings, positional columns
-    row_numbers: np.ndarray  # physical row numbers (header = 1)
+    row_numbers: np.ndarray  # physical row numbers (the first row of the file or sheet = 1)
     positions: dict[str, int]  # canonical column name → position in cells
 
     @property
@@ -98,38 +106,6 @@ def files_by_source(folder: Path, settings: Settings) -> dict[str, list[Path]]:
     return found
 
 
-def header_lookup(source: Source, settings: Settings) -> dict[str, str]:
-    """Folded header text → canonical column name, through canonical headers and configured aliases."""
-    lookup: dict[str, str] = {}
-    for column in source.columns:
-        lookup[column.header] = column.name
-    for group in ("all", source.key):
-        for canon, aliases in settings.header_aliases.get(group, {}).items():
-            col = next((c for c in source.columns if c.header == canon), None)
-            if col is not None:
-                for alias in aliases:
-                    lookup.setdefault(alias, col.name)
-    return lookup
-
-
-def _positions(headers: list[str], lookup: dict[str, str]) -> dict[str, int]:
-    positions: dict[str, int] = {}
-    for i, h in enumerate(headers):
-        name = lookup.get(fold_width(str(h)).strip())
-        if name is not None and name not in positions:
-            positions[name] = i
-    return positions
-
-
-def _missing(source: Source, positions: dict[str, int]) -> list[str]:
-    return [c.header for c in source.columns if c.required and c.name not in positions]
-
-
-def _missing_message(label: str, missing: list[str], headers: list[str]) -> str:
-    found = "、".join(str(h).strip() for h in headers if str(h).strip()) or "(none)"
-    return f"{label}: 缺少必需列 {'、'.join(missing)}（文件中的列：{found}）"
-
-
 def _decodes(path: Path, encoding: str) -> bool:
     """True when the whole file decodes in the encoding (read in 4 MiB chunks)."""
     decoder = codecs.getincrementaldecoder(encoding)()
@@ -176,20 +152,39 @@ def read_csv(path: Path, source: Source, settings: Settings) -> list[RawTable]:
     return tables if tables is not None else _read_csv_pandas(path, source, settings)
 
 
-def _header(path: Path, encoding: str, source: Source, settings: Settings) -> tuple[list[str], dict[str, int]]:
+def _header(path: Path, encoding: str, source: Source, settings: Settings) -> tuple[Header, int]:
+    """The CSV file's header row, and how many lines it and the rows above it take (for Arrow's skip_rows, which
+    counts lines, not records). Only the first `HEADER_ROWS` records are read."""
+    rows: list[list[str]] = []
+    ends: list[int] = []
+    lines = 0
     with open(path, encoding=encoding, newline="") as fh:
-        headers = next(csv.reader(fh), [])
-    positions = _positions(headers, header_lookup(source, settings))
-    missing = _missing(source, positions)
-    if missing:
-        raise LoadError(_missing_message(path.name, missing, headers))
-    return headers, positions
+
+        def counted():
+            nonlocal lines
+            for line in fh:  # newline="": split at \n, \r and \r\n, as Arrow's reader does
+                lines += 1
+                yield line
+
+        try:
+            for row in csv.reader(counted()):
+                rows.append(row)
+                ends.append(lines)
+                if len(rows) == HEADER_ROWS:
+                    break
+        except csv.Error as exc:  # a huge or broken cell: the rows before it are still candidates
+            if not rows:
+                raise _format_error(path, exc) from None
+    header = find_header(rows, source, header_lookup(source, settings))
+    if header.missing:
+        raise LoadError(header.message(path.name))
+    return header, ends[header.index] if ends else 0
 
 
-def _raw_table(path: Path, source: Source, cells: pd.DataFrame, positions: dict[str, int]) -> list[RawTable]:
-    rows = np.arange(2, len(cells) + 2)
+def _raw_table(path: Path, source: Source, cells: pd.DataFrame, header: Header) -> list[RawTable]:
+    rows = np.arange(header.first_data_row, len(cells) + header.first_data_row)
     cells, rows = _drop_blank_rows(cells, rows)
-    return [RawTable(source.key, path.name, None, cells, rows, positions)]
+    return [RawTable(source.key, path.name, None, cells, rows, header.positions)]
 
 
 def _read_csv_arrow(path: Path, source: Source, settings: Settings) -> list[RawTable] | None:
@@ -202,12 +197,15 @@ def _read_csv_arrow(path: Path, source: Source, settings: Settings) -> list[RawT
     except UnicodeDecodeError as exc:
         if exc.start < len(head) - 3:  # not just a character cut at the end of the first MiB
             return None
-    headers, positions = _header(path, "utf-8-sig", source, settings)
-    names = [str(i) for i in range(len(headers))]
+    try:
+        header, header_lines = _header(path, "utf-8-sig", source, settings)
+    except UnicodeDecodeError:  # first rows longer than the MiB looked at
+        return None
+    names = [str(i) for i in range(len(header.cells))]
     try:
         table = pacsv.read_csv(
             path,
-            read_options=pacsv.ReadOptions(skip_rows=1, column_names=names),
+            read_options=pacsv.ReadOptions(skip_rows=header_lines, column_names=names),
             parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.large_string() for n in names},
@@ -218,36 +216,38 @@ def _read_csv_arrow(path: Path, source: Source, settings: Settings) -> list[RawT
     except (pa.ArrowInvalid, UnicodeDecodeError):
         return None
     cells = pd.DataFrame({i: pd.Series(table.column(i), dtype="str") for i in range(len(names))})
-    return _raw_table(path, source, cells, positions)
+    return _raw_table(path, source, cells, header)
 
 
 def _read_csv_pandas(path: Path, source: Source, settings: Settings) -> list[RawTable]:
     encoding = detect_encoding(path)
-    headers, positions = _header(path, encoding, source, settings)
+    header, _ = _header(path, encoding, source, settings)
+    width, skip = len(header.cells), header.index + 1
     try:
         with warnings.catch_warnings(record=True) as caught:  # a long first line: pandas drops its extra cells
             warnings.simplefilter("always", pd.errors.ParserWarning)
-            cells = _pandas_cells(path, encoding, len(headers))
+            cells = _pandas_cells(path, encoding, width, skip)
         long_lines = any(issubclass(w.category, pd.errors.ParserWarning) for w in caught)
     except pd.errors.ParserError:  # a later long line, or a malformed file (which the second reading reports)
         long_lines = True
     except ValueError as exc:
         raise _format_error(path, exc) from None
     if long_lines:
-        cells = _cells_of_long_lines(path, encoding, len(headers))
-    return _raw_table(path, source, cells.fillna(""), positions)
+        cells = _cells_of_long_lines(path, encoding, width, header)
+    return _raw_table(path, source, cells.fillna(""), header)
 
 
 def _format_error(path: Path, exc: Exception) -> LoadError:
     return LoadError(f"{path.name}: CSV 格式错误（{str(exc).strip().splitlines()[-1]}）")
 
 
-def _pandas_cells(path: Path, encoding: str, width: int) -> pd.DataFrame:
+def _pandas_cells(path: Path, encoding: str, width: int, skip: int) -> pd.DataFrame:
+    """The cells below the first `skip` records (pandas counts records, a quoted cell may span lines)."""
     return pd.read_csv(
         path,
         encoding=encoding,
         header=None,
-        skiprows=1,
+        skiprows=skip,
         dtype="str",
         na_filter=False,
         keep_default_na=False,
@@ -258,14 +258,15 @@ def _pandas_cells(path: Path, encoding: str, width: int) -> pd.DataFrame:
     )
 
 
-def _cells_of_long_lines(path: Path, encoding: str, width: int) -> pd.DataFrame:
+def _cells_of_long_lines(path: Path, encoding: str, width: int, header: Header) -> pd.DataFrame:
     """Cells of a file with lines longer than its header. Extra cells that are all empty (trailing separators, common
     in exports) are dropped; a non-empty one stops the file, naming the row: its values have probably moved a column
     (an unquoted comma), and loading the row would lose or misplace them."""
+    skip = header.index + 1
     try:
-        with open(path, encoding=encoding, newline="") as fh:
-            widest = max((len(r) for r in csv.reader(fh)), default=width)
-        cells = _pandas_cells(path, encoding, widest)
+        with open(path, encoding=encoding, newline="") as fh:  # title rows above the header may be wider: not counted
+            widest = max((len(r) for r in itertools.islice(csv.reader(fh), skip, None)), default=width)
+        cells = _pandas_cells(path, encoding, max(widest, width), skip)
     except (ValueError, csv.Error) as exc:  # pandas' ParserError is a ValueError
         raise _format_error(path, exc) from None
     extra = cells.iloc[:, width:].fillna("")
@@ -273,7 +274,7 @@ def _cells_of_long_lines(path: Path, encoding: str, width: int) -> pd.DataFrame:
     for column in extra.columns:
         filled |= (extra[column].str.strip() != "").to_numpy()
     if filled.any():
-        rows = np.flatnonzero(filled) + 2
+        rows = np.flatnonzero(filled) + header.first_data_row
         more = f"，另有 {len(rows) - 1} 行也是如此" if len(rows) > 1 else ""
         raise LoadError(
             f"{path.name}: 第 {rows[0]} 行的单元格多于表头的 {width} 列，多出的单元格不为空{more}"
@@ -312,22 +313,20 @@ def read_xlsx(path: Path, source: Source, settings: Settings) -> list[RawTable]:
         rows = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
         if not rows:
             continue
-        headers = [_cell_text(h) for h in rows[0]]
-        positions = _positions(headers, lookup)
-        missing = _missing(source, positions)
-        if missing:
-            first_failure = first_failure or _missing_message(f"{path.name}:{sheet}", missing, headers)
+        header = find_header([[_cell_text(v) for v in r] for r in rows[:HEADER_ROWS]], source, lookup)
+        if header.missing:
+            first_failure = first_failure or header.message(f"{path.name}:{sheet}")
             continue
-        width = len(headers)
-        body = [[_cell_text(v) for v in r[:width]] + [""] * (width - len(r)) for r in rows[1:]]
+        width = len(header.cells)
+        body = [[_cell_text(v) for v in r[:width]] + [""] * (width - len(r)) for r in rows[header.index + 1 :]]
         cells = (
             pd.DataFrame(body, columns=range(width), dtype="str")
             if body
             else pd.DataFrame({i: pd.Series([], dtype="str") for i in range(width)})
         )
-        numbers = np.arange(2, len(cells) + 2)
+        numbers = np.arange(header.first_data_row, len(cells) + header.first_data_row)
         cells, numbers = _drop_blank_rows(cells, numbers)
-        tables.append(RawTable(source.key, path.name, sheet, cells, numbers, positions))
+        tables.append(RawTable(source.key, path.name, sheet, cells, numbers, header.positions))
     if not tables:
         raise LoadError(first_failure or f"{path.name}: 没有带表头的工作表")
     return tables

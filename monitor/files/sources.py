@@ -139,8 +139,12 @@ FEEDBACK = Source(
         C("核实结果", "result", "enum:feedback_result", True),
         C("核实日期", "verified_on", "date", True),
         C("备注", "remark", "text"),
+        # optional help columns (SPEC §10): one row per measure, the verification repeated on each
+        C("帮扶措施", "help_measure", "enum:help_measure"),
+        C("帮扶日期", "help_date", "date"),
+        C("帮扶金额", "help_amount", "amount"),
     ),
-    ("id_number", "year"),
+    ("id_number", "year", "help_measure", "help_date"),
     True,
 )
 

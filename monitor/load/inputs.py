@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +18,10 @@ from monitor.files.read import RawTable, read_boundaries
 from monitor.rules import boundaries as boundary_rules
 from monitor.rules.validate import Validated
 from monitor.storage import store, table_copies
+
+# Snapshots held when they shrink too much (SPEC §3), and the stored size from which the check applies.
+SHRINK_CHECKED = ("population", "enrollment", "identities")
+SHRINK_MINIMUM = 1000
 
 
 @dataclass
@@ -163,3 +168,19 @@ def store_run_files(
     rejects["run_id"] = run_id
     rejects["seq"] = range(len(rejects))
     store.write_frame(conn, store.rejects, rejects)
+
+
+def shrinks_too_much(stored: int, new: int, max_shrink: Fraction) -> bool:
+    """SPEC §3: a snapshot of `new` distinct ID numbers replacing one of `stored` is held when the stored one has at
+    least 1,000 and the new one has more than max_shrink fewer: (stored − new) / stored > max_shrink, exactly."""
+    return stored >= SHRINK_MINIMUM and Fraction(stored - new, stored) > max_shrink
+
+
+def shrink_message(held: dict[str, tuple[int, int]], max_shrink: Fraction) -> str:
+    """The one-line reason of a run that held snapshots (source → stored and new counts of distinct ID numbers)."""
+    share = f"{float(max_shrink * 100):g}%"
+    parts = [
+        f"{key}: 新快照只有 {new} 个身份证号，已存 {stored} 个，减少超过 {share}" for key, (stored, new) in held.items()
+    ]
+    accept = " ".join(f"--accept-shrink {key}" for key in held)
+    return f"{'；'.join(parts)}，未应用；确认无误请用 {accept} 重新运行"

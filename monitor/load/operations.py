@@ -78,7 +78,7 @@ def load_inbox(
     """Load the settled files of the inbox, if any. They move out of the inbox first, so files dropped in while the
     run goes on wait for the next one; afterwards they sit in archive/<run id>/ with SHA256SUMS, or, when the load
     fails, in failed/<run id>/ with 失败原因.txt. Returns None when there was nothing to load. run_options go to
-    run_load (year, as_of, region, progress)."""
+    run_load (year, as_of, region, user, progress, accept_shrink)."""
     with holding(engine, f"{trigger}（收件箱）", wait_seconds=wait_seconds):
         files = settled_files(dirs.inbox, settle_seconds)
         if not files:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,10 +20,13 @@ from monitor.files.read import LoadError, checksum, files_by_source, read_source
 from monitor.files.sources import TABULAR_SOURCES
 from monitor.load.compute import compute_results, run_summary
 from monitor.load.inputs import (
+    SHRINK_CHECKED,
     combined_settlements,
     mentioned_settlements,
     prepare,
     settlement_copies,
+    shrink_message,
+    shrinks_too_much,
     store_inputs,
     store_run_files,
     validated_boundaries,
@@ -38,6 +42,7 @@ from monitor.storage.queries import QueryError
 
 log = logging.getLogger(__name__)  # run ids and error kinds, never persons
 Progress = Callable[[str], None]
+PROJECT = Path(__file__).resolve().parents[2]  # an unexpected error names its line in here
 # Settlements depend on no other source, so the biggest one goes first (after the short divisions list): the second
 # thread stages it while the snapshots are validated, and its raw cells are gone before the snapshots are held.
 VALIDATION_ORDER = ("divisions", "settlements", "population", "deaths", "enrollment", "identities")
@@ -46,11 +51,27 @@ assert sorted(VALIDATION_ORDER) == sorted(TABULAR_SOURCES)
 
 class RunError(Exception):
     """A run that could not be processed; nothing stored changed. The message is one line; run_id is the failed
-    run's row in the run history (None when it could not be recorded)."""
+    run's row in the run history (None when it could not be recorded); held names the snapshots the run held back
+    because they shrank (SPEC §3), which a rerun may accept."""
 
-    def __init__(self, message: str, run_id: int | None = None):
+    def __init__(self, message: str, run_id: int | None = None, held: tuple[str, ...] = ()):
         super().__init__(message)
         self.run_id = run_id
+        self.held = held
+
+
+def _unexpected(exc: Exception) -> str:
+    """The one-line reason of a run stopped by an error no check foresaw: its kind and the project's line that met it
+    (never its text, which may quote a person's data)."""
+    if isinstance(exc, sa.exc.SQLAlchemyError):
+        return f"数据库出错（{type(exc).__name__}），未应用任何数据"
+    ours = [
+        (Path(f.filename).relative_to(PROJECT).as_posix(), f.lineno)
+        for f in traceback.extract_tb(exc.__traceback__)
+        if Path(f.filename).is_relative_to(PROJECT) and "site-packages" not in f.filename
+    ]
+    where = f"，{ours[-1][0]}:{ours[-1][1]}" if ours else ""
+    return f"意外错误（{type(exc).__name__}{where}），未应用任何数据；请告知维护人员"
 
 
 @dataclass
@@ -62,6 +83,7 @@ class RunResult:
     counts: dict[str, dict[str, tuple[int, int, int]]] = field(default_factory=dict)  # source → file → counts
     alerts: int = 0
     outreach: int = 0
+    shrunk: dict[str, tuple[int, int]] = field(default_factory=dict)  # accepted shrinks: source → (stored, new)
 
 
 def _stored(engine: Engine) -> tuple[dict[str, pd.DataFrame], set[str]]:
@@ -93,36 +115,62 @@ def run_load(
     trigger: str = "命令行",
     user: str = "",
     progress: Progress = lambda _msg: None,
+    accept_shrink: frozenset[str] = frozenset(),
 ) -> RunResult:
     """Process one load folder (None: recompute the year from stored data); on any failure record the failed run,
-    change no data and raise RunError. Every load is audited here, whoever starts it (user; the trigger when
-    no person does): the run, its sources, how many files, and the outcome."""
+    change no data and raise RunError. accept_shrink names the snapshots applied even when they shrink past
+    max_shrink (SPEC §3). Every load is audited here, whoever starts it (user; the trigger when no person does):
+    the run, its sources, how many files, any accepted shrink, and the outcome."""
     started = store.now()
     year = year or settings.year
     root = None
     who = user or trigger
+    run_date = run_date or date.today()
     try:
+        unknown = sorted(set(accept_shrink) - set(SHRINK_CHECKED))
+        if unknown:
+            raise RunError(f"--accept-shrink: 只能是 {'、'.join(SHRINK_CHECKED)}，收到 {'、'.join(unknown)}")
         root = queries.root(engine, settings, region)
         as_of = settings.resolve_as_of(year, as_of)
-        result = _run(inbox, settings, engine, year, as_of, root, run_date or date.today(), started, trigger, progress)
-    except (LoadError, ConfigError, RunError, QueryError) as exc:
-        message = str(exc).splitlines()[0]
-        run_id = store.record_failed_run(
-            engine,
-            started,
-            year,
-            as_of.isoformat() if isinstance(as_of, date) else None,
-            root,
-            str(inbox or ""),
-            message,
-            trigger,
-        )
+        result = _run(inbox, settings, engine, year, as_of, root, run_date, started, trigger, progress, accept_shrink)
+    except Exception as exc:  # KeyboardInterrupt and SystemExit stop the process as they are
+        expected = isinstance(exc, (LoadError, ConfigError, RunError, QueryError))
+        message = (str(exc).splitlines() or [type(exc).__name__])[0] if expected else _unexpected(exc)
+        run_id = _record_failure(engine, started, year, as_of, root, str(inbox or ""), message, trigger)
+        if not expected:  # the frames only, and only when asked for: the exception's text may quote a person's data
+            log.error("run %s: %s", run_id, message)
+            log.debug("run %s failed in:\n%s", run_id, "".join(traceback.format_tb(exc.__traceback__)))
         _audit_load(engine, who, run_id, f"{trigger}；{year} 年", None, f"失败：{message}")
-        raise RunError(message, run_id) from None
+        held = exc.held if isinstance(exc, RunError) else ()
+        raise RunError(message, run_id, held) from (None if expected else exc)
     sources = "、".join(result.counts) or "无文件（按已存数据重算）"
     files = len({label.split(":")[0] for per_file in result.counts.values() for label in per_file})  # xlsx: sheets
-    _audit_load(engine, who, result.run_id, f"{trigger}；{year} 年；来源 {sources}", files, "成功")
+    accepted = "".join(
+        f"；确认缩小 {key}（已存 {old} 个身份证号，新 {new} 个）" for key, (old, new) in result.shrunk.items()
+    )
+    _audit_load(engine, who, result.run_id, f"{trigger}；{year} 年；来源 {sources}{accepted}", files, "成功")
     return result
+
+
+def _record_failure(
+    engine: Engine,
+    started: str,
+    year: int,
+    as_of: date | None,
+    root: str | None,
+    inbox: str,
+    message: str,
+    trigger: str,
+) -> int | None:
+    """The failed run's row in the run history; None when the database cannot take it (the caller still gets the
+    reason)."""
+    try:
+        return store.record_failed_run(
+            engine, started, year, as_of.isoformat() if isinstance(as_of, date) else None, root, inbox, message, trigger
+        )
+    except sa.exc.SQLAlchemyError as exc:
+        log.error("failed run not recorded: %s", type(exc).__name__)
+        return None
 
 
 def _audit_load(engine: Engine, who: str, run_id: int | None, detail: str, files: int | None, outcome: str) -> None:
@@ -145,6 +193,7 @@ def _run(
     started: str,
     trigger: str,
     progress: Progress,
+    accept_shrink: frozenset[str],
 ) -> RunResult:
     types = settings.identity_types_for(year)
     check_rules(settings, year)  # a missing income or an unknown identity type stops the run before any read
@@ -159,8 +208,19 @@ def _run(
     with ThreadPoolExecutor(max_workers=1) as preparer:
         try:
             digests: dict[Path, Future] = {}
-            results, snapshots, new_settlements = _validate_sources(
-                files, settings, engine, root, year, run_date, stored, preparer, prepared, digests, progress
+            results, snapshots, new_settlements, shrunk = _validate_sources(
+                files,
+                settings,
+                engine,
+                root,
+                year,
+                run_date,
+                stored,
+                preparer,
+                prepared,
+                digests,
+                progress,
+                accept_shrink,
             )
             all_settlements = combined_settlements(stored["settlements"].drop(columns=["run_id"]), new_settlements)
             pending: list[table_copies.Pending] = []
@@ -212,7 +272,7 @@ def _run(
                 if future.exception() is None:
                     future.result().discard()
     counts = {key: r.counts for key, r in results.items()}
-    return RunResult(run_id, year, as_of, root, counts, len(computed["alerts"]), len(computed["outreach"]))
+    return RunResult(run_id, year, as_of, root, counts, len(computed["alerts"]), len(computed["outreach"]), shrunk)
 
 
 def _validate_sources(
@@ -227,11 +287,14 @@ def _validate_sources(
     prepared: dict[str, Future],
     digests: dict[Path, Future],
     progress: Progress,
-) -> tuple[dict[str, Validated], dict[str, pd.DataFrame], pd.DataFrame]:
-    """Validate each source of the load: the results (in TABULAR_SOURCES order), the snapshots in force and the new
-    settlements. Each replaced snapshot, the new settlements and the digests of each source's files go to the
-    preparer."""
+    accept_shrink: frozenset[str],
+) -> tuple[dict[str, Validated], dict[str, pd.DataFrame], pd.DataFrame, dict[str, tuple[int, int]]]:
+    """Validate each source of the load: the results (in TABULAR_SOURCES order), the snapshots in force, the new
+    settlements and the accepted shrinks. Each replaced snapshot, the new settlements and the digests of each
+    source's files go to the preparer. A snapshot that shrinks too much (SPEC §3) and is not accepted is held: the
+    run fails, once every source is validated, naming each one held."""
     results: dict[str, Validated] = {}
+    shrunk: dict[str, tuple[int, int]] = {}
     snapshots = {key: stored[key] for key in store.SNAPSHOT_TABLES}
     new_settlements = stored["settlements"].iloc[0:0]
     villages: frozenset[str] = frozenset()
@@ -249,6 +312,12 @@ def _validate_sources(
         results[key] = validate_source(key, raw, ctx)
         del raw
         valid = results[key].valid
+        if key in SHRINK_CHECKED:
+            counts = int(stored[key]["id_number"].nunique()), int(valid["id_number"].nunique())
+            if shrinks_too_much(*counts, settings.max_shrink):
+                shrunk[key] = counts
+                if key not in accept_shrink:
+                    continue  # held: nothing of it is prepared, and the run fails below
         if key == "divisions":
             snapshots["divisions"] = _divisions_frame(valid)
         elif key in snapshots:
@@ -261,6 +330,9 @@ def _validate_sources(
             new_settlements = valid.drop(columns=["_file", "_row"])
             prepared[key] = preparer.submit(prepare, engine, store.settlements, new_settlements, False)
         digests.update({path: preparer.submit(checksum, path) for path in files[key]})
+    held = {key: counts for key, counts in shrunk.items() if key not in accept_shrink}
+    if held:
+        raise RunError(shrink_message(held, settings.max_shrink), held=tuple(held))
     if "settlements" not in prepared:
         prepared["settlements"] = preparer.submit(prepare, engine, store.settlements, new_settlements, False)
     results = {key: results[key] for key in TABULAR_SOURCES if key in results}
@@ -270,7 +342,7 @@ def _validate_sources(
         snapshots["boundaries"] = results["boundaries"].valid
         prepared["boundaries"] = preparer.submit(prepare, engine, store.boundaries, snapshots["boundaries"], False)
         digests.update({path: preparer.submit(checksum, path) for path in files["boundaries"]})
-    return results, snapshots, new_settlements
+    return results, snapshots, new_settlements, shrunk
 
 
 def _store_results(

@@ -1,4 +1,4 @@
-"""xlsx layouts for people in the field: the door-to-door enrollment list, grouped by village."""
+"""xlsx layouts people work from: the door-to-door enrollment list, the push batch, the 督办 list of overdue alerts."""
 
 from __future__ import annotations
 
@@ -116,4 +116,59 @@ def push_batch(rows: pd.DataFrame, batch_no: str, department: str, created: date
                     sheet.write_number(line, col, int(value), plain)
                 else:
                     sheet.write_string(line, col, "" if value is None else neutralise_text(str(value)), text)
+    return buffer.getvalue()
+
+
+SUPERVISION_HEADERS = [
+    ("序号", 6),
+    ("姓名", 10),
+    ("身份证号", 21),
+    ("乡镇", 12),
+    ("村社区", 12),
+    ("推送批次", 16),
+    ("推送日期", 12),
+    ("逾期环节", 10),
+    ("应完成日期", 12),
+    ("逾期天数", 10),
+    ("办理情况", 24),
+]
+
+
+def supervision(rows: pd.DataFrame, title: str, department: str, on: date) -> bytes:
+    """The 督办 list of one department's overdue alerts (SPEC §10): a title row, the header repeated on every
+    printed page, A4 landscape one page wide, and a line for the department's signature and date.
+
+    `rows` has the SUPERVISION_HEADERS columns except 序号 and 办理情况 (left blank for the department)."""
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="xlsxwriter") as writer:
+        book = writer.book
+        book.set_properties({"title": title, "company": department})
+        head = book.add_format({"bold": True, "bg_color": "#FCE4D6", "border": 1, "align": "center"})
+        text = book.add_format({"border": 1, "num_format": "@"})
+        plain = book.add_format({"border": 1})
+        sheet = book.add_worksheet("督办清单")
+        sheet.write(0, 0, f"{title}（{department}，{on}，共 {len(rows)} 人）", book.add_format({"bold": True}))
+        for col, (header, width) in enumerate(SUPERVISION_HEADERS):
+            sheet.write(1, col, header, head)
+            sheet.set_column(col, col, width)
+        sheet.freeze_panes(2, 0)
+        sheet.repeat_rows(1)
+        sheet.set_paper(9)  # A4
+        sheet.set_landscape()
+        sheet.fit_to_pages(1, 0)
+        sheet.set_footer("&C第 &P 页，共 &N 页")
+        for line, record in enumerate(rows.to_dict("records"), start=2):
+            for col, (header, _width) in enumerate(SUPERVISION_HEADERS):
+                if header == "序号":
+                    sheet.write_number(line, col, line - 1, plain)
+                elif header == "逾期天数":
+                    sheet.write_number(line, col, int(record[header]), plain)
+                else:
+                    value = record.get(header, "")
+                    value = "" if value is None or (isinstance(value, float) and pd.isna(value)) else value
+                    sheet.write_string(line, col, neutralise_text(str(value)), text)
+        sign = len(rows) + 3
+        sheet.write(
+            sign, 0, f"{department}（盖章）：　　　　　　　　经办人签字：　　　　　　　　日期：　　年　　月　　日"
+        )
     return buffer.getvalue()

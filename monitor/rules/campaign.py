@@ -105,7 +105,9 @@ def _daily_at_level(
     days = pd.date_range(start, end, freq="D")
     grid = pd.MultiIndex.from_product([base.index, days], names=["code", "paid_on"])
     daily = counts.reindex(grid, fill_value=0).groupby(level="code").cumsum().reset_index()
-    daily = daily.rename(columns={"paid_on": "day"}).merge(base, left_on="code", right_index=True)
+    # merged on a column: merging on the index left an index named "code" beside the column when nobody was in
+    # scope, which the next merge refused ('code' is both an index level and a column label)
+    daily = daily.rename(columns={"paid_on": "day"}).merge(base.reset_index(), on="code")
     daily["day"] = daily["day"].dt.date
     daily["target"] = np.ceil(daily["in_scope"] * target_rate / 100 - 1e-9).astype("int64")
     if targets:

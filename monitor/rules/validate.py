@@ -151,12 +151,18 @@ def _check_required(source: Source, raw: pd.DataFrame, v: _Verdicts, ctx: Contex
             mapped, _ = norm.enum_values(raw["status"], ctx.settings.value_aliases.get("person_status", {}))
             needs = (status != "") & (mapped.fillna(status) != "正常")
             v.flag(needs & norm.blank(raw["status_date"]), "MISSING_VALUE", col.header)
+        elif source.key == "feedback" and col.name == "help_measure":  # a measure needs its date, and vice versa
+            no_measure, no_date = norm.blank(raw["help_measure"]), norm.blank(raw["help_date"])
+            v.flag(no_measure & (~no_date | ~norm.blank(raw["help_amount"])), "MISSING_VALUE", col.header)
+            v.flag(~no_measure & no_date, "MISSING_VALUE", "帮扶日期")
 
 
 def _within_row_rules(source: Source, values: pd.DataFrame, v: _Verdicts, ctx: Context) -> None:
     if source.key == "enrollment":
         year = values["year"]
         v.flag(year.notna() & ((year < 2000) | (year > 2100)), "OUT_OF_RANGE", "参保年度")
+    elif source.key == "feedback":
+        v.flag(values["help_amount"].notna() & (values["help_amount"] < 0), "OUT_OF_RANGE", "帮扶金额")
     elif source.key == "identities":
         v.flag(values["end_date"].notna() & (values["end_date"] < values["start_date"]), "OUT_OF_RANGE", "退出日期")
     elif source.key == "settlements":

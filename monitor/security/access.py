@@ -94,11 +94,12 @@ def mask_id(values: pd.Series) -> pd.Series:
 def mask_name(values: pd.Series) -> pd.Series:
     """All but the first character masked."""
     text = values.fillna("").astype("str")
-    return text.str.slice(0, 1) + text.str.len().sub(1).clip(lower=0).map(lambda n: "*" * n)
+    stars = text.map(lambda v: "*" * max(len(v) - 1, 0)).astype("str")  # str even when empty (no rows, no dtype)
+    return text.str.slice(0, 1) + stars
 
 
 def mask_phone(values: pd.Series) -> pd.Series:
     """First 3 + **** + last 4 for mobile numbers; other non-empty values fully masked."""
     text = values.fillna("").astype("str")
     masked = text.str.slice(0, 3) + "****" + text.str.slice(-4)
-    return masked.where(text.str.len() >= 11, text.map(lambda v: "*" * len(v)))
+    return masked.where(text.str.len() >= 11, text.map(lambda v: "*" * len(v)).astype("str"))

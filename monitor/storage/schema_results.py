@@ -117,6 +117,24 @@ alert_states = sa.Table(
     sa.Column("remark", sa.Text),
     sa.Column("closed_at", S(19)),
 )
+# Help measures (帮扶措施, SPEC §10) taken for a verified alert: one row each, never updated or deleted.
+alert_measures = sa.Table(
+    "alert_measures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    *plain_columns(
+        ("year", sa.Integer),
+        ("id_number", S(18)),
+        ("kind", S(16)),  # 医疗救助, 临时救助, 大病保险倾斜, 慈善救助, 其他
+        ("taken_on", S(10)),
+        ("amount", BIG),  # cents; NULL when not given
+        ("department", S(32)),
+        ("recorded_at", S(19)),
+        ("recorded_by", S(64)),
+        ("source", S(64)),  # 页面, or 反馈导入 #<id>
+    ),
+    sa.Index("ix_alert_measures_year", "year", "id_number"),
+)
 # Every transition of an alert, never updated or deleted: who, when, from which state to which.
 alert_events = sa.Table(
     "alert_events",

@@ -41,6 +41,7 @@ from monitor.storage.schema import (
 )
 from monitor.storage.schema_results import (
     alert_events,
+    alert_measures,
     alert_states,
     alerts,
     campaign_progress,
@@ -94,6 +95,7 @@ __all__ = [
     "SchemaError",
     "Staged",
     "alert_events",
+    "alert_measures",
     "alert_states",
     "alerts",
     "audit_chain",

@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from etl.cli import main
-from monitor.cases import alert_case, feedback, push, visits
+from monitor.cases import alert_case, assistance, feedback, push, visits
 from monitor.cases.alert_case import WorkflowError
 from monitor.demo.people import id_numbers
 from monitor.load.pipeline import run_load
@@ -137,10 +137,11 @@ def test_an_alert_walks_through_every_state(loads, tmp_path, db_url, settings):
     )
     assert _state(engine, B)["state"] == "已推送"
 
-    with pytest.raises(WorkflowError, match="备注"):
-        feedback.close(engine, 2025, [A], "", "李科员")
+    with pytest.raises(WorkflowError, match="帮扶措施"):  # 纳入监测 closes only after a help measure
+        feedback.close(engine, 2025, [A], "已纳入民政监测", "李科员")
     with pytest.raises(WorkflowError, match="已核实"):
         feedback.close(engine, 2025, [B], "无需处理", "李科员")
+    assistance.record_measure(engine, 2025, A, "临时救助", T2.date(), 200_000, "李科员", settings, now=T2)
     assert feedback.close(engine, 2025, [A, B], "已纳入民政监测", "李科员", now=T2) == 1
     assert _state(engine, A)["state"] == "已办结"
 
@@ -166,6 +167,7 @@ def test_an_alert_walks_through_every_state(loads, tmp_path, db_url, settings):
         ["生成", "", "待推送", "system"],
         ["推送", "待推送", "已推送", "张科员"],
         ["核实", "已推送", "已核实", "李科员"],
+        ["帮扶", "已核实", "已核实", "李科员"],
         ["办结", "已核实", "已办结", "李科员"],
         ["升级", "已办结", "待推送", "system"],
         ["推送", "待推送", "已推送", "张科员"],

@@ -25,6 +25,16 @@ CASES = {
     "blank line keeps the row numbers": (HEADER + "\n990101195001010012,张三,2025-01-02\n\n990101,李四,x\n", True),
     "short line padded": (HEADER + "\n990101195001010012,张三\n990101,李四,x\n", False),
     "empty extra cells dropped": (HEADER + "\n990101195001010012,张三,2025-01-02,,\n990101,李四,x,\n", False),
+    "title and blank row above the header": ("死亡名单\n\n" + HEADER + "\n990101195001010012,张三,2025-01-02\n", True),
+    "title of one quoted cell over two lines": (
+        '"死亡名单\n（2025年）",,\r\n' + HEADER + "\r\n990101195001010012,张三,2025-01-02\r\n\r\n990101,李四,x\r\n",
+        True,
+    ),
+    "title rows wider than the header": (
+        "死亡名单,,,,\n,,,,\n" + HEADER + "\n990101195001010012,张三,2025-01-02\n",
+        True,
+    ),
+    "title above a short line": ("死亡名单\n" + HEADER + "\n990101195001010012,张三\n990101,李四,x\n", False),
 }
 
 

@@ -137,3 +137,8 @@ def test_mask_phone(raw, expected):
 )
 def test_formula_injection_is_neutralised(raw, expected):
     assert neutralise(pd.Series([raw])).iloc[0] == expected
+
+
+def test_masking_an_empty_list_gives_an_empty_list():  # a filter that leaves no row
+    empty = pd.Series([], dtype="str")
+    assert mask_name(empty).empty and mask_phone(empty).empty and mask_id(empty).empty

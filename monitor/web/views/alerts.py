@@ -29,6 +29,7 @@ LIST_HEADERS = {
     "rules": "触发规则",
     "trigger_date": "触发日期",
     "state": "状态",
+    "overdue": "逾期",
 }
 FUNDS = (
     ("basic_paid", "基本医保"),
@@ -52,6 +53,13 @@ def rows(engine: Engine, year: int, names: pd.Series, viewer: Viewer) -> pd.Data
         frame[out] = (frame[cents].astype("float64") / 100).round(2)
     frame["identity_type"] = frame["identity_type"].fillna("")
     return frame
+
+
+def with_overdue(frame: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
+    """The list with each alert's overdue step (核实逾期 / 帮扶逾期, from cases.assistance.timelines), '' if none."""
+    step = lines.set_index("id_number")["overdue_step"] if not lines.empty else pd.Series(dtype="str")
+    overdue = frame["id_number"].map(step).astype("object").fillna("").astype("str")
+    return frame.assign(overdue=overdue.where(overdue == "", overdue + "逾期"))
 
 
 def filtered(

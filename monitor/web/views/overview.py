@@ -8,11 +8,13 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from monitor.cases import assistance
 from monitor.cases.alert_case import STATES, AlertState, reached
 from monitor.config import Settings
 from monitor.rules.alert_rules import LEVEL_ORDER
 from monitor.rules.rates import rate_percent
 from monitor.storage import store
+from monitor.web.views import loop_figures
 from monitor.web.views.common import METRICS, Metric
 
 # Each stage of the push funnel counts the alerts that reached it (a closed alert was pushed and verified).
@@ -108,6 +110,11 @@ def alerts_by_level(engine: Engine, year: int) -> pd.DataFrame:
         frame = pd.DataFrame(conn.execute(query).all(), columns=["alert_type", "level", "count"])
     frame["level_rank"] = frame["level"].map(LEVEL_ORDER)
     return frame.sort_values(["alert_type", "level_rank"]).reset_index(drop=True)
+
+
+def loop_by_month(engine: Engine, year: int, settings: Settings) -> pd.DataFrame:
+    """The loop's figures per month of push for leadership: counts, median days and 闭环率, no person."""
+    return loop_figures.display(assistance.figures(engine, year, settings, ["cohort"]), pd.Series(dtype="str"))
 
 
 def push_funnel(engine: Engine, year: int) -> pd.DataFrame | None:
