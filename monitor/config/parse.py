@@ -200,6 +200,7 @@ def _parse_schedule(doc: dict, base: Settings) -> dict[str, Any]:
 _SECURITY_COUNTS = (
     "session_timeout_minutes",
     "upload_max_mb",
+    "upload_retention_days",
     "password_min_length",
     "password_max_age_days",
     "lockout_failures",
@@ -217,6 +218,11 @@ def _parse_security(doc: dict, base: Settings) -> dict[str, Any]:
             if value < (0 if key == "password_max_age_days" else 1):
                 raise ConfigError(f"security.{key}: expected 1 or more, got {value}")
             kw[key] = value
+    for key in ("audit_key_file", "audit_checkpoint_file", "audit_syslog"):
+        if key in security:
+            kw[key] = _get(security, key, "security", str)
+    if not kw.get("audit_key_file", base.audit_key_file):
+        raise ConfigError("security.audit_key_file: the audit chain needs a key file")
     if "totp_for_everyone" in security:
         kw["totp_for_everyone"] = _get(security, "totp_for_everyone", "security", bool)
     if "audit_retention_days" in security:
@@ -226,6 +232,22 @@ def _parse_security(doc: dict, base: Settings) -> dict[str, Any]:
                 f"security.audit_retention_days: audit entries must be kept at least 180 days, got "
                 f"{kw['audit_retention_days']}"
             )
+    return kw
+
+
+_LIMITS = ("xlsx_max_uncompressed_mb", "xlsx_max_ratio", "max_columns", "max_line_kb")
+
+
+def _parse_limits(doc: dict, base: Settings) -> dict[str, Any]:
+    limits = _get(doc, "limits", "", dict, {})
+    kw: dict[str, Any] = {}
+    for key in limits:
+        if key not in _LIMITS:
+            raise ConfigError(f"limits.{key}: unknown key (known: {', '.join(_LIMITS)})")
+        value = _get(limits, key, "limits", int)
+        if value < 1:
+            raise ConfigError(f"limits.{key}: expected 1 or more, got {value}")
+        kw[key] = value
     return kw
 
 
@@ -300,6 +322,7 @@ _SECTIONS: tuple[Callable[[dict, Settings], dict[str, Any]], ...] = (
     _parse_colours,
     _parse_schedule,
     _parse_security,
+    _parse_limits,
     _parse_campaign,
     _parse_workflow,
 )

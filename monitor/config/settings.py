@@ -175,6 +175,28 @@ class Settings:
         "When the scheduler archives old audit entries and verifies the audit chain (crontab).", "30 3 * * *"
     )
     upload_max_mb: int = _h("Largest file the data page accepts, in MB (also set server.maxUploadSize).", 2048)
+    upload_retention_days: int = _h(
+        "Uploaded files are kept (archived like the inbox's) this many days, then removed.", 90
+    )
+    audit_key_file: str = _h(
+        "File holding the secret that keys the audit chain (HMAC), outside the database and readable by the service "
+        "only; created on first use. A relative path is under the data folder.",
+        "audit.key",
+    )
+    audit_checkpoint_file: str = _h(
+        "Where the audit chain's checkpoints (count and head) are appended, outside the database; a relative path is "
+        "under the data folder.",
+        "audit_checkpoints.jsonl",
+    )
+    audit_syslog: str = _h(
+        "Also send audit entries and checkpoints to syslog (RFC 5424): host:port (UDP) or a Unix socket path; blank: "
+        "off.",
+        "",
+    )
+    xlsx_max_uncompressed_mb: int = _h("An xlsx whose parts unpack to more than this many MB is refused unread.", 1024)
+    xlsx_max_ratio: int = _h("An xlsx part compressed more than this many times (a zip bomb) is refused unread.", 100)
+    max_columns: int = _h("A file whose header row has more cells than this is refused at once.", 500)
+    max_line_kb: int = _h("A CSV line longer than this many KB is refused at once (naming its row).", 1024)
     campaign_start: date = _h(
         "First day of the collection period (集中参保缴费期) for next year's resident insurance.", date(2025, 9, 1)
     )
