@@ -1,10 +1,12 @@
-"""Navigation only: sign-in, the pages the viewer's role may open, the monitoring year, the last run's status."""
+"""Navigation only: sign-in, the pages the viewer's role may open, the monitoring year, the last run's status.
+
+Every page runs inside ui.guard(): a database or disk fault (read-only, full, gone) shows one message, no traceback."""
 
 import streamlit as st
 
 from monitor.security.access import ADMIN
 from monitor.storage import queries
-from monitor.web.ui import cached, engine, sign_out, viewer
+from monitor.web.ui import cached, engine, guard, sign_out, viewer
 from monitor.web.views.common import years
 
 st.set_page_config(page_title="参保与防返贫监测看板", page_icon=":material/health_and_safety:", layout="wide")
@@ -16,43 +18,52 @@ PASSWORD = st.Page(
 SECOND_FACTOR = st.Page(
     "pages/0_second_factor.py", title="动态口令", icon=":material/pin:", url_path="second-factor", default=True
 )
+LAST_RUN = {"failed": "最近一次运行失败", "interrupted": "最近一次运行中断"}
 
-current = viewer()
-if current is None:
-    st.navigation([SIGN_IN], position="hidden").run()
-    st.stop()
-if current.second_factor:
-    st.navigation([SECOND_FACTOR], position="hidden").run()
-    st.stop()
-if current.must_change:
-    st.navigation([PASSWORD], position="hidden").run()
-    st.stop()
 
-st.sidebar.markdown("### 参保与防返贫监测看板")
-scope = "全部乡镇" if current.towns is None else f"{len(current.towns)} 个乡镇"
-st.sidebar.caption(f"{current.username} · {current.role} · {scope}")
-if st.sidebar.button("退出登录", key="sign_out"):
-    sign_out()
-    st.rerun()
-if current.sees_page("1_overview.py"):  # the roles that work with the data get the year and the run status
-    known = cached(years)
-    if known:
-        st.sidebar.selectbox("监测年度", known, key="year", format_func=lambda y: f"{y} 年")
-    last_ok = queries.latest_run(engine())
-    last_any = queries.latest_run(engine(), status=None) if current.role == ADMIN else None  # failures: admin only
-    if last_ok:
-        st.sidebar.caption(
-            f"最近成功运行：{last_ok['finished_at']}（#{last_ok['id']}，{last_ok['year']} 年，截至 {last_ok['as_of']}）"
-        )
-    if last_any and last_any["status"] == "failed":
-        st.sidebar.warning(f"最近一次运行失败（{last_any['finished_at']}）：{last_any['message']}")
-allowed = current.pages()
-if not allowed:
-    st.info("您的账户尚未分配角色，请联系安全管理员。")
-    st.stop()
-st.navigation(
-    [
-        st.Page(f"pages/{page.file}", title=page.title, icon=page.icon, url_path=page.url_path, default=n == 0)
-        for n, page in enumerate(allowed)
-    ]
-).run()
+def main() -> None:
+    current = viewer()
+    if current is None:
+        st.navigation([SIGN_IN], position="hidden").run()
+        st.stop()
+    if current.second_factor:
+        st.navigation([SECOND_FACTOR], position="hidden").run()
+        st.stop()
+    if current.must_change:
+        st.navigation([PASSWORD], position="hidden").run()
+        st.stop()
+
+    st.sidebar.markdown("### 参保与防返贫监测看板")
+    scope = "全部乡镇" if current.towns is None else f"{len(current.towns)} 个乡镇"
+    st.sidebar.caption(f"{current.username} · {current.role} · {scope}")
+    if st.sidebar.button("退出登录", key="sign_out"):
+        sign_out()
+        st.rerun()
+    if current.sees_page("1_overview.py"):  # the roles that work with the data get the year and the run status
+        known = cached(years)
+        if known:
+            st.sidebar.selectbox("监测年度", known, key="year", format_func=lambda y: f"{y} 年")
+        last_ok = queries.latest_run(engine())
+        last_any = queries.latest_run(engine(), status=None) if current.role == ADMIN else None  # admin only
+        if last_ok:
+            st.sidebar.caption(
+                f"最近成功运行：{last_ok['finished_at']}（#{last_ok['id']}，{last_ok['year']} 年，"
+                f"截至 {last_ok['as_of']}）"
+            )
+        if last_any and last_any["status"] in LAST_RUN:
+            when = last_any["finished_at"] or last_any["started_at"]
+            st.sidebar.warning(f"{LAST_RUN[last_any['status']]}（#{last_any['id']}，{when}）：{last_any['message']}")
+    allowed = current.pages()
+    if not allowed:
+        st.info("您的账户尚未分配角色，请联系安全管理员。")
+        st.stop()
+    st.navigation(
+        [
+            st.Page(f"pages/{page.file}", title=page.title, icon=page.icon, url_path=page.url_path, default=n == 0)
+            for n, page in enumerate(allowed)
+        ]
+    ).run()
+
+
+with guard():
+    main()

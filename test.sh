@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs everything the tests need (Python packages, a PostgreSQL server) and runs the whole suite.
+# Installs everything the tests need (Python packages, Chromium, LibreOffice, a PostgreSQL server) and runs the whole
+# suite.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -16,6 +17,13 @@ if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK
 fi
 if [ -x /usr/bin/chromium ]; then
   export MONITOR_REQUIRE_BROWSER=1
+fi
+
+# LibreOffice (headless Calc) and poppler's pdftotext: the papers people print are printed to PDF and measured.
+if ! command -v soffice >/dev/null 2>&1 || ! command -v pdftotext >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libreoffice-calc-nogui poppler-utils >/dev/null) || true
+  fi
 fi
 
 # A real PostgreSQL server on loopback for the storage tests (Debian's package; started here, stopped never).

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
 from datetime import date
 from pathlib import Path
+
+import sqlalchemy as sa
 
 from etl.commands import (
     cmd_audit,
     cmd_demo,
     cmd_export,
     cmd_feedback,
+    cmd_init,
     cmd_push,
     cmd_run,
     cmd_schedule,
     cmd_users,
+    missing_database,
 )
 from monitor.cases.alert_case import WorkflowError
 from monitor.config import ConfigError, load_settings
@@ -26,7 +31,7 @@ from monitor.load.locks import LockBusy
 from monitor.load.pipeline import RunError
 from monitor.rules.alert_rules import ALERT_LEVELS
 from monitor.rules.divisions import LEVELS
-from monitor.security import auth
+from monitor.security import audit, auth
 from monitor.security.access import ROLES
 from monitor.storage import queries
 from monitor.storage.store import SchemaError
@@ -49,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m etl", description="参保与防返贫监测: loads and exports.")
     parser.add_argument("--config", type=Path, help="settings file (default: config.toml in the project root)")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    init = sub.add_parser(
+        "init", help="on a fresh install: create the data folder and the database with its schema (or migrate it)"
+    )
+    init.add_argument("--db", help="SQLAlchemy database URL (default: config database.url)")
 
     run = sub.add_parser("run", help="load a folder of files and recompute coverage, outreach and alerts")
     run.add_argument("--inbox", type=Path, required=True, help="folder holding the load's files")
@@ -186,11 +196,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+CREATING = ("init", "demo")  # the commands that may run before the default database exists
+FAULT = "数据库或磁盘出错（{kind}）：数据库只读、磁盘已满，或数据库、数据文件夹不见了？未完成本次操作"
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; files it creates are private to the user (umask 077), the caller's mask is restored."""
     args = build_parser().parse_args(argv)
+    mask = os.umask(0o077)
     try:
         settings = load_settings(args.config)
+        missing = missing_database(settings)
+        if missing and args.command not in CREATING and not getattr(args, "db", None):
+            print(
+                f"错误: 数据库 {missing} 不存在（数据文件夹被移走了？）；新装请先运行 python -m etl init",
+                file=sys.stderr,
+            )
+            return 1
         handler = {
+            "init": cmd_init,
             "run": cmd_run,
             "recompute": cmd_run,
             "schedule": cmd_schedule,
@@ -201,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
             "audit": cmd_audit,
             "export": cmd_export,
         }[args.command]
-        return handler(args, settings)
+        with audit.configured(settings):  # the audit key and checkpoints of this config's data folder
+            return handler(args, settings)
     except (
         ConfigError,
         RunError,
@@ -214,3 +239,14 @@ def main(argv: list[str] | None = None) -> int:
     ) as exc:
         print(f"错误: {exc}", file=sys.stderr)
         return 1
+    except sa.exc.DBAPIError as exc:  # a read-only or full database, one gone or unreachable: no traceback
+        if isinstance(exc, sa.exc.IntegrityError):
+            raise
+        print(f"错误: {FAULT.format(kind=type(exc.orig).__name__)}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a full disk, a folder gone or read-only: the operator is told which file
+        where = f"：{exc.filename}" if exc.filename else ""
+        print(f"错误: 文件或磁盘出错（{type(exc).__name__}：{exc.strerror or exc}）{where}", file=sys.stderr)
+        return 1
+    finally:
+        os.umask(mask)

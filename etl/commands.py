@@ -7,21 +7,57 @@ import argparse
 import getpass
 import sys
 import time
+from pathlib import Path
 
 from monitor.cases import alert_case, feedback, push
 from monitor.cases.alert_case import AlertState
 from monitor.config import Settings, audit_archive_path, data_path, database_url
-from monitor.load.operations import DataDirs, archive_audit, load_inbox, locked_run
+from monitor.load.locks import finish_killed_loads
+from monitor.load.operations import (
+    DataDirs,
+    archive_audit,
+    load_inbox,
+    locked_run,
+    private_folder,
+    remove_expired_uploads,
+)
 from monitor.load.pipeline import RunError
 from monitor.outputs import exports, release
 from monitor.rules.divisions import ancestor
 from monitor.security import audit, auth
 from monitor.storage import queries
-from monitor.storage.store import connect
+from monitor.storage.database import sqlite_file
+from monitor.storage.store import MIGRATIONS, connect
 
 
 def _progress(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def missing_database(settings: Settings) -> str | None:
+    """The configured default database as config writes it (data/monitor.db) when it is a SQLite file that does not
+    exist, else None. Only the first start and `init` make it: a command that found it missing and made an empty
+    one would hide a data folder moved away (and exit 0 with nothing in it)."""
+    path = sqlite_file(settings.database_url)
+    if path is None or path.exists():
+        return None
+    written = settings.database_url.removeprefix("sqlite:///")
+    return written if not Path(written).is_absolute() else str(path)
+
+
+def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
+    """Create the data folder (owner-only) and the database with the latest schema; an existing one is migrated."""
+    data = data_path(settings)
+    existed = data.is_dir()
+    private_folder(data)
+    url = database_url(settings, args.db)
+    path = sqlite_file(url)
+    new = path is not None and not path.exists()
+    connect(url).dispose()
+    head = sorted(p.name[:4] for p in (MIGRATIONS / "versions").glob("0*.py"))[-1]
+    shown = str(path) if path is not None else "数据库"
+    print(f"数据文件夹 {data}{'' if existed else '（新建）'}；{shown}{'已新建' if new else '已存在'}，结构版本 {head}")
+    return 0
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
@@ -82,7 +118,10 @@ def cmd_schedule(args: argparse.Namespace, settings: Settings) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     url = database_url(settings, args.db)
-    connect(url).dispose()  # the schema (and its migrations) before the jobs
+    engine = connect(url)  # the schema (and its migrations) before the jobs
+    finish_killed_loads(engine, "调度启动")  # a load killed with the server: its run marked, its leftovers removed
+    remove_expired_uploads(settings, engine=engine)
+    engine.dispose()
     service = scheduler.build(settings, url, str(args.config) if args.config else None)
     for job in service.get_jobs():
         print(f"{job.name}（{job.id}）：下次运行 {job.next_run_time:%Y-%m-%d %H:%M:%S %Z}", flush=True)
@@ -158,47 +197,59 @@ def _town_set(text: str) -> frozenset[str] | None:
 
 
 def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
-    engine = connect(database_url(settings, args.db))
-    by = f"命令行（{getpass.getuser()}）"
-    if args.action == "add":
-        password = auth.add_user(
-            engine, args.username, args.role, by, towns=_town_set(args.towns), display_name=args.name, settings=settings
-        )
-        print(f"已新建 {args.username}（{args.role}），初始密码：{password}")
-    elif args.action == "set-role":
-        auth.set_role(engine, args.username, args.role, _town_set(args.towns), by)
-        print(f"{args.username}：{args.role}，乡镇 {args.towns or '全部'}")
-    elif args.action == "reset-password":
-        password = auth.reset_password(engine, args.username, by, settings=settings)
-        print(f"{args.username} 的新密码：{password}（登录后须修改）")
-    elif args.action == "unlock":
-        auth.unlock(engine, args.username, by)
-        print(f"{args.username} 已解除锁定")
-    elif args.action == "reset-totp":
-        auth.reset_second_factor(engine, args.username, by)
-        print(f"{args.username} 的动态口令已重置，下次登录时重新绑定")
-    elif args.action == "list":
-        for row in auth.users(engine).itertuples():
-            print(f"{row.username}\t{row.role}\t{row.towns or '全部'}\t{'启用' if row.active else '停用'}")
-    elif args.action == "bootstrap":
-        made = auth.bootstrap_admin(engine, settings)
-        if not made:
-            print("已有用户，未新建管理员")
-        for username, role, password in made:
-            print(f"已新建{role} {username}，初始密码：{password}（只显示这一次，首次登录须修改并绑定动态口令）")
-    else:
-        for username, role, password in auth.demo_accounts(engine, queries.towns(engine).index.tolist()):
-            print(f"演示账号 {username}（{role}）密码 {password}")
-    return 0
+    """The server's own way in: no acting viewer, so the app's 三员分立 checks do not apply; every change is audited
+    with the login name, keyed with this config's audit key."""
+    with audit.configured(settings):
+        engine = connect(database_url(settings, args.db))
+        by = f"命令行（{getpass.getuser()}）"
+        if args.action == "add":
+            password = auth.add_user(
+                engine,
+                args.username,
+                args.role,
+                by,
+                towns=_town_set(args.towns),
+                display_name=args.name,
+                settings=settings,
+            )
+            print(f"已新建 {args.username}（{args.role}），初始密码：{password}")
+        elif args.action == "set-role":
+            auth.set_role(engine, args.username, args.role, _town_set(args.towns), by)
+            print(f"{args.username}：{args.role}，乡镇 {args.towns or '全部'}")
+        elif args.action == "reset-password":
+            password = auth.reset_password(engine, args.username, by, settings=settings)
+            print(f"{args.username} 的新密码：{password}（登录后须修改）")
+        elif args.action == "unlock":
+            auth.unlock(engine, args.username, by)
+            print(f"{args.username} 已解除锁定")
+        elif args.action == "reset-totp":
+            auth.reset_second_factor(engine, args.username, by)
+            print(f"{args.username} 的动态口令已重置，下次登录时重新绑定")
+        elif args.action == "list":
+            for row in auth.users(engine).itertuples():
+                print(f"{row.username}\t{row.role}\t{row.towns or '全部'}\t{'启用' if row.active else '停用'}")
+        elif args.action == "bootstrap":
+            made = auth.bootstrap_admin(engine, settings)
+            if not made:
+                print("已有用户，未新建管理员")
+            for username, role, password in made:
+                print(f"已新建{role} {username}，初始密码：{password}（只显示这一次，首次登录须修改并绑定动态口令）")
+        else:
+            for username, role, password in auth.demo_accounts(engine, queries.towns(engine).index.tolist()):
+                print(f"演示账号 {username}（{role}）密码 {password}")
+        return 0
 
 
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    """Archive, or verify (exit 1 when the chain is broken, cut shorter than a checkpoint, or a keyed entry fails
+    its key check), with this config's audit key, checkpoint file and syslog target."""
     engine = connect(database_url(settings, args.db))
-    if args.action == "archive":
-        path = archive_audit(settings, engine, by=f"命令行（{getpass.getuser()}）")
-        print(f"已归档到 {path}" if path else f"没有超过 {settings.audit_retention_days} 天的审计记录")
-        return 0
-    result = audit.verify_and_record(engine, by=f"命令行（{args.user}）", archives=audit_archive_path(settings))
+    with audit.configured(settings):
+        if args.action == "archive":
+            path = archive_audit(settings, engine, by=f"命令行（{getpass.getuser()}）")
+            print(f"已归档到 {path}" if path else f"没有超过 {settings.audit_retention_days} 天的审计记录")
+            return 0
+        result = audit.verify_and_record(engine, by=f"命令行（{args.user}）", archives=audit_archive_path(settings))
     print(result.message if result.ok else f"审计链异常：{result.message}")
     return 0 if result.ok else 1
 

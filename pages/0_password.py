@@ -5,6 +5,7 @@ import dataclasses
 import streamlit as st
 
 from monitor.security.auth import AuthError, change_password
+from monitor.web.markup import plain
 from monitor.web.ui import engine, security, sign_in_as, viewer
 
 current = viewer()
@@ -13,8 +14,8 @@ if current is None:
 st.title("修改密码")
 cfg = security()
 st.info(
-    f"{current.username}，请先设置新密码：至少 {cfg.password_min_length} 位，包含大写字母、小写字母、数字、其他字符中的"
-    f"至少三类，不含用户名，且不能与最近 5 次的密码相同。"
+    f"{plain(current.username)}，请先设置新密码：至少 {cfg.password_min_length} 位，包含大写字母、小写字母、数字、"
+    "其他字符中的至少三类，不含用户名，且不能与最近 5 次的密码相同。"
 )
 with st.form("change_password"):
     old = st.text_input("原密码", type="password", key="old_password")
@@ -29,4 +30,4 @@ with st.form("change_password"):
                 sign_in_as(dataclasses.replace(current, must_change=False))
                 st.rerun()
             except AuthError as exc:
-                st.error(str(exc))
+                st.error(plain(exc))

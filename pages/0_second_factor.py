@@ -4,6 +4,7 @@ import streamlit as st
 
 from monitor.security import second_factor
 from monitor.security.auth import AuthError, confirm_code, confirm_enrolment
+from monitor.web.markup import plain
 from monitor.web.ui import engine, security, sign_in_as, sign_out, viewer
 
 current = viewer()
@@ -26,7 +27,7 @@ if codes:  # shown once, right after binding; the session is already signed in b
 if current.second_factor == "enrol":
     secret = st.session_state.setdefault("totp_secret_to_bind", second_factor.new_secret())
     st.info(
-        f"{current.username}，您的角色登录时须使用动态口令。请用手机上的身份验证器应用（如 Microsoft "
+        f"{plain(current.username)}，您的角色登录时须使用动态口令。请用手机上的身份验证器应用（如 Microsoft "
         "Authenticator、Google 身份验证器、FreeOTP）扫描下面的二维码，再输入应用显示的 6 位数字完成绑定。"
     )
     left, right = st.columns([1, 2])
@@ -34,7 +35,7 @@ if current.second_factor == "enrol":
     right.markdown("无法扫码时，在应用中选择“手动输入密钥”，输入：")
     right.code(secret, language=None)
 else:
-    st.info(f"{current.username}，请输入身份验证器应用显示的 6 位动态口令；手机不在身边时可输入一个恢复码。")
+    st.info(f"{plain(current.username)}，请输入身份验证器应用显示的 6 位动态口令；手机不在身边时可输入一个恢复码。")
 
 with st.form("second_factor"):
     code = st.text_input("动态口令或恢复码", key="totp_code", max_chars=16)
@@ -51,7 +52,7 @@ with st.form("second_factor"):
                 sign_in_as(confirm_code(engine(), current, code, security()))
             st.rerun()
         except AuthError as exc:
-            st.error(str(exc))
+            st.error(plain(exc))
 if st.button("返回登录", key="back_to_sign_in"):
     sign_out()
     st.rerun()

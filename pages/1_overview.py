@@ -4,7 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from monitor.storage import queries
-from monitor.web import charts
+from monitor.web import charts, tables
+from monitor.web.markup import plain
 from monitor.web.ui import cached, engine, page_viewer, require_data, root, settings, year
 from monitor.web.views import campaign, common, overview
 
@@ -46,7 +47,7 @@ if when.running:
         panel[1].metric("目标完成率", common.percent_text(now["enrolled"], now["target"]), border=True)
         lowest = campaign.bulletin(engine(), cfg, when.status_day, every)
         lowest = lowest[lowest["lowest"]]
-        panel[2].metric("完成率最低的乡镇", "、".join(lowest["name"]), border=True)
+        panel[2].metric("完成率最低的乡镇", "、".join(plain(n) for n in lowest["name"]), border=True)
         if viewer.sees_page("7_campaign.py"):
             st.page_link("pages/7_campaign.py", label="查看进度曲线、进度通报", icon=":material/campaign:")
 
@@ -64,7 +65,7 @@ with left:
         help="变化为较上次运行",
     )
     priorities = cached(overview.outreach_by_priority, y)
-    st.dataframe(
+    tables.show(
         priorities.rename(columns={"label": "优先级", "count": "人数"})[["优先级", "人数"]],
         hide_index=True,
         width="stretch",
@@ -101,7 +102,7 @@ if stages is not None:
         f"闭环情况（按推送月份）：推送后 {cfg.verify_days} 天内核实、核实后 {cfg.help_days} 天内"
         "落实首项帮扶并办结的为按期闭环"
     )
-    st.dataframe(cached(overview.loop_by_month, y, cfg), hide_index=True, width="stretch")
+    tables.show(cached(overview.loop_by_month, y, cfg), hide_index=True, width="stretch")
 
 st.subheader("各乡镇参保率排名")
 towns = cached(overview.towns, y, root())

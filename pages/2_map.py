@@ -4,8 +4,9 @@ import streamlit as st
 
 from monitor.outputs import release
 from monitor.storage.queries import division_names
-from monitor.web import charts
-from monitor.web.ui import cached, page_viewer, require_data, root, settings, year
+from monitor.web import charts, tables
+from monitor.web.markup import plain
+from monitor.web.ui import audited_download, cached, page_viewer, require_data, root, settings, year
 from monitor.web.views import common, coverage_map
 from monitor.web.views.common import METRIC_BY_LABEL, band_colours
 
@@ -20,14 +21,14 @@ trail = coverage_map.breadcrumb(parent, top, names)
 crumbs = st.columns(len(trail) + 4)
 for i, (code, name) in enumerate(trail):
     with crumbs[i]:
-        if st.button(name, key=f"crumb_{code}", disabled=code == parent, width="stretch"):
+        if st.button(plain(name), key=f"crumb_{code}", disabled=code == parent, width="stretch"):
             st.session_state["map_parent"] = code
             st.rerun()
 metric = METRIC_BY_LABEL[st.radio("指标", list(METRIC_BY_LABEL), horizontal=True, key="map_metric")]
 
 rows = coverage_map.with_bands(cached(coverage_map.children, y, parent), metric, cfg)
 if rows.empty:
-    st.info(f"{names.get(parent, parent)} 下没有下级区划的数据。")
+    st.info(f"{plain(names.get(parent, parent))} 下没有下级区划的数据。")
     st.stop()
 features, missing = cached(coverage_map.features, rows)
 level = rows["level"].iloc[0]
@@ -36,7 +37,9 @@ drillable = level != "村社区"
 map_column, table_column = st.columns([3, 2])
 with map_column:
     if features:
-        st.caption(f"{names.get(parent, parent)} · {len(rows)} 个{level}" + ("；点击区域查看下级" if drillable else ""))
+        st.caption(
+            f"{plain(names.get(parent, parent))} · {len(rows)} 个{level}" + ("；点击区域查看下级" if drillable else "")
+        )
         chart = charts.choropleth(features, metric, band_colours(cfg), cfg.colours.get("no_data", "#bdbdbd"))
         event = st.altair_chart(chart, on_select="rerun", key=f"map_{parent}", width="stretch")
         picked = (event or {}).get("selection", {}).get("pick") or []
@@ -48,10 +51,10 @@ with map_column:
     else:
         st.warning(f"{level}层级缺少边界数据，无法绘制地图；请在数据页上传 boundaries 文件。下表仍列出全部区划。")
     if features and not missing.empty:
-        st.caption("以下区划没有边界，未在地图上显示：" + "、".join(missing["name"].astype(str)))
+        st.caption("以下区划没有边界，未在地图上显示：" + "、".join(plain(n) for n in missing["name"]))
 with table_column:
     table = coverage_map.table(rows)
-    st.dataframe(
+    tables.show(
         table,
         hide_index=True,
         width="stretch",
@@ -60,11 +63,12 @@ with table_column:
             c: st.column_config.NumberColumn(format="%.2f") for c in ("参保率", "困难群众参保率", "新生儿参保率")
         },
     )
-    st.download_button(
+    audited_download(
         "下载本表 CSV",
-        release.csv_bytes(table),  # aggregates only: neutralised, not audited
-        file_name=f"参保率_{names.get(parent, parent)}_{level}_{y}.csv",
-        mime="text/csv",
+        release.csv_export(table, "参保率表 CSV", f"{y} 年；{names.get(parent, parent)} 的{level}"),
+        f"参保率_{names.get(parent, parent)}_{level}_{y}.csv",
+        "text/csv",
+        key="map_csv",
     )
     if drillable:
         options = dict(zip(rows["name"], rows["code"], strict=False))

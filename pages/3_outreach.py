@@ -6,8 +6,11 @@ from monitor.cases import visits
 from monitor.cases.alert_case import WorkflowError
 from monitor.outputs import release, workbooks
 from monitor.security import audit
+from monitor.security.access import AccessDenied
 from monitor.storage import queries
 from monitor.storage.queries import division_names
+from monitor.web import tables
+from monitor.web.markup import plain
 from monitor.web.ui import audited_download, cached, engine, operator, page_viewer, require, require_data, year
 from monitor.web.views import outreach
 
@@ -45,12 +48,12 @@ summary[2].metric("新生儿", f"{int((chosen['priority'] == 2).sum()):,}")
 summary[3].metric("可全额或定额资助", f"{int(chosen['subsidy_mode'].isin(['全额资助', '定额资助']).sum()):,}")
 
 counts_tab, outcomes_tab = st.tabs(["按村社区统计", "走访结果统计"])
-counts_tab.dataframe(outreach.by_village(chosen), hide_index=True, width="stretch", height=260)
-outcomes_tab.dataframe(outreach.outcome_counts(chosen), hide_index=True, width="stretch", height=260)
+tables.show(outreach.by_village(chosen), counts_tab, hide_index=True, width="stretch", height=260)
+tables.show(outreach.outcome_counts(chosen), outcomes_tab, hide_index=True, width="stretch", height=260)
 
 st.subheader("名单")
 st.caption("姓名、身份证号、电话已脱敏；选中一人可记录走访结果，或查看完整信息（记入审计）。")
-event = st.dataframe(
+event = tables.show(
     outreach.display(chosen),
     hide_index=True,
     width="stretch",
@@ -66,14 +69,14 @@ if event and event.selection and event.selection.rows:
         audit.record(engine(), operator(), "查看明细", "扩面名单", f"{y} 年，{person['village']}", 1)
         st.session_state[shown_key] = True
     if st.session_state.get(shown_key):
-        st.dataframe(
+        tables.show(
             outreach.display(chosen.iloc[[event.selection.rows[0]]], masked=False), hide_index=True, width="stretch"
         )
     with st.form("outcome_form", clear_on_submit=True):
         st.markdown(
-            f"记录走访结果：**{outreach.display(chosen.iloc[[event.selection.rows[0]]])['姓名'].iloc[0]}**"
-            f"（{person['village']}，户号 {person['household_id']}）"
-            + (f"　当前：{person['outcome']}" if person["outcome"] else "")
+            f"记录走访结果：**{plain(outreach.display(chosen.iloc[[event.selection.rows[0]]])['姓名'].iloc[0])}**"
+            f"（{plain(person['village'])}，户号 {plain(person['household_id'])}）"
+            + (f"　当前：{plain(person['outcome'])}" if person["outcome"] else "")
         )
         result = st.radio("走访结果", list(visits.OUTCOMES), horizontal=True, key="outcome_value")
         note = st.text_input("备注（已死亡或迁出须写明日期、去向）", key="outcome_remark")
@@ -82,12 +85,12 @@ if event and event.selection and event.selection.rows:
                 visits.record_outcome(engine(), y, person["id_number"], result, note, operator(), viewer=viewer)
                 audit.record(engine(), operator(), "走访记录", "扩面名单", result, 1)
                 st.rerun()
-            except WorkflowError as exc:
-                st.error(str(exc))
+            except (WorkflowError, AccessDenied) as exc:
+                st.error(plain(exc))
     history = cached(visits.outcomes, y)
     mine = history[history["id_number"] == person["id_number"]]
     if not mine.empty:
-        st.dataframe(
+        tables.show(
             mine.rename(columns={"at": "时间", "by": "操作人", "outcome": "走访结果", "remark": "备注"})[
                 ["时间", "操作人", "走访结果", "备注"]
             ],

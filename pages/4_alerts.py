@@ -5,13 +5,14 @@ from pathlib import Path
 
 import streamlit as st
 
-from monitor.cases import alert_case, assistance, feedback, push
+from monitor.cases import alert_case, assistance, feedback, push, templates
 from monitor.cases.alert_case import AlertState, WorkflowError
 from monitor.files.read import LoadError
 from monitor.outputs import exports, release
 from monitor.security.access import AccessDenied
 from monitor.storage.queries import division_names
-from monitor.web import alert_panels
+from monitor.web import alert_panels, tables
+from monitor.web.markup import plain
 from monitor.web.ui import (
     audited_download,
     cached,
@@ -68,6 +69,7 @@ summary[4].metric("待推送", f"{int((chosen['state'] == AlertState.TO_PUSH).su
 listing, near, pushing, stats = st.tabs(["预警名单", "临界关注", "推送与反馈", "统计"])
 
 with listing:
+    alert_panels.notice()
     table = alerts.display(chosen)
     level_colour = {
         "红": cfg.colours.get("level_red"),
@@ -77,7 +79,7 @@ with listing:
     styled = table.style.map(
         lambda v: f"background-color: {level_colour.get(v)}" if v in level_colour else "", subset=["预警等级"]
     )
-    event = st.dataframe(
+    event = tables.show(
         styled,
         hide_index=True,
         width="stretch",
@@ -120,7 +122,7 @@ with near:
         f"尚未预警、但个人负担已达某条规则阈值 {float(cfg.watch_share) * 100:.0f}% 的人员（按达到比例从高到低），"
         "可提前关注、走访。等级和状态筛选不适用于本表。"
     )
-    st.dataframe(watch.display(close), hide_index=True, width="stretch", height=360, key="watch_table")
+    tables.show(watch.display(close), hide_index=True, width="stretch", height=360, key="watch_table")
     audited_download(
         "下载临界关注名单 CSV（SPEC §11 格式，含完整信息）",
         release.csv_export(exports.watch_frame(close), "临界关注名单 CSV", filter_text),
@@ -131,30 +133,43 @@ with near:
     )
 
 with pushing:
-    waiting = cached(push.drafts, y)
-    waiting = waiting[waiting["status"] == "待审批"]
+    waiting = push.pending_drafts(db, y, viewer)  # read at every click: preparing a draft changes no data version
+    decided = st.session_state.pop("draft_decided", None)
+    if decided:
+        st.success(plain(decided))
     if not waiting.empty:
         st.subheader("待审批的推送草稿")
-        st.caption("调度任务每月生成推送草稿；审批后才会推送（仍为待推送的预警）。")
+        st.caption(
+            "调度任务每月生成推送草稿；批准推送其中仍为待推送、且在您乡镇范围内的预警，范围外的留作草稿由其乡镇的审批人"
+            "处理。只有乡镇范围覆盖草稿全部人员的才能放弃草稿。"
+        )
         for draft in waiting.itertuples():
             cols = st.columns([4, 1, 1])
+            mine = "" if viewer.towns is None else f"；您乡镇范围内待推送 {draft.mine} 人"
             cols[0].markdown(
-                f"草稿 #{draft.id}：{draft.rows} 人 → {draft.department}"
-                f"（{draft.created_at} 由 {draft.created_by} 生成）"
+                plain(
+                    f"草稿 #{draft.id}：{draft.rows} 人 → {draft.department}"
+                    f"（{draft.created_at} 由 {draft.created_by} 生成{mine}）"
+                )
             )
-            if cols[1].button("批准并推送", key=f"approve_{draft.id}", type="primary"):
+            if cols[1].button("批准并推送", key=f"approve_{draft.id}", type="primary", disabled=not draft.mine):
                 try:
                     result = push.approve_draft(db, int(draft.id), operator(), names, cfg, viewer=viewer)
                     st.session_state["last_batch"] = result.batch_no
-                    st.success(f"草稿 #{draft.id} 已推送：批次 {result.batch_no}，{result.rows} 人")
-                except (WorkflowError, AccessDenied) as exc:
-                    st.error(str(exc))
-            if cols[2].button("放弃", key=f"discard_{draft.id}"):
-                try:
-                    push.discard_draft(db, int(draft.id), operator())
+                    rest = f"；范围外 {draft.others} 人留作草稿，待其乡镇的审批人处理" if draft.others else ""
+                    st.session_state["draft_decided"] = (
+                        f"草稿 #{draft.id} 已推送：批次 {result.batch_no}，{result.rows} 人{rest}"
+                    )
                     st.rerun()
-                except WorkflowError as exc:
-                    st.error(str(exc))
+                except (WorkflowError, AccessDenied) as exc:
+                    st.error(plain(exc))
+            if cols[2].button("放弃", key=f"discard_{draft.id}", disabled=not draft.whole):
+                try:
+                    push.discard_draft(db, int(draft.id), operator(), viewer=viewer)
+                    st.session_state["draft_decided"] = f"草稿 #{draft.id} 已放弃"
+                    st.rerun()
+                except (WorkflowError, AccessDenied) as exc:
+                    st.error(plain(exc))
     st.subheader("推送")
     ready = chosen[chosen["state"] == AlertState.TO_PUSH]
     selected_ready = picked[picked["state"] == AlertState.TO_PUSH] if picked is not None else ready.iloc[0:0]
@@ -185,16 +200,16 @@ with pushing:
                 db, y, batch["id_number"].tolist(), department, operator(), names, cfg, filters=text, viewer=viewer
             )
             st.session_state["last_batch"] = result.batch_no
-            st.success(f"批次 {result.batch_no} 已生成：{result.rows} 人推送给{department}")
-        except WorkflowError as exc:
-            st.error(str(exc))
+            st.success(plain(f"批次 {result.batch_no} 已生成：{result.rows} 人推送给{department}"))
+        except (WorkflowError, AccessDenied) as exc:
+            st.error(plain(exc))
 
     history = cached(push.batches, y)
     if viewer.towns is not None:  # staff with a town scope see the batches they pushed themselves
         history = history[history["created_by"] == viewer.username]
     if not history.empty:
         st.caption("推送批次（可随时重新下载原文件）")
-        st.dataframe(
+        tables.show(
             history.rename(
                 columns={
                     "batch_no": "批次",
@@ -213,11 +228,19 @@ with pushing:
         batch_no = st.selectbox("下载批次", options, index=default, key="batch_pick")
         rows = int(history.loc[history["batch_no"] == batch_no, "rows"].iloc[0])
         audited_download(
-            f"下载批次 {batch_no}（xlsx）",
+            f"下载批次 {plain(batch_no)}（xlsx）",
             release.file_export(push.batch_file(db, batch_no), f"推送批次 {batch_no}", "重新下载", rows),
             f"预警推送_{batch_no}.xlsx",
             XLSX,
             key="batch_download",
+        )
+        template, people = cached(templates.feedback_template, batch_no, cfg)
+        audited_download(
+            f"下载该批次的核实反馈表（xlsx，供{plain(history.set_index('batch_no').at[batch_no, 'department'])}填写）",
+            release.file_export(template, f"核实反馈表 {batch_no}", "空白反馈表", people),
+            f"核实反馈表_{batch_no}.xlsx",
+            XLSX,
+            key="template_download",
         )
 
     st.subheader("导入核实反馈")
@@ -233,15 +256,15 @@ with pushing:
             try:
                 outcome = feedback.import_feedback(db, path, cfg, operator(), root(), viewer=viewer)
                 st.session_state["feedback_result"] = (outcome.import_id, outcome.rows_read, outcome.rows_loaded)
-            except (WorkflowError, LoadError) as exc:
-                st.error(str(exc))
+            except (WorkflowError, LoadError, AccessDenied) as exc:
+                st.error(plain(exc))
     if "feedback_result" in st.session_state:
         import_id, read, loaded = st.session_state["feedback_result"]
         rejected = feedback.feedback_rejects(db, import_id)
         st.success(f"反馈导入 #{import_id}：读入 {read} 行，核实 {loaded} 人，拒收 {len(rejected)} 行")
         if not rejected.empty:
             frame = alerts.feedback_rejects_display(rejected)
-            st.dataframe(frame, hide_index=True, width="stretch")
+            tables.show(frame, hide_index=True, width="stretch")
             audited_download(
                 "下载拒收行 CSV",
                 release.csv_export(frame, "反馈拒收行", f"反馈导入 #{import_id}"),
@@ -258,7 +281,7 @@ with stats:
             index=["month", "department"], columns="result", values="count", fill_value=0, aggfunc="sum"
         )
         wide.columns.name = None
-        st.dataframe(
+        tables.show(
             wide.reset_index().rename(columns={"month": "月份", "department": "接收部门"}),
             hide_index=True,
             width="stretch",

@@ -1,4 +1,5 @@
-"""数据: upload and run a load; run history with per-file counts; rejected rows; findings; identity changes."""
+"""数据: upload and run a load; run history with per-file counts; rejected rows (a page at a time); findings;
+identity changes."""
 
 from pathlib import Path
 
@@ -7,12 +8,14 @@ import streamlit as st
 from monitor.config import data_path
 from monitor.files.uploads import UploadError, save_uploads
 from monitor.load.locks import LockBusy
-from monitor.load.operations import locked_run
+from monitor.load.operations import load_upload
 from monitor.load.pipeline import RunError
 from monitor.outputs import exports, release
 from monitor.storage import queries
 from monitor.web.ui import audited_download, cached, engine, operator, page_viewer, require, settings, year
 from monitor.web.views.common import FINDING_LABELS
+
+PAGE_ROWS = 500  # rejected rows shown at a time: a big upload rejects millions
 
 page_viewer(__file__)
 
@@ -22,12 +25,13 @@ db, cfg = engine(), settings()
 
 
 def _load(folder: Path, run_year: int, accept_shrink: frozenset[str] = frozenset()) -> None:
-    """Run the load of an uploaded folder, showing its progress. A run that held a shrunk snapshot (SPEC §3) is
-    remembered, so that the same folder can be run again with the shrink accepted."""
+    """Run the load of an uploaded folder, showing its progress; the folder is archived afterwards (or set aside as
+    failed). A run that held a shrunk snapshot (SPEC §3) is remembered with where its folder went, so that the same
+    files can be run again with the shrink accepted."""
     st.session_state.pop("held_load", None)
     with st.status("正在运行…", expanded=True) as status:
         try:
-            result = locked_run(
+            result = load_upload(
                 folder,
                 cfg,
                 db,
@@ -42,7 +46,7 @@ def _load(folder: Path, run_year: int, accept_shrink: frozenset[str] = frozenset
             status.update(label=f"运行失败：{exc}", state="error")
             if isinstance(exc, RunError) and exc.held:
                 st.session_state["held_load"] = {
-                    "folder": str(folder),
+                    "folder": str(exc.folder or folder),
                     "year": run_year,
                     "held": list(exc.held),
                     "message": str(exc),
@@ -88,7 +92,9 @@ if runs.empty:
 
 st.subheader("运行记录")
 runs = runs.assign(
-    status=runs["status"].map({"ok": "成功", "failed": "失败", "running": "运行中"}).fillna(runs["status"])
+    status=runs["status"]
+    .map({"ok": "成功", "failed": "失败", "running": "运行中", "interrupted": "中断"})
+    .fillna(runs["status"])
 )
 st.dataframe(
     runs.rename(
@@ -128,24 +134,32 @@ st.dataframe(
 )
 
 st.subheader("拒收行")
-rejects = exports.rejects_frame(cached(queries.rejects))
-if rejects.empty:
+counts = cached(queries.reject_counts)  # counted by the database: the rows themselves are read a page at a time
+if counts.empty:
     st.success("没有被拒收的行。")
 else:
-    by_reason = rejects.pivot_table(index="原因", columns="来源", values="行号", aggfunc="count", fill_value=0)
+    by_reason = counts.pivot_table(index="reason", columns="source", values="rows", aggfunc="sum", fill_value=0)
     by_reason.columns.name = None
-    st.dataframe(by_reason, width="stretch")
-    reasons = sorted(rejects["原因"].unique())
-    chosen = st.multiselect("原因", reasons, key="reasons", placeholder="全部原因")
-    shown = rejects[rejects["原因"].isin(chosen)] if chosen else rejects
-    st.caption(f"共 {len(rejects):,} 行被拒收，显示 {len(shown):,} 行")
+    st.dataframe(by_reason.rename_axis("原因"), width="stretch")
+    chosen = st.multiselect("原因", sorted(counts["reason"].unique()), key="reasons", placeholder="全部原因")
+    reasons = tuple(sorted(chosen))
+    total = int(counts["rows"].sum())
+    matching = int(counts.loc[counts["reason"].isin(reasons), "rows"].sum()) if reasons else total
+    pages = -(-matching // PAGE_ROWS)
+    page = 1
+    if pages > 1:  # keyed by the filter: another choice of reasons starts again at its first page
+        label = f"页（共 {pages:,} 页，每页 {PAGE_ROWS} 行）"
+        page = int(st.number_input(label, 1, pages, 1, key=f"rejects_page:{','.join(reasons)}"))
+    shown = exports.rejects_frame(cached(queries.rejects, reasons, PAGE_ROWS, (page - 1) * PAGE_ROWS))
+    st.caption(f"共 {total:,} 行被拒收，符合所选原因 {matching:,} 行，本页显示 {len(shown):,} 行")
     st.dataframe(shown, hide_index=True, width="stretch", height=300)
-    audited_download(
-        "下载拒收行 CSV",
-        release.csv_export(shown, "拒收行", f"原因 {('、'.join(chosen) or '全部')}"),
+    audited_download(  # every matching row, read only when the button is clicked
+        f"下载拒收行 CSV（{matching:,} 行）",
+        release.file_export(b"", "拒收行", f"原因 {('、'.join(reasons) or '全部')}", matching),
         "拒收行.csv",
         "text/csv",
         key="rejects_csv",
+        make=lambda reasons=reasons: release.csv_bytes(exports.rejects_frame(queries.rejects(db, reasons))),
     )
 
 st.subheader("数据质量发现")

@@ -9,7 +9,8 @@ from monitor.outputs import bulletins, release
 from monitor.security.access import ADMIN, ENROLLMENT
 from monitor.storage import queries
 from monitor.storage.queries import division_names
-from monitor.web import charts
+from monitor.web import charts, tables
+from monitor.web.markup import plain
 from monitor.web.ui import audited_download, cached, engine, page_viewer, require_data, root, settings
 from monitor.web.views import campaign, common
 
@@ -52,7 +53,7 @@ if chosen != "全区":
     code = curve["code"].iloc[0]
     villages = every["村社区"]
     mine = villages[common.inside(villages["code"], code) & (villages["day"] == when.status_day)]
-    st.dataframe(
+    tables.show(
         mine[["name", "in_scope", "target", "enrolled", "rate", "vulnerable_rate", "previous_enrolled"]].rename(
             columns={
                 "name": "村社区",
@@ -78,7 +79,7 @@ lowest = ranking["lowest"]
 styled = shown.style.apply(
     lambda row: ["color: #c00000; font-weight: bold" if lowest[row.name] else ""] * len(row), axis=1
 ).format({"完成率(%)": "{:.2f}", "较上期(百分点)": "{:+.2f}"}, na_rep="")
-st.dataframe(styled, hide_index=True, width="stretch")
+tables.show(styled, hide_index=True, width="stretch")
 st.caption("红色为完成率最低的三个乡镇。")
 buttons = st.columns(2)
 with buttons[0]:
@@ -127,20 +128,25 @@ if viewer.role in (ENROLLMENT, ADMIN):
     if "sms_rows" in st.session_state:
         place, rows, left_out = st.session_state["sms_rows"]
         st.success(
-            f"{names.get(place, place)}：{len(rows)} 条短信；未发送："
-            + "，".join(f"{k} {v} 人" for k, v in left_out.items())
+            plain(
+                f"{names.get(place, place)}：{len(rows)} 条短信；未发送："
+                + "，".join(f"{k} {v} 人" for k, v in left_out.items())
+            )
         )
-        st.dataframe(
+        tables.show(
             rows.rename(columns={"phone": "手机号", "name": "姓名", "message": "短信内容"}),
             hide_index=True,
             width="stretch",
             height=240,
         )
-        st.download_button(
+        audited_download(  # the batch was recorded when it was made (cases.reminders); each download is too
             "下载短信批次 CSV（供短信网关）",
-            # the batch was recorded and audited when it was made (cases.reminders)
-            release.csv_bytes(rows.rename(columns={"phone": "手机号", "name": "姓名", "message": "短信内容"})),
-            file_name=f"短信提醒_{place}_{date.today()}.csv",
-            mime="text/csv",
+            release.csv_export(
+                rows.rename(columns={"phone": "手机号", "name": "姓名", "message": "短信内容"}),
+                "短信提醒名单 CSV",
+                names.get(place, place),
+            ),
+            f"短信提醒_{place}_{date.today()}.csv",
+            "text/csv",
             key="sms_csv",
         )

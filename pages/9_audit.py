@@ -2,9 +2,12 @@
 
 import streamlit as st
 
+from monitor.cases import push
 from monitor.config import audit_archive_path
 from monitor.outputs import release
 from monitor.security import audit
+from monitor.web import tables
+from monitor.web.markup import plain
 from monitor.web.ui import audited_download, engine, operator, page_viewer, require, settings
 
 page_viewer(__file__)
@@ -16,15 +19,16 @@ st.caption("审计日志只能查看、导出和校验，不能修改或删除�
 top = st.columns([3, 1])
 last = audit.last_verification(db)
 if last is not None:
-    text = f"最近一次校验：{last['at']}（{last['by']}）— {last['message']}"
+    text = plain(f"最近一次校验：{last['at']}（{last['by']}）— {last['message']}")
     (top[0].success if last["ok"] else top[0].error)(text)
 if top[1].button("校验审计链", key="verify_audit", type="primary"):
     result = audit.verify_and_record(db, operator(), archives=audit_archive_path(settings()))
-    (st.success if result.ok else st.error)(result.message)
+    (st.success if result.ok else st.error)(plain(result.message))
 
 cols = st.columns(3)
 user_filter = cols[0].text_input("用户", key="audit_user")
-action_filter = cols[1].selectbox("操作", ["全部", *audit.ACTIONS], key="audit_action")
+actions = dict.fromkeys([*audit.ACTIONS, push.DISCARD_ACTION])  # the log's actions, each once
+action_filter = cols[1].selectbox("操作", ["全部", *actions], key="audit_action")
 since = cols[2].date_input("起始日期", value=None, key="audit_since")
 entries = audit.entries(
     db,
@@ -44,7 +48,7 @@ shown = entries.rename(
         "result": "结果",
     }
 )
-st.dataframe(shown, hide_index=True, width="stretch", height=420)
+tables.show(shown, hide_index=True, width="stretch", height=420)
 audited_download(
     "导出审计日志 CSV",
     release.csv_export(shown, "审计日志", f"用户 {user_filter or '全部'}；操作 {action_filter}"),

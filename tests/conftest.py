@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -15,6 +16,12 @@ from monitor.config import load_settings
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden"
 PG_URL = os.environ.get("MONITOR_TEST_PG_URL")
+# The audit key and checkpoints of the tests' databases live in a folder of this run, never in the project's data/
+# (a test that checks them sets its own); the browser test's server inherits them.
+_AUDIT = Path(tempfile.mkdtemp(prefix="monitor-audit-"))
+os.environ.setdefault("MONITOR_AUDIT_KEY_FILE", str(_AUDIT / "audit.key"))
+os.environ.setdefault("MONITOR_AUDIT_CHECKPOINT_FILE", str(_AUDIT / "audit_checkpoints.jsonl"))
+os.environ.setdefault("MONITOR_AUDIT_SYSLOG", "")
 
 
 @pytest.fixture(scope="session")

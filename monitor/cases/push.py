@@ -22,8 +22,11 @@ from monitor.config import Settings
 from monitor.outputs import workbooks
 from monitor.rules.divisions import town_of
 from monitor.security import audit
-from monitor.security.access import Viewer
-from monitor.storage import store
+from monitor.security.access import AccessDenied, Viewer
+from monitor.storage import queries, store
+
+DRAFT_PENDING, DRAFT_DISCARDED = "待审批", "已放弃"  # and 已推送 (AlertState.PUSHED) once approved
+DISCARD_ACTION = "放弃推送草稿"  # the audit log's action for a discarded draft
 
 
 @dataclass
@@ -99,7 +102,9 @@ def push(
             [store.alerts.c.seq],
         )
         batch_no = _next_batch_no(conn, at.date())
-        content = workbooks.push_batch(_push_rows(alerts, names, batch_no), batch_no, department, at)
+        root_name = names.get(queries.root(engine, settings), "")
+        bureau = f"{root_name}医疗保障局" if root_name else ""  # the title row of the printed batch
+        content = workbooks.push_batch(_push_rows(alerts, names, batch_no), batch_no, department, at, bureau)
         conn.execute(
             store.push_batches.insert().values(
                 batch_no=batch_no,
@@ -183,7 +188,7 @@ def prepare_draft(
                 created_by=by,
                 ids=",".join(ids),
                 rows=len(ids),
-                status="待审批",
+                status=DRAFT_PENDING,
             )
         ).inserted_primary_key
         assert key is not None  # an INSERT of one row always has its key
@@ -201,9 +206,54 @@ def _draft(conn: Connection, draft_id: int) -> dict:
     row = conn.execute(sa.select(store.push_drafts).where(store.push_drafts.c.id == draft_id)).mappings().first()
     if row is None:
         raise WorkflowError(f"没有草稿批次 #{draft_id}")
-    if row["status"] != "待审批":
-        raise WorkflowError(f"草稿批次 #{draft_id} 已{row['status']}")
+    if row["status"] != DRAFT_PENDING:
+        raise WorkflowError(f"草稿批次 #{draft_id} {row['status']}")  # the status says it: 已推送, 已放弃
     return dict(row)
+
+
+@dataclass(frozen=True)
+class DraftParts:
+    """A draft's alerts still 待推送 inside the viewer's towns (`mine`) and outside them (`others`), and how many of
+    its persons, whatever their state, lie outside them (`foreign`). A person no longer among the year's alerts
+    (a later load recomputed them away) is in no part: there is nothing left to push."""
+
+    mine: list[str]
+    others: list[str]
+    foreign: int
+
+
+def _parts(conn: Connection, draft: dict, viewer: Viewer | None) -> DraftParts:
+    year, ids = int(draft["year"]), list(dict.fromkeys(i for i in str(draft["ids"] or "").split(",") if i))
+    states = read_states(conn, year, ids)
+    waiting = set(states.loc[states["state"] == AlertState.TO_PUSH, "id_number"])
+    found = store.read_select(
+        conn,
+        sa.select(store.alerts.c.id_number, store.alerts.c.village_code).where(
+            (store.alerts.c.year == year) & store.alerts.c.id_number.in_(ids)
+        ),
+    )
+    known = set(found["id_number"])
+    inside = known if viewer is None else set(found.loc[viewer.in_scope(found["village_code"]), "id_number"])
+    return DraftParts(
+        [i for i in ids if i in waiting and i in inside],
+        [i for i in ids if i in waiting and i in known and i not in inside],
+        len(known - inside),
+    )
+
+
+def pending_drafts(engine: Engine, year: int, viewer: Viewer | None = None) -> pd.DataFrame:
+    """The year's drafts still 待审批, newest first, each with `mine` (its alerts still 待推送 inside the viewer's
+    towns: what approving pushes), `others` (those outside: they stay a draft) and `whole` (the viewer's towns
+    cover every person of it: they may discard it).
+    Read at every click: a draft changes no data version."""
+    frame = drafts(engine, year)
+    frame = frame[frame["status"] == DRAFT_PENDING].reset_index(drop=True)
+    with engine.connect() as conn:
+        parts = [_parts(conn, row, viewer) for row in frame.to_dict("records")]
+    frame["mine"] = pd.Series([len(p.mine) for p in parts], index=frame.index, dtype="int64")
+    frame["others"] = pd.Series([len(p.others) for p in parts], index=frame.index, dtype="int64")
+    frame["whole"] = pd.Series([p.foreign == 0 for p in parts], index=frame.index, dtype="bool")
+    return frame
 
 
 def approve_draft(
@@ -215,36 +265,80 @@ def approve_draft(
     now: datetime | None = None,
     viewer: Viewer | None = None,
 ) -> PushResult:
-    """Push a draft's alerts that are still 待推送 and mark the draft 已推送 with its batch number."""
+    """Push the draft's alerts that are still 待推送 and lie in the approver's towns (all of them for a viewer of
+    every town); the draft is marked 已推送 with its batch number and those persons. The alerts still 待推送
+    outside the approver's towns stay a draft, under a new number, for an approver of their towns."""
+    need_user(user)
+    if viewer is not None:
+        viewer.require("alerts")
     with engine.connect() as conn:
         draft = _draft(conn, draft_id)
+        parts = _parts(conn, draft, viewer)
+    if not parts.mine:
+        raise WorkflowError(
+            f"草稿批次 #{draft_id} 中没有待推送的预警"
+            if not parts.others
+            else f"草稿批次 #{draft_id} 中没有您乡镇范围内待推送的预警（范围外 {len(parts.others)} 人）"
+        )
     result = push(
         engine,
         int(draft["year"]),
-        draft["ids"].split(","),
+        parts.mine,
         draft["department"],
         user,
         names,
         settings,
-        filters=f"草稿批次 #{draft_id}",
+        filters=f"草稿批次 #{draft_id}" + (f"（审批人乡镇范围内 {len(parts.mine)} 人）" if parts.others else ""),
         now=now,
         viewer=viewer,
     )
+    at = str(stamp(now))
     with engine.begin() as conn:
-        conn.execute(
+        decided = conn.execute(
             store.push_drafts.update()
-            .where(store.push_drafts.c.id == draft_id)
-            .values(status=AlertState.PUSHED, decided_at=str(stamp(now)), decided_by=user, batch_no=result.batch_no)
+            .where((store.push_drafts.c.id == draft_id) & (store.push_drafts.c.status == DRAFT_PENDING))
+            .values(
+                status=AlertState.PUSHED,
+                decided_at=at,
+                decided_by=user,
+                batch_no=result.batch_no,
+                ids=",".join(parts.mine),
+                rows=len(parts.mine),
+            )
         )
+        if parts.others and decided.rowcount:  # (decided meanwhile by another approver: theirs holds the rest)
+            conn.execute(
+                store.push_drafts.insert().values(
+                    year=draft["year"],
+                    department=draft["department"],
+                    created_at=draft["created_at"],
+                    created_by=draft["created_by"],
+                    ids=",".join(parts.others),
+                    rows=len(parts.others),
+                    status=DRAFT_PENDING,
+                )
+            )
     return result
 
 
-def discard_draft(engine: Engine, draft_id: int, user: str, now: datetime | None = None) -> None:
+def discard_draft(
+    engine: Engine, draft_id: int, user: str, now: datetime | None = None, viewer: Viewer | None = None
+) -> None:
+    """Discard a draft: nothing is pushed, the draft leaves the pending list (已放弃). Only a viewer whose towns
+    cover every person of the draft may discard it. Audited."""
     need_user(user)
+    if viewer is not None:
+        viewer.require("alerts")
     with engine.begin() as conn:
-        _draft(conn, draft_id)
-        conn.execute(
+        draft = _draft(conn, draft_id)
+        if _parts(conn, draft, viewer).foreign:
+            raise AccessDenied(f"草稿批次 #{draft_id} 含有您乡镇范围以外的人员，只能由负责其全部乡镇的人员放弃")
+        done = conn.execute(
             store.push_drafts.update()
-            .where(store.push_drafts.c.id == draft_id)
-            .values(status="已放弃", decided_at=str(stamp(now)), decided_by=user)
-        )
+            .where((store.push_drafts.c.id == draft_id) & (store.push_drafts.c.status == DRAFT_PENDING))
+            .values(status=DRAFT_DISCARDED, decided_at=str(stamp(now)), decided_by=user)
+        ).rowcount
+    if not done:
+        raise WorkflowError(f"草稿批次 #{draft_id} 已由他人处理")
+    detail = f"{draft['rows']} 人 → {draft['department']}（{draft['created_at']} 由 {draft['created_by']} 生成）"
+    audit.record(engine, user, DISCARD_ACTION, f"草稿批次 #{draft_id}", detail, int(draft["rows"] or 0), now=now)

@@ -4,6 +4,10 @@ The header of a CSV file or an xlsx sheet is the first of its first five rows th
 source after folding and aliases (`monitor.files.headers`, SPEC §3); rows above it (titles) are skipped and data rows
 keep their physical numbers. A CSV's first rows are read once, record by record, to find it: nothing more of the file
 is read twice.
+
+Every file is read within bounds (`monitor.files.bounds`, issue 24): an xlsx is inspected before calamine opens it, a
+CSV line longer than `max_line_kb` or a row wider than `max_columns` stops the file at once, naming its row. Messages
+and table labels name the user's own file: an uploaded file's original name (`monitor.files.names`).
 """
 
 from __future__ import annotations
@@ -24,15 +28,14 @@ import pyarrow.csv as pacsv
 
 from monitor.base.text import join_columns
 from monitor.config import Settings
+from monitor.files.bounds import check_lines, check_xlsx, line_limit, long_line, too_wide
+from monitor.files.errors import LoadError
 from monitor.files.headers import HEADER_ROWS, Header, find_header, header_lookup
+from monitor.files.names import original_names, shown_name
 from monitor.files.sources import ALL_SOURCES, Source
 
 TABULAR_SUFFIXES = (".csv", ".xlsx")
 BOUNDARY_SUFFIXES = (".geojson", ".json", ".gpkg", ".zip", ".shp")
-
-
-class LoadError(Exception):
-    """A load that cannot be processed (unreadable file, missing required column); one-line message."""
 
 
 @dataclass
@@ -92,6 +95,7 @@ def files_by_source(folder: Path, settings: Settings) -> dict[str, list[Path]]:
     if not folder.is_dir():
         raise LoadError(f"{folder}: 找不到数据文件夹")
     found: dict[str, list[Path]] = {}
+    names = original_names(folder)
     for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "~$"))):
         key = source_of(path, settings)
         if key is None:
@@ -99,7 +103,7 @@ def files_by_source(folder: Path, settings: Settings) -> dict[str, list[Path]]:
         allowed = BOUNDARY_SUFFIXES if key == "boundaries" else TABULAR_SUFFIXES
         if path.suffix.lower() not in allowed:
             raise LoadError(
-                f"{path.name}: 不支持的文件类型 {path.suffix or '(无)'}（可用 {', '.join(allowed)}；"
+                f"{shown_name(path, names)}: 不支持的文件类型 {path.suffix or '(无)'}（可用 {', '.join(allowed)}；"
                 f".xls 请另存为 .xlsx）"
             )
         found.setdefault(key, []).append(path)
@@ -119,7 +123,7 @@ def _decodes(path: Path, encoding: str) -> bool:
         return False
 
 
-def detect_encoding(path: Path) -> str:
+def detect_encoding(path: Path, name: str | None = None) -> str:
     """utf-8-sig for a BOM, utf-8 when the whole file decodes, else gb18030 (a superset of GBK)."""
     with open(path, "rb") as fh:
         if fh.read(3) == codecs.BOM_UTF8:
@@ -127,7 +131,7 @@ def detect_encoding(path: Path) -> str:
     for encoding in ("utf-8", "gb18030"):
         if _decodes(path, encoding):
             return encoding
-    raise LoadError(f"{path.name}: 无法按 UTF-8 或 GB18030/GBK 读取")
+    raise LoadError(f"{name or path.name}: 无法按 UTF-8 或 GB18030/GBK 读取")
 
 
 def _drop_blank_rows(cells: pd.DataFrame, rows: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
@@ -145,51 +149,60 @@ def _drop_blank_rows(cells: pd.DataFrame, rows: np.ndarray) -> tuple[pd.DataFram
     return cells[nonblank].reset_index(drop=True), rows[nonblank]
 
 
-def read_csv(path: Path, source: Source, settings: Settings) -> list[RawTable]:
+def read_csv(path: Path, source: Source, settings: Settings, name: str | None = None) -> list[RawTable]:
     """A CSV file's cells: through Arrow's reader when the file is plain UTF-8 with whole rows, else through pandas'
-    (other encodings, blank or short lines), which both read the same cells."""
-    tables = _read_csv_arrow(path, source, settings)
-    return tables if tables is not None else _read_csv_pandas(path, source, settings)
+    (other encodings, blank or short lines), which both read the same cells. `name` is the file's name in messages
+    and labels (its own by default)."""
+    tables = _read_csv_arrow(path, source, settings, name)
+    return tables if tables is not None else _read_csv_pandas(path, source, settings, name)
 
 
-def _header(path: Path, encoding: str, source: Source, settings: Settings) -> tuple[Header, int]:
+def _header(path: Path, encoding: str, source: Source, settings: Settings, name: str) -> tuple[Header, int]:
     """The CSV file's header row, and how many lines it and the rows above it take (for Arrow's skip_rows, which
-    counts lines, not records). Only the first `HEADER_ROWS` records are read."""
+    counts lines, not records). Only the first `HEADER_ROWS` records are read, each line at most `max_line_kb` KB
+    (in characters: never more bytes) and each record at most `max_columns` cells, else the file stops at once."""
     rows: list[list[str]] = []
     ends: list[int] = []
     lines = 0
+    limit = line_limit(settings)
     with open(path, encoding=encoding, newline="") as fh:
 
         def counted():
             nonlocal lines
-            for line in fh:  # newline="": split at \n, \r and \r\n, as Arrow's reader does
+            while line := fh.readline(limit + 2):  # newline="": split at \n, \r and \r\n, as Arrow's reader does
                 lines += 1
+                if len(line.rstrip("\r\n")) > limit:
+                    raise long_line(name, lines, settings)
                 yield line
 
         try:
             for row in csv.reader(counted()):
                 rows.append(row)
                 ends.append(lines)
+                if len(row) > settings.max_columns:
+                    raise too_wide(name, len(rows), len(row), settings)
                 if len(rows) == HEADER_ROWS:
                     break
         except csv.Error as exc:  # a huge or broken cell: the rows before it are still candidates
             if not rows:
-                raise _format_error(path, exc) from None
+                raise _format_error(name, exc) from None
     header = find_header(rows, source, header_lookup(source, settings))
     if header.missing:
-        raise LoadError(header.message(path.name))
+        raise LoadError(header.message(name))
     return header, ends[header.index] if ends else 0
 
 
-def _raw_table(path: Path, source: Source, cells: pd.DataFrame, header: Header) -> list[RawTable]:
+def _raw_table(name: str, source: Source, cells: pd.DataFrame, header: Header) -> list[RawTable]:
     rows = np.arange(header.first_data_row, len(cells) + header.first_data_row)
     cells, rows = _drop_blank_rows(cells, rows)
-    return [RawTable(source.key, path.name, None, cells, rows, header.positions)]
+    return [RawTable(source.key, name, None, cells, rows, header.positions)]
 
 
-def _read_csv_arrow(path: Path, source: Source, settings: Settings) -> list[RawTable] | None:
+def _read_csv_arrow(path: Path, source: Source, settings: Settings, name: str | None = None) -> list[RawTable] | None:
     """Arrow's multi-threaded reader, several times faster than pandas' on a district's settlements; None when the
-    file is not plain UTF-8 or has a line of another width (pandas pads short lines and reports the others)."""
+    file is not plain UTF-8 or has a line of another width (pandas pads short lines and reports the others), or a
+    record longer than `max_line_kb` (Arrow's block: pandas' path finds and names the long line)."""
+    name = name or path.name
     with open(path, "rb") as fh:
         head = fh.read(1 << 20)
     try:
@@ -198,14 +211,14 @@ def _read_csv_arrow(path: Path, source: Source, settings: Settings) -> list[RawT
         if exc.start < len(head) - 3:  # not just a character cut at the end of the first MiB
             return None
     try:
-        header, header_lines = _header(path, "utf-8-sig", source, settings)
+        header, header_lines = _header(path, "utf-8-sig", source, settings, name)
     except UnicodeDecodeError:  # first rows longer than the MiB looked at
         return None
     names = [str(i) for i in range(len(header.cells))]
     try:
         table = pacsv.read_csv(
             path,
-            read_options=pacsv.ReadOptions(skip_rows=header_lines, column_names=names),
+            read_options=pacsv.ReadOptions(skip_rows=header_lines, column_names=names, block_size=line_limit(settings)),
             parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.large_string() for n in names},
@@ -216,12 +229,14 @@ def _read_csv_arrow(path: Path, source: Source, settings: Settings) -> list[RawT
     except (pa.ArrowInvalid, UnicodeDecodeError):
         return None
     cells = pd.DataFrame({i: pd.Series(table.column(i), dtype="str") for i in range(len(names))})
-    return _raw_table(path, source, cells, header)
+    return _raw_table(name, source, cells, header)
 
 
-def _read_csv_pandas(path: Path, source: Source, settings: Settings) -> list[RawTable]:
-    encoding = detect_encoding(path)
-    header, _ = _header(path, encoding, source, settings)
+def _read_csv_pandas(path: Path, source: Source, settings: Settings, name: str | None = None) -> list[RawTable]:
+    name = name or path.name
+    check_lines(path, name, settings)  # before anything reads a line whole
+    encoding = detect_encoding(path, name)
+    header, _ = _header(path, encoding, source, settings, name)
     width, skip = len(header.cells), header.index + 1
     try:
         with warnings.catch_warnings(record=True) as caught:  # a long first line: pandas drops its extra cells
@@ -231,14 +246,14 @@ def _read_csv_pandas(path: Path, source: Source, settings: Settings) -> list[Raw
     except pd.errors.ParserError:  # a later long line, or a malformed file (which the second reading reports)
         long_lines = True
     except ValueError as exc:
-        raise _format_error(path, exc) from None
+        raise _format_error(name, exc) from None
     if long_lines:
-        cells = _cells_of_long_lines(path, encoding, width, header)
-    return _raw_table(path, source, cells.fillna(""), header)
+        cells = _cells_of_long_lines(path, encoding, width, header, name, settings)
+    return _raw_table(name, source, cells.fillna(""), header)
 
 
-def _format_error(path: Path, exc: Exception) -> LoadError:
-    return LoadError(f"{path.name}: CSV 格式错误（{str(exc).strip().splitlines()[-1]}）")
+def _format_error(name: str, exc: Exception) -> LoadError:
+    return LoadError(f"{name}: CSV 格式错误（{str(exc).strip().splitlines()[-1]}）")
 
 
 def _pandas_cells(path: Path, encoding: str, width: int, skip: int) -> pd.DataFrame:
@@ -258,17 +273,24 @@ def _pandas_cells(path: Path, encoding: str, width: int, skip: int) -> pd.DataFr
     )
 
 
-def _cells_of_long_lines(path: Path, encoding: str, width: int, header: Header) -> pd.DataFrame:
+def _cells_of_long_lines(
+    path: Path, encoding: str, width: int, header: Header, name: str, settings: Settings
+) -> pd.DataFrame:
     """Cells of a file with lines longer than its header. Extra cells that are all empty (trailing separators, common
     in exports) are dropped; a non-empty one stops the file, naming the row: its values have probably moved a column
-    (an unquoted comma), and loading the row would lose or misplace them."""
+    (an unquoted comma), and loading the row would lose or misplace them. A row of more than `max_columns` cells
+    stops the file at once (its lines are already bounded by `check_lines`)."""
     skip = header.index + 1
     try:
+        widest = width
         with open(path, encoding=encoding, newline="") as fh:  # title rows above the header may be wider: not counted
-            widest = max((len(r) for r in itertools.islice(csv.reader(fh), skip, None)), default=width)
-        cells = _pandas_cells(path, encoding, max(widest, width), skip)
+            for number, row in enumerate(itertools.islice(csv.reader(fh), skip, None), start=skip + 1):
+                if len(row) > settings.max_columns:
+                    raise too_wide(name, number, len(row), settings)
+                widest = max(widest, len(row))
+        cells = _pandas_cells(path, encoding, widest, skip)
     except (ValueError, csv.Error) as exc:  # pandas' ParserError is a ValueError
-        raise _format_error(path, exc) from None
+        raise _format_error(name, exc) from None
     extra = cells.iloc[:, width:].fillna("")
     filled = np.zeros(len(cells), dtype=bool)
     for column in extra.columns:
@@ -277,7 +299,7 @@ def _cells_of_long_lines(path: Path, encoding: str, width: int, header: Header) 
         rows = np.flatnonzero(filled) + header.first_data_row
         more = f"，另有 {len(rows) - 1} 行也是如此" if len(rows) > 1 else ""
         raise LoadError(
-            f"{path.name}: 第 {rows[0]} 行的单元格多于表头的 {width} 列，多出的单元格不为空{more}"
+            f"{name}: 第 {rows[0]} 行的单元格多于表头的 {width} 列，多出的单元格不为空{more}"
             "（常见原因：单元格中有未加引号的逗号）；请修正后重新载入"
         )
     return cells.iloc[:, :width]
@@ -299,13 +321,16 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
-def read_xlsx(path: Path, source: Source, settings: Settings) -> list[RawTable]:
+def read_xlsx(path: Path, source: Source, settings: Settings, name: str | None = None) -> list[RawTable]:
+    """An xlsx file's sheets that have a header, once the file is checked within bounds (`bounds.check_xlsx`)."""
     from python_calamine import CalamineWorkbook
 
+    name = name or path.name
+    check_xlsx(path, name, settings)
     try:
         book = CalamineWorkbook.from_path(str(path))
     except Exception as exc:  # calamine raises its own error types for corrupt files
-        raise LoadError(f"{path.name}: 无法读取的 xlsx 工作簿（{type(exc).__name__}）") from None
+        raise LoadError(f"{name}: 无法读取的 xlsx 工作簿（{type(exc).__name__}）") from None
     lookup = header_lookup(source, settings)
     tables: list[RawTable] = []
     first_failure: str | None = None
@@ -315,7 +340,7 @@ def read_xlsx(path: Path, source: Source, settings: Settings) -> list[RawTable]:
             continue
         header = find_header([[_cell_text(v) for v in r] for r in rows[:HEADER_ROWS]], source, lookup)
         if header.missing:
-            first_failure = first_failure or header.message(f"{path.name}:{sheet}")
+            first_failure = first_failure or header.message(f"{name}:{sheet}")
             continue
         width = len(header.cells)
         body = [[_cell_text(v) for v in r[:width]] + [""] * (width - len(r)) for r in rows[header.index + 1 :]]
@@ -326,19 +351,23 @@ def read_xlsx(path: Path, source: Source, settings: Settings) -> list[RawTable]:
         )
         numbers = np.arange(header.first_data_row, len(cells) + header.first_data_row)
         cells, numbers = _drop_blank_rows(cells, numbers)
-        tables.append(RawTable(source.key, path.name, sheet, cells, numbers, header.positions))
+        tables.append(RawTable(source.key, name, sheet, cells, numbers, header.positions))
     if not tables:
-        raise LoadError(first_failure or f"{path.name}: 没有带表头的工作表")
+        raise LoadError(first_failure or f"{name}: 没有带表头的工作表")
     return tables
 
 
 def read_source(paths: list[Path], source_key: str, settings: Settings) -> list[RawTable]:
-    """Every table of a source's files, in file-name then sheet order."""
+    """Every table of a source's files, in file-name then sheet order; an uploaded file is named by its original
+    name (the listing of its folder), in messages and labels."""
     source = ALL_SOURCES[source_key]
     tables: list[RawTable] = []
+    listings: dict[Path, dict[str, str]] = {}
     for path in paths:
+        if path.parent not in listings:
+            listings[path.parent] = original_names(path.parent)
         reader = read_xlsx if path.suffix.lower() == ".xlsx" else read_csv
-        tables.extend(reader(path, source, settings))
+        tables.extend(reader(path, source, settings, shown_name(path, listings[path.parent])))
     return tables
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 
 from monitor.base.text import is_in
 from monitor.config import Settings
+from monitor.files.names import shown_name
 from monitor.files.read import RawTable, read_boundaries
 from monitor.rules import boundaries as boundary_rules
 from monitor.rules.validate import Validated
@@ -145,9 +146,8 @@ def store_run_files(
         validated = results.get(key)
         for path in paths:
             digest = digests[path].result()
-            labels = [lb for lb in (validated.counts if validated else {}) if lb.split(":")[0] == path.name] or [
-                path.name
-            ]
+            name = shown_name(path)  # an upload's tables are labelled with the user's own file name
+            labels = [lb for lb in (validated.counts if validated else {}) if lb.split(":")[0] == name] or [name]
             for label in labels:
                 read, loaded, rejected = validated.counts.get(label, (0, 0, 0)) if validated else (0, 0, 0)
                 rows.append(

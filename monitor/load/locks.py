@@ -1,7 +1,12 @@
-"""The single-load lock shared by the scheduler, the command line and the data page (a row in `locks`)."""
+"""The single-load lock shared by the scheduler, the command line and the data page (a row in `locks`).
+
+Whoever takes it first finishes what a killed load left: its run, still 'running', is marked interrupted, and its
+staging files and temporary columnar copies (personal data) are removed. A run's row is committed when the run
+starts, and every run holds the lock, so a 'running' row found by the lock's holder belongs to a dead process."""
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
@@ -11,9 +16,11 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from monitor.storage import store
+from monitor.storage import store, table_copies
+from monitor.storage.database import interrupt_runs
 
 LOAD = "load"
+log = logging.getLogger(__name__)
 
 
 class LockBusy(RuntimeError):
@@ -69,6 +76,8 @@ def holding(
             )
         time.sleep(poll_seconds)
     try:
+        if name == LOAD:
+            _finish_killed_load(engine, holder)
         yield
     finally:
         with engine.begin() as conn:
@@ -79,3 +88,22 @@ def holding(
                     & (store.locks.c.host == socket.gethostname())
                 )
             )
+
+
+def _finish_killed_load(engine: Engine, holder: str) -> None:
+    """Under the load lock: remove a killed load's leftover files, then mark its run interrupted."""
+    store.clear_staging_leftovers(engine)
+    table_copies.clear_leftovers(engine)
+    found = interrupt_runs(engine, f"「{holder}」")
+    if found:
+        log.warning("runs %s were interrupted; their leftover files are removed", found)
+
+
+def finish_killed_loads(engine: Engine, by: str) -> bool:
+    """At a start (the scheduler's): take the load lock for a moment to finish what a killed load left. False when
+    a load holds the lock (it will do the same when the next load takes it)."""
+    try:
+        with holding(engine, by):
+            return True
+    except LockBusy:
+        return False

@@ -38,6 +38,7 @@ from monitor.rules.identities import change_list
 from monitor.rules.validate import Context, Validated, validate_source
 from monitor.security import audit
 from monitor.storage import queries, store, table_copies
+from monitor.storage.database import begin_run, end_run
 from monitor.storage.queries import QueryError
 
 log = logging.getLogger(__name__)  # run ids and error kinds, never persons
@@ -52,12 +53,14 @@ assert sorted(VALIDATION_ORDER) == sorted(TABULAR_SOURCES)
 class RunError(Exception):
     """A run that could not be processed; nothing stored changed. The message is one line; run_id is the failed
     run's row in the run history (None when it could not be recorded); held names the snapshots the run held back
-    because they shrank (SPEC §3), which a rerun may accept."""
+    because they shrank (SPEC §3), which a rerun may accept; folder is where the run's files were set aside (by
+    operations, None when they stayed where they were)."""
 
     def __init__(self, message: str, run_id: int | None = None, held: tuple[str, ...] = ()):
         super().__init__(message)
         self.run_id = run_id
         self.held = held
+        self.folder: Path | None = None
 
 
 def _unexpected(exc: Exception) -> str:
@@ -120,23 +123,28 @@ def run_load(
     """Process one load folder (None: recompute the year from stored data); on any failure record the failed run,
     change no data and raise RunError. accept_shrink names the snapshots applied even when they shrink past
     max_shrink (SPEC §3). Every load is audited here, whoever starts it (user; the trigger when no person does):
-    the run, its sources, how many files, any accepted shrink, and the outcome."""
+    the run, its sources, how many files, any accepted shrink, and the outcome. The run's row is committed first,
+    as 'running' (who started it, where): a process killed before the end leaves it for the next holder of the
+    load lock, which the caller holds (operations.locked_run), to mark interrupted."""
     started = store.now()
     year = year or settings.year
     root = None
     who = user or trigger
     run_date = run_date or date.today()
+    run_id: int | None = None
     try:
+        run_id = begin_run(engine, started, year, str(inbox or ""), trigger, who)
         unknown = sorted(set(accept_shrink) - set(SHRINK_CHECKED))
         if unknown:
             raise RunError(f"--accept-shrink: 只能是 {'、'.join(SHRINK_CHECKED)}，收到 {'、'.join(unknown)}")
         root = queries.root(engine, settings, region)
         as_of = settings.resolve_as_of(year, as_of)
-        result = _run(inbox, settings, engine, year, as_of, root, run_date, started, trigger, progress, accept_shrink)
+        result = _run(inbox, settings, engine, run_id, year, as_of, root, run_date, progress, accept_shrink)
     except Exception as exc:  # KeyboardInterrupt and SystemExit stop the process as they are
         expected = isinstance(exc, (LoadError, ConfigError, RunError, QueryError))
         message = (str(exc).splitlines() or [type(exc).__name__])[0] if expected else _unexpected(exc)
-        run_id = _record_failure(engine, started, year, as_of, root, str(inbox or ""), message, trigger)
+        failed = (started, year, as_of.isoformat() if isinstance(as_of, date) else None, root, str(inbox or ""))
+        run_id = _record_failure(engine, run_id, *failed, message, trigger)
         if not expected:  # the frames only, and only when asked for: the exception's text may quote a person's data
             log.error("run %s: %s", run_id, message)
             log.debug("run %s failed in:\n%s", run_id, "".join(traceback.format_tb(exc.__traceback__)))
@@ -154,23 +162,26 @@ def run_load(
 
 def _record_failure(
     engine: Engine,
+    run_id: int | None,
     started: str,
     year: int,
-    as_of: date | None,
+    as_of: str | None,
     root: str | None,
     inbox: str,
     message: str,
     trigger: str,
 ) -> int | None:
-    """The failed run's row in the run history; None when the database cannot take it (the caller still gets the
-    reason)."""
+    """The failed run's row in the run history: its own row turned 'failed', or a new one when the run could not
+    write it at its start; None when the database cannot take it (the caller still gets the reason; a row left
+    'running' is marked interrupted by the next load)."""
     try:
-        return store.record_failed_run(
-            engine, started, year, as_of.isoformat() if isinstance(as_of, date) else None, root, inbox, message, trigger
-        )
-    except sa.exc.SQLAlchemyError as exc:
+        if run_id is not None:
+            end_run(engine, run_id, "failed", message, as_of, root)
+            return run_id
+        return store.record_failed_run(engine, started, year, as_of, root, inbox, message, trigger)
+    except (sa.exc.SQLAlchemyError, OSError) as exc:  # OSError: the audit key file (security.audit_key_file)
         log.error("failed run not recorded: %s", type(exc).__name__)
-        return None
+        return run_id
 
 
 def _audit_load(engine: Engine, who: str, run_id: int | None, detail: str, files: int | None, outcome: str) -> None:
@@ -186,20 +197,17 @@ def _run(
     inbox: Path | None,
     settings: Settings,
     engine: Engine,
+    run_id: int,
     year: int,
     as_of: date,
     root: str,
     run_date: date,
-    started: str,
-    trigger: str,
     progress: Progress,
     accept_shrink: frozenset[str],
 ) -> RunResult:
     types = settings.identity_types_for(year)
     check_rules(settings, year)  # a missing income or an unknown identity type stops the run before any read
     files = files_by_source(inbox, settings) if inbox else {}
-    table_copies.clear_leftovers(engine)
-    store.clear_staging_leftovers(engine)
     progress("读取已存数据")
     stored, uncopied = _stored(engine)
     # A second thread prepares each input for the database (file digests, staging files, columnar copies) while this
@@ -226,19 +234,6 @@ def _run(
             pending: list[table_copies.Pending] = []
             try:
                 with store.load_transaction(engine) as conn:
-                    key = conn.execute(
-                        store.runs.insert().values(
-                            started_at=started,
-                            status="running",
-                            year=year,
-                            as_of=as_of.isoformat(),
-                            root=root,
-                            inbox=str(inbox or ""),
-                            trigger=trigger,
-                        )
-                    ).inserted_primary_key
-                    assert key is not None  # an INSERT of one row always has its key
-                    run_id = int(key[0])
                     store.set_meta(conn, "root", root)
                     prepared["settlement copies"] = preparer.submit(
                         settlement_copies, engine, prepared["settlements"], run_id, stored, uncopied
@@ -258,11 +253,7 @@ def _run(
                     progress("写入结果")
                     store_run_files(conn, run_id, files, results, digests)
                     pending += _store_results(conn, run_id, year, computed, findings, changes)
-                    conn.execute(
-                        store.runs.update()
-                        .where(store.runs.c.id == run_id)
-                        .values(status="ok", finished_at=store.now(), message="")
-                    )
+                    end_run(conn, run_id, "ok", "", as_of.isoformat(), root)
             except BaseException:
                 table_copies.discard(pending)
                 raise

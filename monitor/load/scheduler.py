@@ -1,25 +1,29 @@
 """The scheduler service (APScheduler): nightly inbox load, the inbox watch, the monthly draft push batch, the
-nightly audit archive and chain verification.
+nightly audit archive and chain verification, and the hourly audit checkpoint (written outside the database).
 
 Jobs live in the database (table `scheduler_jobs`), so a restart keeps them and their next run times; a job
 missed while the service was down runs on start when it is late by at most `misfire_grace_seconds`.
-Job functions take only plain values (config path, database URL) so the job store can keep them.
+Job functions take only plain values (config path, database URL) so the job store can keep them. Each runs with
+its config's audit key, checkpoint file and syslog target (audit.configured).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.engine import Engine
 
 from monitor.cases import push
-from monitor.config import audit_archive_path, data_path, load_settings
+from monitor.config import Settings, audit_archive_path, data_path, load_settings
 from monitor.load.locks import LockBusy
-from monitor.load.operations import DataDirs, archive_audit, load_inbox
+from monitor.load.operations import DataDirs, archive_audit, load_inbox, remove_expired_uploads
 from monitor.load.pipeline import RunError
 from monitor.security import audit
 from monitor.storage import queries
@@ -37,9 +41,16 @@ class JobSpec:
     trigger: object
 
 
-def _context(config: str | None, url: str):
+@contextmanager
+def _context(config: str | None, url: str) -> Iterator[tuple[Settings, Engine]]:
+    """A job's settings and engine, with the config's audit trail in force; the engine is disposed after."""
     settings = load_settings(config or None)
-    return settings, connect(url)
+    engine = connect(url)
+    try:
+        with audit.configured(settings):
+            yield settings, engine
+    finally:
+        engine.dispose()
 
 
 def nightly_load(config: str | None, url: str) -> None:
@@ -53,48 +64,52 @@ def watch_inbox(config: str | None, url: str) -> None:
 
 
 def _load(config: str | None, url: str, trigger: str, wait: bool) -> None:
-    settings, engine = _context(config, url)
-    dirs = DataDirs.under(data_path(settings))
-    try:
-        result = load_inbox(
-            settings,
-            engine,
-            dirs,
-            trigger,
-            settings.settle_seconds,
-            wait_seconds=settings.lock_wait_seconds if wait else 0,
-            user="定时任务",
-        )
-        if result is not None:
-            log.info("%s: run #%s loaded", trigger, result.run_id)
-    except LockBusy as exc:
-        log.info("%s: %s", trigger, exc)
-    except RunError as exc:  # recorded in the run history; the files are in failed/<run id>/
-        log.warning("%s: run #%s failed: %s", trigger, exc.run_id, exc)
-    finally:
-        engine.dispose()
+    with _context(config, url) as (settings, engine):
+        dirs = DataDirs.under(data_path(settings))
+        try:
+            result = load_inbox(
+                settings,
+                engine,
+                dirs,
+                trigger,
+                settings.settle_seconds,
+                wait_seconds=settings.lock_wait_seconds if wait else 0,
+                user="定时任务",
+            )
+            if result is not None:
+                log.info("%s: run #%s loaded", trigger, result.run_id)
+        except LockBusy as exc:
+            log.info("%s: %s", trigger, exc)
+        except RunError as exc:  # recorded in the run history; the files are in failed/<run id>/
+            log.warning("%s: run #%s failed: %s", trigger, exc.run_id, exc)
+        if wait:  # the nightly job: uploads past their retention go (issue 24)
+            removed = remove_expired_uploads(settings, engine=engine)
+            if removed:
+                log.info("%s: %s expired upload folders removed", trigger, len(removed))
 
 
 def monthly_draft(config: str | None, url: str) -> None:
     """Prepare the month's draft push batch of the alerts still 待推送 (a person approves it on the 预警 page)."""
-    settings, engine = _context(config, url)
-    try:
+    with _context(config, url) as (settings, engine):
         year = queries.default_year(engine, settings.year)
         draft = push.prepare_draft(engine, year, settings.draft_department)
         log.info("monthly draft: %s", f"#{draft}" if draft else "nothing to push")
-    finally:
-        engine.dispose()
 
 
 def audit_maintenance(config: str | None, url: str) -> None:
     """Archive audit entries past the retention time, then verify the chain (the result shows on 安全管理)."""
-    settings, engine = _context(config, url)
-    try:
+    with _context(config, url) as (settings, engine):
         archive_audit(settings, engine, by="定时任务")
         result = audit.verify_and_record(engine, by="定时任务", archives=audit_archive_path(settings))
         (log.info if result.ok else log.error)("audit chain: %s", result.message)
-    finally:
-        engine.dispose()
+
+
+def audit_checkpoint(config: str | None, url: str) -> None:
+    """The audit chain's count and head, appended to the checkpoint file outside the database (and sent to syslog
+    when configured): entries cut from the database after it no longer verify."""
+    with _context(config, url) as (_settings, engine):
+        line = audit.checkpoint(engine, "每小时")
+        log.info("audit checkpoint: %s", f"entry {line['last_id']}" if line else "empty chain")
 
 
 def job_specs(settings) -> list[JobSpec]:
@@ -113,6 +128,7 @@ def job_specs(settings) -> list[JobSpec]:
             audit_maintenance,
             CronTrigger.from_crontab(settings.audit_cron, timezone=tz),
         ),
+        JobSpec("audit_checkpoint", "审计检查点", audit_checkpoint, IntervalTrigger(hours=1, timezone=tz)),
     ]
 
 

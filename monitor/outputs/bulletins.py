@@ -7,6 +7,7 @@ import io
 
 import pandas as pd
 
+from monitor.outputs import paper
 from monitor.outputs.neutralise import neutralise_text
 
 HEADERS = {
@@ -49,8 +50,7 @@ def xlsx(rows: pd.DataFrame, title: str, subtitle: str) -> bytes:
                     sheet.write_string(line, col, neutralise_text(value), style)
                 else:
                     sheet.write_number(line, col, float(value), style)
-        sheet.set_paper(9)  # A4
-        sheet.fit_to_pages(1, 0)
+        paper.a4(sheet, 3, landscape=False)
     return buffer.getvalue()
 
 

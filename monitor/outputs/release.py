@@ -48,8 +48,9 @@ def record(engine: Engine, user: str, export: Export) -> None:
 
 
 def write(engine: Engine, user: str, export: Export, out: Path) -> int:
-    """Write the file and record it; returns its rows."""
+    """Record the export, then write the file; returns its rows. In this order a database that cannot take the
+    audit entry (read-only, full) stops the export instead of letting personal data out unaudited."""
+    record(engine, user, export)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(export.data)
-    record(engine, user, export)
     return export.rows

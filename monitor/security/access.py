@@ -39,6 +39,7 @@ PAGES = (
     Page("6_admin.py", "用户管理", ":material/group:", "users", (ADMIN,)),
     Page("8_security.py", "安全管理", ":material/admin_panel_settings:", "security-admin", (SECURITY,)),
     Page("9_audit.py", "审计日志", ":material/policy:", "audit-log", (AUDITOR,)),
+    Page("10_help.py", "帮助", ":material/help:", "user-guide", ROLES),  # each role reads its own chapter of the manual
 )
 ROLES_BY_PAGE = {page.file: page.roles for page in PAGES}
 # Actions that hand out personal data or change it.

@@ -1,10 +1,12 @@
 """Users, passwords (argon2, rules, history), sign-in with lock-out and the second factor, the first and the demo
-accounts. The lock-out itself is in lockout; its names are also importable from here, where callers look for them."""
+accounts. The lock-out itself is in lockout; its names are also importable from here, where callers look for them.
+Account changes made in the app pass the acting viewer (`actor`), checked against 三员分立 (duties); the command
+line passes none."""
 
 from __future__ import annotations
 
 import dataclasses
-import re
+import functools
 import secrets
 from datetime import datetime, timedelta
 
@@ -15,12 +17,13 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.engine import Engine
 
 from monitor.config import Settings
-from monitor.security import audit, second_factor, sessions
+from monitor.security import audit, duties, lockout, second_factor, sessions
 from monitor.security.access import ADMIN, ASSISTANCE, AUDITOR, ENROLLMENT, LEADER, ROLES, SECURITY, UNASSIGNED, Viewer
 from monitor.security.lockout import locked_accounts as locked_accounts
 from monitor.security.lockout import locked_until as locked_until
 from monitor.security.lockout import record_failure
-from monitor.security.lockout import unlock as unlock
+from monitor.security.passwords import password_problems as password_problems
+from monitor.security.passwords import random_password as _random_password
 from monitor.storage import store
 
 HASHER = PasswordHasher()
@@ -45,33 +48,24 @@ def _now(now: datetime | None) -> datetime:
     return now or datetime.now()
 
 
+def _check_duty(
+    engine: Engine, actor: Viewer | None, username: str, change: str, now: datetime | None, new_role: str | None = None
+) -> None:
+    """三员分立 for a change made in the app (actor given): refused and audited when the actor may not make it."""
+    if actor is None:
+        return
+    reason = duties.refusal(actor, username, duties.role_of(engine, username), change, new_role)
+    if reason:
+        audit.record(engine, actor.username, "用户变更", username, f"{change}：{reason}", result="拒绝", now=now)
+        raise AuthError(reason)
+
+
 def _towns_text(towns: frozenset[str] | None) -> str:
     return "" if towns is None else ",".join(sorted(towns))
 
 
 def _towns(text: str | None) -> frozenset[str] | None:
     return frozenset(t for t in (text or "").split(",") if t) or None
-
-
-def password_problems(password: str, username: str, settings: Settings) -> list[str]:
-    """What is wrong with a new password (empty when it is acceptable)."""
-    problems = []
-    if len(password) < settings.password_min_length:
-        problems.append(f"至少 {settings.password_min_length} 位")
-    classes = sum(bool(re.search(pattern, password)) for pattern in (r"[A-Z]", r"[a-z]", r"\d", r"[^A-Za-z\d]"))
-    if classes < 3:
-        problems.append("须包含大写字母、小写字母、数字、其他字符中的至少三类")
-    if username and username.lower() in password.lower():
-        problems.append("不能包含用户名")
-    return problems
-
-
-def _random_password(settings: Settings, username: str) -> str:
-    """A random password that passes the rule for this user (random letters can spell a short user name)."""
-    while True:
-        candidate = secrets.token_urlsafe(12) + secrets.choice("!#%*+=?@")
-        if not password_problems(candidate, username, settings):
-            return candidate
 
 
 def add_user(
@@ -85,10 +79,12 @@ def add_user(
     now: datetime | None = None,
     settings: Settings | None = None,
     must_change: bool = True,
+    actor: Viewer | None = None,
 ) -> str:
     """Create a user; returns the password (a random one when none is given, to be handed over once, and changed by
     the user at the first sign-in)."""
     settings = settings or Settings()
+    _check_duty(engine, actor, username, duties.ADD, now, new_role=role)
     if role not in ROLES and role != UNASSIGNED:
         raise AuthError(f"角色 {role} 无效（可选：{'、'.join(ROLES)}）")
     if not username.strip():
@@ -126,7 +122,13 @@ def add_user(
 
 
 def set_role(
-    engine: Engine, username: str, role: str, towns: frozenset[str] | None, by: str, now: datetime | None = None
+    engine: Engine,
+    username: str,
+    role: str,
+    towns: frozenset[str] | None,
+    by: str,
+    now: datetime | None = None,
+    actor: Viewer | None = None,
 ) -> None:
     """One role per account (so no account holds two administrator duties); nobody changes their own. The account's
     sessions end, so the new role applies from its next sign-in."""
@@ -134,6 +136,7 @@ def set_role(
         raise AuthError(f"角色 {role} 无效（可选：{'、'.join(ROLES)}）")
     if username == by:
         raise AuthError("不能修改自己的角色")
+    _check_duty(engine, actor, username, duties.SET_ROLE, now)
     with engine.begin() as conn:
         done = conn.execute(
             store.users.update().where(store.users.c.username == username).values(role=role, towns=_towns_text(towns))
@@ -152,10 +155,12 @@ def reset_password(
     now: datetime | None = None,
     settings: Settings | None = None,
     must_change: bool = True,
+    actor: Viewer | None = None,
 ) -> str:
     """A new password set by an administrator (random unless given); the user changes it at the next sign-in.
     Also unlocks the user name."""
     settings = settings or Settings()
+    _check_duty(engine, actor, username, duties.RESET_PASSWORD, now)
     password = password or _random_password(settings, username)
     with engine.begin() as conn:
         done = conn.execute(
@@ -174,7 +179,10 @@ def reset_password(
     return password
 
 
-def set_active(engine: Engine, username: str, active: bool, by: str, now: datetime | None = None) -> None:
+def set_active(
+    engine: Engine, username: str, active: bool, by: str, now: datetime | None = None, actor: Viewer | None = None
+) -> None:
+    _check_duty(engine, actor, username, duties.SET_ACTIVE, now)
     with engine.begin() as conn:
         done = conn.execute(
             store.users.update().where(store.users.c.username == username).values(active=active)
@@ -194,11 +202,28 @@ def users(engine: Engine) -> pd.DataFrame:
     return frame.drop(columns=["password_hash", "totp_secret", "totp_last_step"])
 
 
-def _refuse_if_locked(engine: Engine, username: str, settings: Settings, at: datetime) -> None:
-    until = locked_until(engine, username, settings, at)
+def _refuse(engine: Engine, username: str, until: datetime | None, at: datetime) -> None:
     if until is not None:
         audit.record(engine, username, "登录失败", username, "账户锁定中", result="拒绝", now=at)
         raise AuthError(f"登录失败次数过多，已锁定至 {until:%H:%M}；可请安全管理员解除")
+
+
+def _refuse_if_locked(engine: Engine, username: str, settings: Settings, at: datetime) -> None:
+    _refuse(engine, username, locked_until(engine, username, settings, at), at)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash of a random password, made once per process with the hasher's parameters: a sign-in checks it when
+    the name is unknown or locked, so every sign-in costs one verification and its time tells no name."""
+    return HASHER.hash(secrets.token_urlsafe(16))
+
+
+def _password_matches(stored: str | None, password: str) -> bool:
+    try:
+        return HASHER.verify(stored or _dummy_hash(), password)
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 def sign_in(
@@ -210,16 +235,14 @@ def sign_in(
     set by someone else, or older than password_max_age_days, must be changed first (Viewer.must_change)."""
     settings = settings or Settings()
     at = _now(now)
-    _refuse_if_locked(engine, username, settings, at)
+    _dummy_hash()  # made once per process, outside the timed part below
+    until = locked_until(engine, username, settings, at)
     with engine.connect() as conn:
         row = conn.execute(sa.select(store.users).where(store.users.c.username == username)).mappings().first()
-    ok = False
-    if row is not None and row["active"]:
-        try:
-            ok = HASHER.verify(row["password_hash"], password)
-        except (VerificationError, InvalidHashError):
-            ok = False
-    if row is None or not ok:
+    # exactly one verification for a known, unknown, locked or disabled name
+    ok = _password_matches(row["password_hash"] if row is not None and until is None else None, password)
+    _refuse(engine, username, until, at)
+    if row is None or not row["active"] or not ok:
         record_failure(engine, username, at, "")
         raise AuthError("用户名或密码错误")
     changed = datetime.fromisoformat(row["password_changed_at"]) if row["password_changed_at"] else at
@@ -266,7 +289,15 @@ def confirm_enrolment(
     return _signed_in(engine, viewer, at, "动态口令（首次绑定）"), codes
 
 
-def reset_second_factor(engine: Engine, username: str, by: str, now: datetime | None = None) -> None:
+def unlock(engine: Engine, username: str, by: str, now: datetime | None = None, actor: Viewer | None = None) -> None:
+    _check_duty(engine, actor, username, duties.UNLOCK, now)
+    lockout.unlock(engine, username, by, now)
+
+
+def reset_second_factor(
+    engine: Engine, username: str, by: str, now: datetime | None = None, actor: Viewer | None = None
+) -> None:
+    _check_duty(engine, actor, username, duties.RESET_SECOND_FACTOR, now)
     second_factor.reset(engine, username)
     sessions.end_for(engine, username, "动态口令已重置，请重新登录并绑定", now=now)
     audit.record(engine, by, "用户变更", username, "重置动态口令", now=now)

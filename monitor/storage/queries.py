@@ -49,17 +49,20 @@ def latest_run(engine: Engine, status: str | None = "ok") -> dict | None:
     return dict(row) if row else None
 
 
-def data_version(engine: Engine) -> tuple[int, int, int]:
-    """Changes whenever stored data does: the latest run, and the counts of workflow events and outcomes
-    (append-only tables), so cached page results follow pushes and feedback made anywhere."""
+def data_version(engine: Engine) -> tuple[int, int, int, int]:
+    """Changes whenever stored data does: the latest run and how many runs have ended (a run's row is written when
+    it starts and changes once, when it ends), and the counts of workflow events and outcomes (append-only tables),
+    so cached page results follow loads, pushes and feedback made anywhere."""
+    ended = sa.select(sa.func.count()).select_from(store.runs).where(store.runs.c.status != "running")
     query = sa.select(
         sa.select(sa.func.max(store.runs.c.id)).scalar_subquery(),
+        ended.scalar_subquery(),
         sa.select(sa.func.count()).select_from(store.alert_events).scalar_subquery(),
         sa.select(sa.func.count()).select_from(store.outreach_outcomes).scalar_subquery(),
     )
     with engine.connect() as conn:  # one round trip: every cached page call asks for it
-        run, events, outcomes = conn.execute(query).one()
-    return int(run or 0), int(events or 0), int(outcomes or 0)
+        run, ends, events, outcomes = conn.execute(query).one()
+    return int(run or 0), int(ends or 0), int(events or 0), int(outcomes or 0)
 
 
 def as_of(engine: Engine, year: int) -> str:
@@ -107,9 +110,32 @@ def watch(engine: Engine, year: int) -> pd.DataFrame:
         return store.read_table(conn, store.watch, store.watch.c.year == year, [store.watch.c.seq])
 
 
-def rejects(engine: Engine) -> pd.DataFrame:
+def _reasons(reasons: tuple[str, ...]) -> sa.ColumnElement[bool] | None:
+    return store.rejects.c.reason.in_(reasons) if reasons else None
+
+
+def rejects(engine: Engine, reasons: tuple[str, ...] = (), limit: int | None = None, offset: int = 0) -> pd.DataFrame:
+    """The rejected rows of every run in run and row order: only those of the given reasons (all when none), and
+    only `limit` of them from `offset` when a page is asked for (the data page; a big upload rejects millions)."""
+    order = [store.rejects.c.run_id, store.rejects.c.seq]
+    if limit is None:
+        with engine.connect() as conn:
+            return store.read_table(conn, store.rejects, _reasons(reasons), order)
+    query = sa.select(store.rejects).order_by(*order).limit(limit).offset(offset)
+    where = _reasons(reasons)
     with engine.connect() as conn:
-        return store.read_table(conn, store.rejects, None, [store.rejects.c.run_id, store.rejects.c.seq])
+        return store.read_select(conn, query if where is None else query.where(where))
+
+
+def reject_counts(engine: Engine) -> pd.DataFrame:
+    """How many rows each reason rejected per source (columns reason, source, rows), counted by the database."""
+    column = store.rejects.c
+    query = sa.select(column.reason, column.source, sa.func.count().label("rows")).group_by(
+        column.reason, column.source
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query.order_by(column.reason, column.source)).all()
+    return pd.DataFrame(rows, columns=["reason", "source", "rows"]).astype({"rows": "int64"})
 
 
 def runs(engine: Engine) -> pd.DataFrame:

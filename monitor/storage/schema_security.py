@@ -78,7 +78,8 @@ audit_log = sa.Table(
     sa.Column("prev_hash", S(64)),
     sa.Column("hash", S(64)),
 )
-# One row (id 1): the chain's head (last id and hash) and where it starts after archiving.
+# One row (id 1): the chain's head (last id and hash), where it starts after archiving, and the first entry hashed
+# with the secret key (HMAC; entries before it keep their plain SHA-256; NULL until the first keyed entry).
 audit_chain = sa.Table(
     "audit_chain",
     metadata,
@@ -87,6 +88,7 @@ audit_chain = sa.Table(
     sa.Column("last_hash", S(64)),
     sa.Column("archived_through_id", sa.Integer),
     sa.Column("archived_hash", S(64)),
+    sa.Column("keyed_from_id", sa.Integer),
 )
 audit_verifications = sa.Table(
     "audit_verifications",

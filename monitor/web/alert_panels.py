@@ -16,13 +16,19 @@ from monitor.outputs import release
 from monitor.rules import loop
 from monitor.rules.loop import HELP_RESULTS
 from monitor.security import audit
-from monitor.security.access import Viewer
-from monitor.web import charts
+from monitor.security.access import AccessDenied, Viewer
+from monitor.web import charts, tables
 from monitor.web.markup import plain
 from monitor.web.ui import audited_download, cached, engine, operator
 from monitor.web.views import alerts, household, loop_figures
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def notice() -> None:
+    """The outcome of the last step (a closing, a measure), kept across the rerun that shows its effect."""
+    if text := st.session_state.pop("alert_notice", None):
+        st.success(plain(text))
 
 
 def person_detail(picked: pd.DataFrame, y: int, cfg: Settings, viewer: Viewer) -> None:
@@ -40,7 +46,8 @@ def person_detail(picked: pd.DataFrame, y: int, cfg: Settings, viewer: Viewer) -
     st.markdown(
         f"**{plain(who['姓名'])}**　{plain(who['身份证号'])}　{plain(alert['town'])} {plain(alert['village'])}　"
         f"{plain(alert['identity_type'] or '无困难身份')}　"
-        f"{alert['alert_type']} · {alert['level']}色 · 触发规则 {plain(alert['rules'])} · 状态 {alert['state']}{flag}"
+        f"{plain(alert['alert_type'])} · {plain(alert['level'])}色 · 触发规则 {plain(alert['rules'])} · "
+        f"状态 {plain(alert['state'])}{flag}"
     )
     info = st.columns(4)
     info[0].metric("医疗总费用", f"{alert['total_yuan']:,.2f} 元")
@@ -53,7 +60,7 @@ def person_detail(picked: pd.DataFrame, y: int, cfg: Settings, viewer: Viewer) -
         st.altair_chart(charts.cost_by_fund(alerts.funds(alert)), width="stretch")
     points = cached(alerts.person_settlements, y, alert["id_number"], cfg, viewer)
     with right:
-        st.caption(f"累计{cfg.cost_measure}与预警阈值（竖线为触发日期 {alert['trigger_date']}）")
+        st.caption(plain(f"累计{cfg.cost_measure}与预警阈值（竖线为触发日期 {alert['trigger_date']}）"))
         st.altair_chart(
             charts.cumulative_cost(points, float(alert["threshold_yuan"]), alert["trigger_date"] or None),
             width="stretch",
@@ -61,18 +68,18 @@ def person_detail(picked: pd.DataFrame, y: int, cfg: Settings, viewer: Viewer) -
     _help(alert, y, cfg, viewer)
     _household(alert, y, cfg, viewer, unmasked)
     st.caption("处置记录")
-    st.dataframe(
+    tables.show(
         alerts.history_display(cached(alert_case.history, y, alert["id_number"])), hide_index=True, width="stretch"
     )
     with st.expander(f"全年结算 {len(points)} 笔"):
-        st.dataframe(alerts.settlements_display(points), hide_index=True, width="stretch")
+        tables.show(alerts.settlements_display(points), hide_index=True, width="stretch")
 
 
 def _help(alert: pd.Series, y: int, cfg: Settings, viewer: Viewer) -> None:
     taken = cached(assistance.measures, y, alert["id_number"])
     st.caption(f"帮扶措施（{len(taken)} 项）")
     if not taken.empty:
-        st.dataframe(loop_figures.measures_display(taken), hide_index=True, width="stretch")
+        tables.show(loop_figures.measures_display(taken), hide_index=True, width="stretch")
     if alert["state"] != AlertState.VERIFIED or alert["result"] not in HELP_RESULTS:
         return
     with st.form("measure_form", clear_on_submit=True):
@@ -88,10 +95,10 @@ def _help(alert: pd.Series, y: int, cfg: Settings, viewer: Viewer) -> None:
                 assistance.record_measure(
                     engine(), y, alert["id_number"], kind, taken_on, cents, operator(), cfg, viewer=viewer
                 )
-                st.success(f"已登记：{kind}（{taken_on}）")
+                st.session_state["alert_notice"] = f"已登记：{kind}（{taken_on}）"  # shown after the rerun
                 st.rerun()
-            except WorkflowError as exc:
-                st.error(str(exc))
+            except (WorkflowError, AccessDenied) as exc:
+                st.error(plain(exc))
 
 
 def _household(alert: pd.Series, y: int, cfg: Settings, viewer: Viewer, unmasked: bool) -> None:
@@ -101,7 +108,7 @@ def _household(alert: pd.Series, y: int, cfg: Settings, viewer: Viewer, unmasked
     totals = household.summary(members)
     share = "" if totals.share_hundredths is None else f"，占家庭年收入 {totals.share_hundredths / 100:.2f}%"
     st.caption(f"家庭成员（户籍户 {len(members)} 人；家庭个人负担合计 {totals.oop_cents / 100:,.2f} 元{share}）")
-    st.dataframe(household.display(members, masked=not unmasked), hide_index=True, width="stretch")
+    tables.show(household.display(members, masked=not unmasked), hide_index=True, width="stretch")
     st.caption("、".join(f"{k} {v}" for k, v in totals.labelled().items() if v != ""))
 
 
@@ -116,10 +123,10 @@ def close_form(picked: pd.DataFrame, y: int, viewer: Viewer) -> None:
         if st.form_submit_button("办结"):
             try:
                 done = feedback.close(engine(), y, verified["id_number"].tolist(), remark, operator(), viewer=viewer)
-                st.success(f"已办结 {done} 人")
+                st.session_state["alert_notice"] = f"已办结 {done} 人"  # shown after the rerun
                 st.rerun()
-            except WorkflowError as exc:
-                st.error(str(exc))
+            except (WorkflowError, AccessDenied) as exc:
+                st.error(plain(exc))
 
 
 def loop_statistics(y: int, cfg: Settings, names: pd.Series, viewer: Viewer) -> None:
@@ -130,10 +137,10 @@ def loop_statistics(y: int, cfg: Settings, names: pd.Series, viewer: Viewer) -> 
         return
     by_month = loop_figures.display(loop.figures(lines, ["cohort", "department"]), names)
     st.caption("闭环情况（按推送月份、接收部门）：闭环率 = 各环节均按期完成并办结的人数 ÷ 推送人数")
-    st.dataframe(by_month, hide_index=True, width="stretch")
+    tables.show(by_month, hide_index=True, width="stretch")
     with st.expander("按乡镇"):
         by_town = loop_figures.display(loop.figures(lines, ["cohort", "department", "town_code"]), names)
-        st.dataframe(by_town, hide_index=True, width="stretch")
+        tables.show(by_town, hide_index=True, width="stretch")
     st.caption(
         f"期限：推送后 {cfg.verify_days} 天内核实；纳入监测、已落实救助的核实后 {cfg.help_days} 天内落实首项帮扶。"
     )
@@ -143,7 +150,7 @@ def loop_statistics(y: int, cfg: Settings, names: pd.Series, viewer: Viewer) -> 
             continue
         data, rows = assistance.supervision_file(engine(), y, cfg, department, names)
         audited_download(
-            f"下载督办清单（{department}，逾期 {overdue} 人，xlsx）",
+            f"下载督办清单（{plain(department)}，逾期 {overdue} 人，xlsx）",
             release.file_export(data, f"督办清单 {department}", f"{y} 年逾期预警", rows),
             f"督办清单_{department}_{date.today()}.xlsx",
             XLSX,

@@ -1,13 +1,17 @@
-"""Shared page plumbing: settings, the engine, the signed-in viewer, the chosen year, cached query results."""
+"""Shared page plumbing: settings, the engine, the signed-in viewer, the chosen year, cached query results, and
+the one message a database or disk fault shows instead of a traceback (guard)."""
 
 from __future__ import annotations
 
 import importlib
+import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 import streamlit as st
 from sqlalchemy.engine import Engine
 
@@ -19,6 +23,33 @@ from monitor.security.access import AccessDenied, Viewer
 from monitor.storage import queries
 from monitor.storage.store import SchemaError, connect
 
+log = logging.getLogger(__name__)
+FAULT = (
+    "数据库或磁盘暂时无法使用（可能是只读、磁盘已满，或数据库、数据文件夹不见了），本次操作未完成。"
+    "请联系系统管理员检查服务器；恢复后刷新页面即可。"
+)
+
+
+def is_fault(exc: BaseException) -> bool:
+    """A database or disk fault (read-only, full, gone, unreachable), not a mistake of the request: a database error
+    other than a broken constraint, or an error of the operating system."""
+    database = isinstance(exc, sa.exc.DBAPIError) and not isinstance(exc, sa.exc.IntegrityError)
+    return database or isinstance(exc, OSError)
+
+
+@contextmanager
+def guard() -> Iterator[None]:
+    """Run a page (app.py runs every page in it), a query or a callback: a database or disk fault stops it with
+    FAULT, one Chinese message without a traceback or a path; the log gets the error's kind only."""
+    try:
+        yield
+    except Exception as exc:
+        if not is_fault(exc):
+            raise
+        log.error("database or disk fault: %s", type(exc).__name__)
+        st.error(FAULT, icon="⚠️")
+        st.stop()
+
 
 @st.cache_resource
 def settings() -> Settings:
@@ -27,7 +58,7 @@ def settings() -> Settings:
 
 @st.cache_resource
 def _engine(url: str) -> Engine:
-    return connect(url)
+    return connect(url, create=False)  # a missing database is a fault (DatabaseMissing), never made anew here
 
 
 def _url() -> str:
@@ -36,12 +67,13 @@ def _url() -> str:
 
 def engine() -> Engine:
     """The engine of MONITOR_DB_URL, else config's database; one per URL per process. A database this version
-    cannot migrate stops the page with the reason."""
-    try:
-        return _engine(_url())
-    except SchemaError as exc:
-        st.error(str(exc))
-        st.stop()
+    cannot migrate stops the page with the reason; a missing or unusable one with FAULT."""
+    with guard():
+        try:
+            return _engine(_url())
+        except SchemaError as exc:
+            st.error(str(exc))
+            st.stop()
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -53,7 +85,8 @@ def _cached(name: str, version: tuple, url: str, args: tuple) -> Any:
 def cached(fn: Callable, *args: Any) -> Any:
     """fn(engine, *args), computed once per data version (a run, a push, a feedback, an outcome): clicks reuse
     the results, any change to the data gives fresh ones."""
-    return _cached(f"{fn.__module__}.{fn.__qualname__}", queries.data_version(engine()), _url(), args)
+    with guard():
+        return _cached(f"{fn.__module__}.{fn.__qualname__}", queries.data_version(engine()), _url(), args)
 
 
 # ---------------------------------------------------------------- the signed-in viewer
@@ -85,12 +118,13 @@ def viewer() -> Viewer | None:
     current = st.session_state.get("viewer")
     if current is None or current.second_factor:
         return current
-    ended = sessions.check(engine(), current.session, security().session_timeout_minutes)
-    if ended:
-        st.session_state.pop("viewer", None)
-        st.session_state["signed_out_because"] = ended
-        audit.record(engine(), current.username, "退出", current.username, ended)
-        return None
+    with guard():  # every page asks first, and a click writes: a read-only database stops here (see app.py)
+        ended = sessions.check(engine(), current.session, security().session_timeout_minutes)
+        if ended:
+            st.session_state.pop("viewer", None)
+            st.session_state["signed_out_because"] = ended
+            audit.record(engine(), current.username, "退出", current.username, ended)
+            return None
     return current
 
 
@@ -143,16 +177,30 @@ def require_data() -> None:
         st.stop()
 
 
-def audited_download(label: str, export: Export, file_name: str, mime: str, key: str, **kwargs: Any) -> None:
+def _record(user: str, export: Export) -> None:
+    """The download's audit entry, from the button's callback (a fault shows FAULT like a page does)."""
+    try:
+        release.record(engine(), user, export)
+    except Exception as exc:
+        if not is_fault(exc):
+            raise
+        log.error("download not audited: %s", type(exc).__name__)
+        st.error(FAULT, icon="⚠️")
+
+
+def audited_download(
+    label: str, export: Export, file_name: str, mime: str, key: str, make: Callable[[], bytes] | None = None, **kwargs
+) -> None:
     """A download button for a file made by outputs.release; the click is recorded there (who, what, which filter,
-    how many rows), as the command line's exports are."""
+    how many rows), as the command line's exports are. With make, the file is made only when the button is clicked
+    (a big one: export then holds what the audit entry says, its data unused)."""
     user = operator()
     st.download_button(
         label,
-        export.data,
+        make or export.data,
         file_name=file_name,
         mime=mime,
         key=key,
-        on_click=lambda: release.record(engine(), user, export),
+        on_click=lambda: _record(user, export),
         **kwargs,
     )

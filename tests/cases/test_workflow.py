@@ -84,7 +84,7 @@ def test_an_alert_walks_through_every_state(loads, tmp_path, db_url, settings):
     assert (pushed.batch_no, pushed.rows) == ("20251201-001", 2)
     assert push.batch_file(engine, pushed.batch_no) == pushed.content  # downloaded again: the same bytes
     assert push.batch_file(engine, pushed.batch_no) == pushed.content
-    sheet = pd.read_excel(pd.io.common.BytesIO(pushed.content), dtype={"身份证号": str}, engine="calamine")
+    sheet = pd.read_excel(pd.io.common.BytesIO(pushed.content), header=1, dtype={"身份证号": str}, engine="calamine")
     assert sheet.columns.tolist() == [
         "序号",
         "姓名",
@@ -192,7 +192,7 @@ def test_push_and_feedback_from_the_command_line(loads, tmp_path, sqlite_url, ca
         main(["push", "--department", "民政", "--level", "橙", "--out", str(out), "--user", "cli", "--db", sqlite_url])
         == 0
     )
-    sheet = pd.read_excel(out, dtype={"身份证号": str}, engine="calamine")
+    sheet = pd.read_excel(out, header=1, dtype={"身份证号": str}, engine="calamine")
     assert sheet["身份证号"].tolist() == [B]
     reply = tmp_path / "reply.xlsx"
     pd.DataFrame(

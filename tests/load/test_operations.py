@@ -175,7 +175,7 @@ def test_a_restarted_scheduler_keeps_its_jobs_and_catches_up_a_missed_load(tmp_p
     settings = load_settings(config)
     service = scheduler.build(settings, sqlite_url, str(config))
     jobs = {job.id: job.next_run_time for job in service.get_jobs()}
-    assert set(jobs) == {"nightly_load", "watch_inbox", "monthly_draft", "audit_maintenance"}
+    assert set(jobs) == {"nightly_load", "watch_inbox", "monthly_draft", "audit_maintenance", "audit_checkpoint"}
     service.remove_job("watch_inbox")  # only the nightly job may load in this test
     service.shutdown()
     _miss(sqlite_url, "nightly_load", minutes=5)  # as if the server was down when the load was due

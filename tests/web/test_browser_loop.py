@@ -27,7 +27,7 @@ def test_an_alert_goes_from_push_through_help_to_closing(server, browser, tmp_pa
         page.get_by_role("button", name="下载批次").click()
     batch = tmp_path / "batch.xlsx"
     download.value.save_as(batch)
-    ids = pd.read_excel(batch, dtype={"身份证号": str}, engine="calamine")["身份证号"].tolist()
+    ids = pd.read_excel(batch, header=1, dtype={"身份证号": str}, engine="calamine")["身份证号"].tolist()
     before = assistance.figures(engine, 2025, settings, []).iloc[0]
     assert (before["pushed"], before["verified"], before["helped"], before["closed"]) == (len(ids), 0, 0, 0)
 
