@@ -12,6 +12,8 @@ from monitor.load.operations import load_upload
 from monitor.load.pipeline import RunError
 from monitor.outputs import exports, release
 from monitor.storage import queries
+from monitor.web import tables
+from monitor.web.markup import plain
 from monitor.web.ui import audited_download, cached, engine, operator, page_viewer, require, settings, year
 from monitor.web.views.common import FINDING_LABELS
 
@@ -39,11 +41,11 @@ def _load(folder: Path, run_year: int, accept_shrink: frozenset[str] = frozenset
                 year=run_year,
                 trigger="页面上传",
                 user=operator(),
-                progress=st.write,
+                progress=lambda message: st.text(message),  # plain text: a message may name a file
                 accept_shrink=accept_shrink,
             )
         except (RunError, LockBusy) as exc:
-            status.update(label=f"运行失败：{exc}", state="error")
+            status.update(label=plain(f"运行失败：{exc}"), state="error")
             if isinstance(exc, RunError) and exc.held:
                 st.session_state["held_load"] = {
                     "folder": str(exc.folder or folder),
@@ -71,7 +73,7 @@ with st.expander("上传文件并立即运行", expanded=queries.latest_run(db) 
             folder = save_uploads([(f.name, f.getvalue()) for f in uploaded], data_path(cfg) / "uploads", cfg)
         except UploadError as exc:
             st.session_state.pop("held_load", None)
-            st.error(f"运行失败：{exc}")
+            st.error(plain(f"运行失败：{exc}"))
         else:
             _load(folder, int(run_year))
     held = st.session_state.get("held_load")
@@ -96,7 +98,7 @@ runs = runs.assign(
     .map({"ok": "成功", "failed": "失败", "running": "运行中", "interrupted": "中断"})
     .fillna(runs["status"])
 )
-st.dataframe(
+tables.show(
     runs.rename(
         columns={
             "id": "运行",
@@ -118,7 +120,7 @@ st.dataframe(
 )
 run_id = st.selectbox("查看运行的文件", runs["id"].tolist(), key="run", format_func=lambda r: f"#{r}")
 files = cached(queries.run_files, int(run_id))
-st.dataframe(
+tables.show(
     files.rename(
         columns={
             "source": "来源",
@@ -140,7 +142,7 @@ if counts.empty:
 else:
     by_reason = counts.pivot_table(index="reason", columns="source", values="rows", aggfunc="sum", fill_value=0)
     by_reason.columns.name = None
-    st.dataframe(by_reason.rename_axis("原因"), width="stretch")
+    tables.show(by_reason.rename_axis("原因"), width="stretch")
     chosen = st.multiselect("原因", sorted(counts["reason"].unique()), key="reasons", placeholder="全部原因")
     reasons = tuple(sorted(chosen))
     total = int(counts["rows"].sum())
@@ -152,7 +154,7 @@ else:
         page = int(st.number_input(label, 1, pages, 1, key=f"rejects_page:{','.join(reasons)}"))
     shown = exports.rejects_frame(cached(queries.rejects, reasons, PAGE_ROWS, (page - 1) * PAGE_ROWS))
     st.caption(f"共 {total:,} 行被拒收，符合所选原因 {matching:,} 行，本页显示 {len(shown):,} 行")
-    st.dataframe(shown, hide_index=True, width="stretch", height=300)
+    tables.show(shown, hide_index=True, width="stretch", height=300)
     audited_download(  # every matching row, read only when the button is clicked
         f"下载拒收行 CSV（{matching:,} 行）",
         release.file_export(b"", "拒收行", f"原因 {('、'.join(reasons) or '全部')}", matching),
@@ -168,10 +170,10 @@ if findings.empty:
     st.success("没有发现问题。")
 else:
     findings["问题"] = findings["kind"].map(FINDING_LABELS)
-    st.dataframe(findings["问题"].value_counts().rename_axis("问题").reset_index(name="人数"), hide_index=True)
+    tables.show(findings["问题"].value_counts().rename_axis("问题").reset_index(name="人数"), hide_index=True)
     kind = st.selectbox("查看", list(findings["问题"].unique()), key="finding_kind")
     part = findings[findings["问题"] == kind]
-    st.dataframe(
+    tables.show(
         part.rename(columns={"id_number": "身份证号", "name": "姓名", "detail": "说明"})[["身份证号", "姓名", "说明"]],
         hide_index=True,
         width="stretch",
@@ -183,7 +185,7 @@ changes = cached(queries.identity_changes)
 if changes.empty:
     st.caption("身份名单载入两次以上后，这里列出新增、变更和取消的人员。")
 else:
-    st.dataframe(changes["change"].value_counts().rename_axis("变动").reset_index(name="人数"), hide_index=True)
+    tables.show(changes["change"].value_counts().rename_axis("变动").reset_index(name="人数"), hide_index=True)
     table = changes.rename(
         columns={
             "id_number": "身份证号",
@@ -193,7 +195,7 @@ else:
             "identity_type_after": "现身份",
         }
     ).drop(columns="run_id")
-    st.dataframe(table, hide_index=True, width="stretch", height=260)
+    tables.show(table, hide_index=True, width="stretch", height=260)
     audited_download(
         "下载变动清单 CSV",
         release.csv_export(table, "身份变动清单", ""),

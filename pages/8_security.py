@@ -136,7 +136,7 @@ with rules:
                 changed = policy.change(db, chosen, operator(), in_force)
                 st.success(f"已修改 {len(changed)} 项" if changed else "没有修改")
             except policy.PolicyError as exc:
-                st.error(str(exc))
+                st.error(plain(str(exc)))
 
 with chain:
     last = audit.last_verification(db)

@@ -22,6 +22,7 @@ from monitor.security import audit, policy, sessions
 from monitor.security.access import AccessDenied, Viewer
 from monitor.storage import queries
 from monitor.storage.store import SchemaError, connect
+from monitor.web.markup import plain
 
 log = logging.getLogger(__name__)
 FAULT = (
@@ -72,7 +73,7 @@ def engine() -> Engine:
         try:
             return _engine(_url())
         except SchemaError as exc:
-            st.error(str(exc))
+            st.error(plain(str(exc)))
             st.stop()
 
 
@@ -149,7 +150,7 @@ def require(action: str) -> Viewer:
     try:
         current.require(action)
     except AccessDenied as exc:
-        st.error(str(exc))
+        st.error(plain(str(exc)))
         st.stop()
     return current
 
