@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from monitor.cases import alert_case
-from monitor.config import ConfigError, Settings
+from monitor.config import PROJECT_ROOT, ConfigError, Settings
 from monitor.files.read import LoadError, checksum, files_by_source, read_source
 from monitor.files.sources import TABULAR_SOURCES
 from monitor.load.compute import compute_results, run_summary
@@ -43,7 +43,6 @@ from monitor.storage.queries import QueryError
 
 log = logging.getLogger(__name__)  # run ids and error kinds, never persons
 Progress = Callable[[str], None]
-PROJECT = Path(__file__).resolve().parents[2]  # an unexpected error names its line in here
 # Settlements depend on no other source, so the biggest one goes first (after the short divisions list): the second
 # thread stages it while the snapshots are validated, and its raw cells are gone before the snapshots are held.
 VALIDATION_ORDER = ("divisions", "settlements", "population", "deaths", "enrollment", "identities")
@@ -69,9 +68,9 @@ def _unexpected(exc: Exception) -> str:
     if isinstance(exc, sa.exc.SQLAlchemyError):
         return f"数据库出错（{type(exc).__name__}），未应用任何数据"
     ours = [
-        (Path(f.filename).relative_to(PROJECT).as_posix(), f.lineno)
+        (Path(f.filename).relative_to(PROJECT_ROOT).as_posix(), f.lineno)
         for f in traceback.extract_tb(exc.__traceback__)
-        if Path(f.filename).is_relative_to(PROJECT) and "site-packages" not in f.filename
+        if Path(f.filename).is_relative_to(PROJECT_ROOT) and "site-packages" not in f.filename
     ]
     where = f"，{ours[-1][0]}:{ours[-1][1]}" if ours else ""
     return f"意外错误（{type(exc).__name__}{where}），未应用任何数据；请告知维护人员"
