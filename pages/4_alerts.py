@@ -234,6 +234,14 @@ with pushing:
             XLSX,
             key="batch_download",
         )
+        page, people = cached(templates.batch_page, batch_no, cfg)
+        audited_download(
+            f"下载批次 {plain(batch_no)} 打印版（A4，HTML）",
+            release.file_export(page.encode("utf-8"), f"推送批次 {batch_no} 打印版", "重新下载", people),
+            f"预警推送_{batch_no}.html",
+            "text/html",
+            key="batch_page",
+        )
         template, people = cached(templates.feedback_template, batch_no, cfg)
         audited_download(
             f"下载该批次的核实反馈表（xlsx，供{plain(history.set_index('batch_no').at[batch_no, 'department'])}填写）",

@@ -47,3 +47,14 @@ def test_a_filled_template_imports_as_feedback(loads, sqlite_url, settings, tmp_
     assert assistance.measures(engine, 2025)[["id_number", "kind", "amount"]].values.tolist() == [
         [A, "医疗救助", 80_000]
     ]
+
+
+def test_the_batch_as_a_print_ready_a4_page(loads, sqlite_url, settings):  # noqa: F811
+    engine = connect(sqlite_url)
+    run_load(loads[0], settings, engine, year=2025)
+    batch = push.push(engine, 2025, [A, B, D], "民政", "张科员", NAMES, settings, now=datetime(2025, 12, 1, 9))
+    page, rows = templates.batch_page(engine, batch.batch_no, settings)
+    assert rows == 3 and all(person in page for person in (A, B, D))
+    assert "@page { size: A4 landscape" in page and "display: table-header-group" in page  # header on every page
+    assert "民政签收（盖章）" in page and f"批次 {batch.batch_no}" in page
+    assert "http" not in page and "<script" not in page  # self-contained: nothing fetched, nothing run
