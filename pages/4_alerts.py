@@ -236,7 +236,7 @@ with pushing:
         )
         page, people = cached(templates.batch_page, batch_no, cfg)
         audited_download(
-            f"下载批次 {plain(batch_no)} 打印版（A4，HTML）",
+            f"下载打印版（A4，HTML）：批次 {plain(batch_no)}",
             release.file_export(page.encode("utf-8"), f"推送批次 {batch_no} 打印版", "重新下载", people),
             f"预警推送_{batch_no}.html",
             "text/html",
