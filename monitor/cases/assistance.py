@@ -78,12 +78,18 @@ def record_measure(
                 source="页面",
             )
         )
-        amount = "" if amount_cents is None else f"，{amount_cents / 100:.2f} 元"
-        record_events(conn, [_event(year, id_number, at, user, state["level"], f"{measure}（{taken_on}）{amount}")])
+        record_events(
+            conn, [help_event(year, id_number, at, user, state["level"], measure, str(taken_on), amount_cents)]
+        )
     audit.record(engine, user, "帮扶", f"{year} 年预警", f"{measure} {taken_on}", 1, now=at)
 
 
-def _event(year: int, id_number: str, at: datetime, user: str, level: str, detail: str) -> dict:
+def help_event(
+    year: int, id_number: str, at: datetime, user: str, level: str, kind: str, taken_on: str, amount_cents: int | None
+) -> dict:
+    """The event row of a help measure in the alert's history (the page's and the feedback file's alike)."""
+    amount = "" if amount_cents is None else f"，{amount_cents / 100:.2f} 元"
+    detail = f"{kind}（{taken_on}）{amount}"
     verified = AlertState.VERIFIED.value
     return {
         "year": year,

@@ -19,6 +19,7 @@ from monitor.cases.alert_case import (
     record_events,
     stamp,
 )
+from monitor.cases.assistance import help_event
 from monitor.config import Settings
 from monitor.files.read import read_source
 from monitor.rules.loop import HELP_RESULTS
@@ -193,22 +194,19 @@ def _store_measures(conn: Connection, rows: pd.DataFrame, import_id: int, user: 
             }
         ),
     )
-    verified = AlertState.VERIFIED.value
     record_events(
         conn,
         [
-            {
-                "year": int(r.year),
-                "id_number": r.id_number,
-                "at": str(at),
-                "by": user,
-                "action": "帮扶",
-                "state_before": verified,
-                "state_after": verified,
-                "level": r.level,
-                "detail": f"{r.help_measure}（{r.help_date}）"
-                + ("" if pd.isna(amount) else f"，{int(amount) / 100:.2f} 元"),
-            }
+            help_event(
+                int(r.year),
+                r.id_number,
+                at,
+                user,
+                r.level,
+                r.help_measure,
+                r.help_date,
+                None if pd.isna(amount) else int(amount),
+            )
             for r, amount in zip(rows.itertuples(), amounts, strict=True)
         ],
     )

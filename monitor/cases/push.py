@@ -102,8 +102,7 @@ def push(
             [store.alerts.c.seq],
         )
         batch_no = _next_batch_no(conn, at.date())
-        root_name = names.get(queries.root(engine, settings), "")
-        bureau = f"{root_name}医疗保障局" if root_name else ""  # the title row of the printed batch
+        bureau = queries.bureau_name(engine, settings, names)  # the title row of the printed batch
         content = workbooks.push_batch(_push_rows(alerts, names, batch_no), batch_no, department, at, bureau)
         conn.execute(
             store.push_batches.insert().values(

@@ -14,13 +14,6 @@ from monitor.outputs import printable, workbooks
 from monitor.storage import queries, store
 
 
-def bureau_name(engine: Engine, settings: Settings) -> str:
-    """'青禾区医疗保障局': the root division's name and the bureau's, for the title rows of printed papers."""
-    root = queries.root(engine, settings)
-    name = queries.division_names(engine).get(root, "")
-    return f"{name}医疗保障局" if name else ""
-
-
 def _batch(engine: Engine, batch_no: str) -> tuple[dict, pd.DataFrame]:
     """A stored batch's record and its rows as the department received them (read back from its xlsx)."""
     with engine.connect() as conn:
@@ -39,7 +32,7 @@ def batch_page(engine: Engine, batch_no: str, settings: Settings) -> tuple[str, 
     batch, rows = _batch(engine, batch_no)
     for column in ("医疗总费用", "基本医保支付", "大病保险支付", "医疗救助支付", "个人负担"):
         rows[column] = pd.to_numeric(rows[column]).astype("float64")
-    title = f"{bureau_name(engine, settings)} 高额费用预警推送清单".strip()
+    title = f"{queries.bureau_name(engine, settings)} 高额费用预警推送清单".strip()
     day = str(batch["created_at"])[:10]
     subtitle = f"批次 {batch_no}　接收部门 {batch['department']}　推送日期 {day}　共 {len(rows)} 人"
     sign = f"{batch['department']}签收（盖章）：　　　　　　签收人：　　　　　　日期：　　年　　月　　日"
@@ -57,6 +50,6 @@ def feedback_template(engine: Engine, batch_no: str, settings: Settings) -> tupl
         batch["department"],
         list(RESULTS),
         measure_names(settings),
-        bureau_name(engine, settings),
+        queries.bureau_name(engine, settings),
     )
     return data, len(rows)

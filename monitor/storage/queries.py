@@ -28,6 +28,14 @@ def root(engine: Engine, settings: Settings, region: str | None = None) -> str:
     return store.get_meta(engine, "root") or settings.region_code
 
 
+def bureau_name(engine: Engine, settings: Settings, names: pd.Series | None = None) -> str:
+    """'青禾区医疗保障局': the root division's name and the bureau's, for the title rows of printed papers ('' when
+    the root has no name); `names` are the division names when the caller has them already."""
+    names = division_names(engine) if names is None else names
+    root_name = names.get(root(engine, settings), "")
+    return f"{root_name}医疗保障局" if root_name else ""
+
+
 def campaign_period(engine: Engine, settings: Settings, today: date | None = None) -> Period:
     """The collection period in force and the day its figures stand at (see rules.campaign.period_on)."""
     target = settings.campaign_start.year + 1
