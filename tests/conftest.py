@@ -43,11 +43,13 @@ def _postgres_database():
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
-    """A URL of an empty database of each kind."""
+def db_url(request, tmp_path, monkeypatch):
+    """A URL of an empty database of each kind; PostgreSQL's lake is in the test's folder, not the project's data/
+    (SQLite's is beside its file)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'monitor.db'}"
         return
+    monkeypatch.setenv("MONITOR_LAKE", str(tmp_path / "lake"))
     admin, name, url = _postgres_database()
     yield url
     sa.create_engine(url).dispose()
@@ -80,15 +82,31 @@ def demo_db(tmp_path_factory, settings):
 
 
 def copy_demo_db(demo_db: str, folder: Path) -> str:
-    """Copy the session's demo database, and the columnar copies folder beside it when there is one, into
-    `folder`; returns the copy's URL."""
+    """Copy the session's demo database, with its lake and the columnar copies folder beside it, into `folder`;
+    returns the copy's URL."""
     source = Path(demo_db.removeprefix("sqlite:///"))
     own = folder / source.name
     shutil.copyfile(source, own)
-    copies = source.with_name(source.name + ".copies")  # monitor.storage.table_copies.folder
-    if copies.is_dir():
-        shutil.copytree(copies, own.with_name(own.name + ".copies"))
+    for beside in (".lake", ".copies"):  # monitor.storage.lake.folder, monitor.storage.table_copies.folder
+        if source.with_name(source.name + beside).is_dir():
+            shutil.copytree(source.with_name(source.name + beside), own.with_name(own.name + beside))
     return f"sqlite:///{own}"
+
+
+def edit_lake_rows(engine, source: str, id_number: str, **values) -> None:
+    """Set columns of a person's rows in a lake snapshot (a test's hostile or odd data), rewriting its one file and
+    its record as a load would have written them."""
+    from monitor.storage import lake, store
+
+    frame = lake.read(engine, source)
+    for column, value in values.items():
+        frame.loc[frame["id_number"] == id_number, column] = value
+    [path] = lake.paths(engine, source)
+    run_id = int(path.stem.removeprefix("run-"))
+    written = lake.write(engine, source, run_id, frame)
+    with engine.begin() as conn:
+        conn.execute(store.lake_files.delete().where(store.lake_files.c.path == written.path))
+        lake.record(conn, [written])
 
 
 @pytest.fixture

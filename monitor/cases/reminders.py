@@ -15,12 +15,11 @@ from monitor.rules.divisions import inside
 from monitor.rules.identities import primary_identities
 from monitor.security import audit
 from monitor.security.access import Viewer
-from monitor.storage import queries, store
+from monitor.storage import lake, queries, store
 
 
 def _stored(engine: Engine, key: str) -> pd.DataFrame:
-    with engine.connect() as conn:
-        return store.read_table(conn, store.SNAPSHOT_TABLES[key])
+    return lake.read(engine, key)
 
 
 def _persons(engine: Engine, settings: Settings, target_year: int) -> pd.DataFrame:

@@ -5,6 +5,7 @@ error names its key), docs renders docs/configuration.md. Import from monitor.co
 """
 
 from monitor.config.docs import setting_help, settings_markdown
+from monitor.config.in_force import configured, in_force
 from monitor.config.parse import load_settings, parse_settings
 from monitor.config.settings import (
     DEFAULT_CONFIG_PATH,
@@ -30,8 +31,10 @@ __all__ = [
     "Income",
     "Settings",
     "audit_archive_path",
+    "configured",
     "data_path",
     "database_url",
+    "in_force",
     "load_settings",
     "parse_settings",
     "setting_help",

@@ -251,6 +251,25 @@ def _parse_limits(doc: dict, base: Settings) -> dict[str, Any]:
     return kw
 
 
+ENGINE_KINDS = ("duckdb",)
+
+
+def _parse_engine(doc: dict, base: Settings) -> dict[str, Any]:
+    engine = _get(doc, "engine", "", dict, {})
+    kw: dict[str, Any] = {}
+    for key in engine:
+        if key not in ("kind", "lake"):
+            raise ConfigError(f"engine.{key}: unknown key (known: kind, lake)")
+    if "kind" in engine:
+        kind = _get(engine, "kind", "engine", str)
+        if kind not in ENGINE_KINDS:
+            raise ConfigError(f"engine.kind: expected one of {', '.join(ENGINE_KINDS)}, got {kind!r}")
+        kw["engine_kind"] = kind
+    if "lake" in engine:
+        kw["engine_lake"] = _get(engine, "lake", "engine", str)
+    return kw
+
+
 def _campaign_targets(campaign: dict) -> dict[str, int]:
     targets = _get(campaign, "targets", "campaign", dict, {})
     for code, persons in targets.items():
@@ -312,6 +331,7 @@ _SECTIONS: tuple[Callable[[dict, Settings], dict[str, Any]], ...] = (
     _parse_region,
     _parse_run,
     _parse_database,
+    _parse_engine,
     _parse_files,
     _parse_aliases,
     _parse_identity_types,

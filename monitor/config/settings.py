@@ -142,6 +142,14 @@ class Settings:
     data_dir: str = _h(
         "Folder of inbox/, archive/, failed/ and uploads/; a relative path is under the project root.", "data"
     )
+    engine_kind: str = _h("Engine that runs the set-based rules over the lake: duckdb (in process).", "duckdb")
+    engine_lake: str = _h(
+        "Folder of the lake (the Parquet files of the register, enrollment, identity and death snapshots and of the "
+        "settlements), one subfolder per database. Blank: beside a SQLite database file (<file>.lake), else lake/ "
+        "in the data folder. A relative path is under the data folder; the environment variable MONITOR_LAKE, when "
+        "set, takes precedence.",
+        "",
+    )
     load_cron: str = _h("When the scheduler loads the inbox (crontab: minute hour day month weekday).", "0 2 * * *")
     watch_seconds: int = _h("How often the scheduler looks into the inbox for new files, in seconds.", 60)
     settle_seconds: int = _h("A file is loaded once it has not changed for this many seconds (still being copied).", 30)

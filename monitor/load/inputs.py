@@ -1,10 +1,10 @@
-"""A load's inputs on their way into storage: prepared beside the validation (staging files, columnar copies),
-written in the run's transaction, and the run's files with their counts and rejected rows."""
+"""A load's inputs on their way into storage: prepared beside the validation (lake files, staging files), recorded
+or written in the run's transaction, and the run's files with their counts and rejected rows."""
 
 from __future__ import annotations
 
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from monitor.files.names import shown_name
 from monitor.files.read import RawTable, read_boundaries
 from monitor.rules import boundaries as boundary_rules
 from monitor.rules.validate import Validated
-from monitor.storage import store, table_copies
+from monitor.storage import lake, store
 
 # Snapshots held when they shrink too much (SPEC §3), and the stored size from which the check applies.
 SHRINK_CHECKED = ("population", "enrollment", "identities")
@@ -27,27 +27,26 @@ SHRINK_MINIMUM = 1000
 
 @dataclass
 class Prepared:
-    """A validated input made ready for the database before its transaction: rows staged for SQLite (None: written
-    row by row) and columnar copies under temporary names."""
+    """A validated input made ready before the run's transaction: a lake source's file (not yet recorded), or rows
+    staged for a database table (None: written row by row)."""
 
     rows: pd.DataFrame
     staged: store.Staged | None = None
-    copies: list[table_copies.Pending] = field(default_factory=list)
+    written: lake.LakeFile | None = None
 
-    def discard(self) -> None:
+    def discard(self, engine: Engine) -> None:
+        """Remove what no transaction took (the caller clears `written` once its transaction has it)."""
         if self.staged is not None:
             self.staged.discard()
-        table_copies.discard(self.copies)
+        if self.written is not None:
+            lake.discard(engine, [self.written])
 
 
-def prepare(engine: Engine, table: sa.Table, rows: pd.DataFrame, copied: bool) -> Prepared:
-    staged = store.stage(engine, table, rows)
-    try:
-        return Prepared(rows, staged, table_copies.write(engine, table, rows) if copied else [])
-    except BaseException:
-        if staged is not None:
-            staged.discard()
-        raise
+def prepare(engine: Engine, source: str, rows: pd.DataFrame, run_id: int) -> Prepared:
+    """A lake source's rows as its file of this run; a database table's rows staged."""
+    if source in store.LAKE_TABLES:
+        return Prepared(rows.iloc[0:0], written=lake.write(engine, source, run_id, rows))
+    return Prepared(rows, store.stage(engine, store.SNAPSHOT_TABLES[source], rows))
 
 
 def combined_settlements(stored: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
@@ -67,43 +66,24 @@ def mentioned_settlements(raw: list[RawTable], stored: pd.DataFrame) -> pd.DataF
     return stored[is_in(stored["settlement_id"], ids)]
 
 
-def store_inputs(
-    conn: sa.Connection,
-    run_id: int,
-    prepared: dict[str, Future],
-    uncopied: set[str],
-    stored: dict[str, pd.DataFrame],
-    pending: list[table_copies.Pending],
-) -> None:
-    """The snapshots the load replaced and its settlements, with their columnar copies (added to pending)."""
-    for key, table in [*store.SNAPSHOT_TABLES.items(), ("settlements", store.settlements)]:
+def store_inputs(conn: sa.Connection, prepared: dict[str, Future], recorded: list[lake.LakeFile]) -> None:
+    """The snapshots the load replaced and its settlements: database tables rewritten, lake files recorded (added to
+    `recorded`, which the caller removes if the transaction does not commit)."""
+    for key in [*store.SNAPSHOT_TABLES, "settlements"]:
         ready: Prepared | None = prepared[key].result() if key in prepared else None
-        if ready is not None and key != "settlements":
+        if ready is None:
+            continue
+        if ready.written is not None:
+            lake.record(conn, [ready.written])
+            recorded.append(ready.written)
+            ready.written = None  # the transaction owns it now
+        elif key in store.SNAPSHOT_TABLES and key not in store.LAKE_TABLES:
+            table = store.SNAPSHOT_TABLES[key]
             conn.execute(table.delete())
-        if ready is not None and ready.staged is not None:
-            store.write_staged(conn, table, ready.staged, **({"run_id": run_id} if key == "settlements" else {}))
-        elif ready is not None:
-            store.write_frame(conn, table, ready.rows.assign(run_id=run_id) if key == "settlements" else ready.rows)
-        if ready is not None:
-            table_copies.record(conn, ready.copies)
-            pending.extend(ready.copies)
-            ready.copies = []  # the transaction owns them now
-        elif key in uncopied and key != "settlements":
-            pending.extend(table_copies.prepare(conn, table, stored[key]))
-    written = prepared["settlement copies"].result()
-    table_copies.record(conn, written.copies)
-    pending.extend(written.copies)
-    written.copies = []
-
-
-def settlement_copies(
-    engine: Engine, settlements: Future, run_id: int, stored: dict[str, pd.DataFrame], uncopied: set[str]
-) -> Prepared:
-    """The columnar copy of this run's settlements, written once the run has its id (the file is named by it);
-    settlements read from the database (no copies yet, or one out of step) get theirs again."""
-    fresh = settlements.result().rows.assign(run_id=run_id)
-    rows = pd.concat([stored["settlements"], fresh], ignore_index=True) if "settlements" in uncopied else fresh
-    return Prepared(fresh.iloc[0:0], None, table_copies.write(engine, store.settlements, rows))
+            if ready.staged is not None:
+                store.write_staged(conn, table, ready.staged)
+            else:
+                store.write_frame(conn, table, ready.rows)
 
 
 def validated_boundaries(paths: list[Path], divisions: pd.DataFrame, root: str, settings: Settings) -> Validated:

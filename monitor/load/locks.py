@@ -1,8 +1,9 @@
 """The single-load lock shared by the scheduler, the command line and the data page (a row in `locks`).
 
 Whoever takes it first finishes what a killed load left: its run, still 'running', is marked interrupted, and its
-staging files and temporary columnar copies (personal data) are removed. A run's row is committed when the run
-starts, and every run holds the lock, so a 'running' row found by the lock's holder belongs to a dead process."""
+staging files, temporary columnar copies and unrecorded lake files (personal data) are removed. A run's row is
+committed when the run starts, and every run holds the lock, so a 'running' row found by the lock's holder belongs to
+a dead process."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from monitor.storage import store, table_copies
+from monitor.storage import lake, store, table_copies
 from monitor.storage.database import interrupt_runs
 
 LOAD = "load"
@@ -91,9 +92,11 @@ def holding(
 
 
 def _finish_killed_load(engine: Engine, holder: str) -> None:
-    """Under the load lock: remove a killed load's leftover files, then mark its run interrupted."""
+    """Under the load lock: remove a killed load's leftover files and the lake's files no committed run names (a
+    failed run's, replaced snapshots'), then mark a killed load's run interrupted."""
     store.clear_staging_leftovers(engine)
     table_copies.clear_leftovers(engine)
+    lake.sweep(engine)
     found = interrupt_runs(engine, f"「{holder}」")
     if found:
         log.warning("runs %s were interrupted; their leftover files are removed", found)

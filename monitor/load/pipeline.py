@@ -24,7 +24,6 @@ from monitor.load.inputs import (
     combined_settlements,
     mentioned_settlements,
     prepare,
-    settlement_copies,
     shrink_message,
     shrinks_too_much,
     store_inputs,
@@ -37,7 +36,7 @@ from monitor.rules.findings import data_quality_findings
 from monitor.rules.identities import change_list
 from monitor.rules.validate import Context, Validated, validate_source
 from monitor.security import audit
-from monitor.storage import queries, store, table_copies
+from monitor.storage import lake, queries, store, table_copies
 from monitor.storage.database import begin_run, end_run
 from monitor.storage.queries import QueryError
 
@@ -88,15 +87,14 @@ class RunResult:
     shrunk: dict[str, tuple[int, int]] = field(default_factory=dict)  # accepted shrinks: source → (stored, new)
 
 
-def _stored(engine: Engine) -> tuple[dict[str, pd.DataFrame], set[str]]:
-    """Every stored snapshot and settlement, and the big tables that had to be read without their copies."""
-    frames, uncopied = {}, set()
-    for key, table in [*store.SNAPSHOT_TABLES.items(), ("settlements", store.settlements)]:
-        copy = table_copies.read(engine, table) if key in table_copies.COPIED else None
-        frames[key] = copy if copy is not None else store.read_bulk(engine, table)
-        if copy is None and key in table_copies.COPIED:
-            uncopied.add(key)
-    return frames, uncopied
+def _stored(engine: Engine) -> dict[str, pd.DataFrame]:
+    """Every stored snapshot (the lake's and the database's) and every stored settlement."""
+    frames = {
+        key: lake.read(engine, key) if key in store.LAKE_TABLES else store.read_bulk(engine, table)
+        for key, table in store.SNAPSHOT_TABLES.items()
+    }
+    frames["settlements"] = lake.read(engine, "settlements")
+    return frames
 
 
 def _divisions_frame(valid: pd.DataFrame) -> pd.DataFrame:
@@ -140,7 +138,7 @@ def run_load(
         as_of = settings.resolve_as_of(year, as_of)
         result = _run(inbox, settings, engine, run_id, year, as_of, root, run_date, progress, accept_shrink)
     except Exception as exc:  # KeyboardInterrupt and SystemExit stop the process as they are
-        expected = isinstance(exc, (LoadError, ConfigError, RunError, QueryError))
+        expected = isinstance(exc, (LoadError, ConfigError, RunError, QueryError, lake.LakeError))
         message = (str(exc).splitlines() or [type(exc).__name__])[0] if expected else _unexpected(exc)
         failed = (started, year, as_of.isoformat() if isinstance(as_of, date) else None, root, str(inbox or ""))
         run_id = _record_failure(engine, run_id, *failed, message, trigger)
@@ -208,9 +206,9 @@ def _run(
     check_rules(settings, year)  # a missing income or an unknown identity type stops the run before any read
     files = files_by_source(inbox, settings) if inbox else {}
     progress("读取已存数据")
-    stored, uncopied = _stored(engine)
-    # A second thread prepares each input for the database (file digests, staging files, columnar copies) while this
-    # one validates the next: validating keeps one core busy, and that work runs mostly without Python's lock.
+    stored = _stored(engine)
+    # A second thread prepares each input for storage (lake files, file digests, staging files) while this one
+    # validates the next: validating keeps one core busy, and that work runs mostly without Python's lock.
     prepared: dict[str, Future] = {}
     with ThreadPoolExecutor(max_workers=1) as preparer:
         try:
@@ -219,6 +217,7 @@ def _run(
                 files,
                 settings,
                 engine,
+                run_id,
                 root,
                 year,
                 run_date,
@@ -231,18 +230,16 @@ def _run(
             )
             all_settlements = combined_settlements(stored["settlements"].drop(columns=["run_id"]), new_settlements)
             pending: list[table_copies.Pending] = []
+            recorded: list[lake.LakeFile] = []
             try:
                 with store.load_transaction(engine) as conn:
                     store.set_meta(conn, "root", root)
-                    prepared["settlement copies"] = preparer.submit(
-                        settlement_copies, engine, prepared["settlements"], run_id, stored, uncopied
-                    )
                     progress("计算参保率、扩面名单与预警，同时写入明细数据")
                     # The inputs go to the database on a third thread while this one computes: the database's own
                     # work runs without Python's lock. Leaving this block waits for the writer, also on failure, so
                     # nothing uses the connection when the transaction rolls back.
                     with ThreadPoolExecutor(max_workers=1) as writer:
-                        inputs = writer.submit(store_inputs, conn, run_id, prepared, uncopied, stored, pending)
+                        inputs = writer.submit(store_inputs, conn, prepared, recorded)
                         computed = compute_results(snapshots, all_settlements, settings, year, as_of, root)
                         changes = None
                         if "identities" in results and not stored["identities"].empty:
@@ -255,12 +252,13 @@ def _run(
                     end_run(conn, run_id, "ok", "", as_of.isoformat(), root)
             except BaseException:
                 table_copies.discard(pending)
+                lake.discard(engine, recorded)
                 raise
             table_copies.publish(pending)
         finally:
-            for future in prepared.values():  # staging files, and copies the transaction did not take
+            for future in prepared.values():  # staging files, and lake files the transaction did not take
                 if future.exception() is None:
-                    future.result().discard()
+                    future.result().discard(engine)
     counts = {key: r.counts for key, r in results.items()}
     return RunResult(run_id, year, as_of, root, counts, len(computed["alerts"]), len(computed["outreach"]), shrunk)
 
@@ -269,6 +267,7 @@ def _validate_sources(
     files: dict[str, list[Path]],
     settings: Settings,
     engine: Engine,
+    run_id: int,
     root: str,
     year: int,
     run_date: date,
@@ -313,24 +312,21 @@ def _validate_sources(
         elif key in snapshots:
             snapshots[key] = valid.drop(columns=["_file", "_row"])
         if key in snapshots:
-            prepared[key] = preparer.submit(
-                prepare, engine, store.SNAPSHOT_TABLES[key], snapshots[key], key in table_copies.COPIED
-            )
+            prepared[key] = preparer.submit(prepare, engine, key, snapshots[key], run_id)
         elif key == "settlements":
             new_settlements = valid.drop(columns=["_file", "_row"])
-            prepared[key] = preparer.submit(prepare, engine, store.settlements, new_settlements, False)
+            prepared[key] = preparer.submit(prepare, engine, key, new_settlements, run_id)
         digests.update({path: preparer.submit(checksum, path) for path in files[key]})
     held = {key: counts for key, counts in shrunk.items() if key not in accept_shrink}
     if held:
         raise RunError(shrink_message(held, settings.max_shrink), held=tuple(held))
-    if "settlements" not in prepared:
-        prepared["settlements"] = preparer.submit(prepare, engine, store.settlements, new_settlements, False)
+
     results = {key: results[key] for key in TABULAR_SOURCES if key in results}
     if "boundaries" in files:
         progress("校验 boundaries")
         results["boundaries"] = validated_boundaries(files["boundaries"], snapshots["divisions"], root, settings)
         snapshots["boundaries"] = results["boundaries"].valid
-        prepared["boundaries"] = preparer.submit(prepare, engine, store.boundaries, snapshots["boundaries"], False)
+        prepared["boundaries"] = preparer.submit(prepare, engine, "boundaries", snapshots["boundaries"], run_id)
         digests.update({path: preparer.submit(checksum, path) for path in files["boundaries"]})
     return results, snapshots, new_settlements, shrunk
 

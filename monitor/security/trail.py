@@ -13,21 +13,19 @@ once per process. The checkpoint file gets one JSON line per checkpoint, appende
 
 from __future__ import annotations
 
-import contextvars
-import functools
 import json
 import logging
 import os
 import secrets
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from monitor.config import ConfigError, Settings, data_path, load_settings
+from monitor import config
+from monitor.config import Settings, data_path
 
 log = logging.getLogger("monitor.security.trail")
 
@@ -36,7 +34,6 @@ ENV_CHECKPOINT_FILE = "MONITOR_AUDIT_CHECKPOINT_FILE"
 ENV_SYSLOG = "MONITOR_AUDIT_SYSLOG"
 KEY_BYTES = 32
 
-_settings: contextvars.ContextVar[Settings | None] = contextvars.ContextVar("audit_trail_settings", default=None)
 _keys: dict[Path, bytes] = {}
 _key_lock = threading.Lock()
 
@@ -54,26 +51,13 @@ class Places:
     data_folder: Path
 
 
-@functools.cache
-def _app_settings() -> Settings:
-    try:
-        return load_settings(os.environ.get("MONITOR_CONFIG") or None)
-    except ConfigError:
-        return Settings()
-
-
-@contextmanager
-def configured(settings: Settings) -> Iterator[None]:
+def configured(settings: Settings) -> AbstractContextManager[None]:
     """Code run inside uses these settings' key, checkpoint file and syslog target (in this thread only)."""
-    token = _settings.set(settings)
-    try:
-        yield
-    finally:
-        _settings.reset(token)
+    return config.configured(settings)
 
 
 def places() -> Places:
-    settings = _settings.get() or _app_settings()
+    settings = config.in_force()
 
     def path(env: str, value: str) -> Path:
         chosen = Path(os.environ.get(env) or value)

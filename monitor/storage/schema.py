@@ -1,7 +1,9 @@
-"""The database schema, part one: the metadata, column helpers, and the tables of loads and of the source data.
+"""The database schema, part one: the metadata, column helpers, the tables of loads, the lake's file list and the
+small source tables (divisions, boundaries).
 
-The results, case-work and security tables are in schema_results and schema_security; monitor.storage.store imports
-all three, so its metadata is the whole schema."""
+The big sources' columns are in schema_lake (their rows are Parquet files, not tables). The results, case-work and
+security tables are in schema_results and schema_security; monitor.storage.store imports all three, so its metadata
+is the whole schema of the database."""
 
 from __future__ import annotations
 
@@ -75,75 +77,15 @@ rejects = sa.Table(
 divisions = sa.Table(
     "divisions", metadata, *plain_columns(("code", S(12)), ("name", sa.Text), ("urban_rural", S(3)), ("level", S(8)))
 )
-population = sa.Table(
-    "population",
+lake_files = sa.Table(
+    "lake_files",
     metadata,
-    *plain_columns(
-        ("id_number", S(18)),
-        ("name", sa.Text),
-        ("village_code", S(12)),
-        ("household_id", sa.Text),
-        ("birth_date", S(10)),
-        ("stated_birth_date", S(10)),
-        ("status", S(8)),
-        ("status_date", S(10)),
-        ("phone", sa.Text),
-        ("address", sa.Text),
-    ),
-    sa.Index("ix_population_id", "id_number"),
-)
-deaths = sa.Table("deaths", metadata, *plain_columns(("id_number", S(18)), ("name", sa.Text), ("death_date", S(10))))
-enrollment = sa.Table(
-    "enrollment",
-    metadata,
-    *plain_columns(
-        ("id_number", S(18)),
-        ("name", sa.Text),
-        ("scheme", S(8)),
-        ("year", sa.Integer),
-        ("status", S(8)),
-        ("insured_place", S(12)),
-        ("paid_date", S(10)),
-        ("subsidy_type", sa.Text),
-        ("subsidy_amount", BIG),
-    ),
-    sa.Index("ix_enrollment_id", "id_number"),
-)
-identities = sa.Table(
-    "identities",
-    metadata,
-    *plain_columns(
-        ("id_number", S(18)),
-        ("name", sa.Text),
-        ("identity_type", S(32)),
-        ("department", sa.Text),
-        ("start_date", S(10)),
-        ("end_date", S(10)),
-        ("household_id", sa.Text),
-        ("income_per_capita", BIG),
-    ),
-    sa.Index("ix_identities_id", "id_number"),
-)
-settlements = sa.Table(
-    "settlements",
-    metadata,
-    *plain_columns(
-        ("settlement_id", S(64)),
-        ("id_number", S(18)),
-        ("name", sa.Text),
-        ("settle_date", S(10)),
-        ("visit_type", S(16)),
-        ("provider", sa.Text),
-        ("total_cost", BIG),
-        ("policy_cost", BIG),
-        ("basic_paid", BIG),
-        ("critical_paid", BIG),
-        ("assistance_paid", BIG),
-        ("other_paid", BIG),
-        ("reverses", S(64)),
-        ("run_id", sa.Integer),
-    ),
-    sa.Index("ix_settlements_person", "id_number"),
+    sa.Column("path", S(200), primary_key=True),  # relative to the lake folder: <source>/run-<run id>.parquet
+    sa.Column("source", S(16), index=True),
+    sa.Column("run_id", sa.Integer),
+    sa.Column("rows", BIG),
+    sa.Column("bytes", BIG),
+    sa.Column("sha256", S(64)),
 )
 
 boundaries = sa.Table(
@@ -180,14 +122,6 @@ identity_changes = sa.Table(
     ),
 )
 
-SNAPSHOT_TABLES = {
-    "divisions": divisions,
-    "population": population,
-    "deaths": deaths,
-    "enrollment": enrollment,
-    "identities": identities,
-    "boundaries": boundaries,
-}
 INT_COLUMNS = {
     "year",
     "subsidy_amount",

@@ -22,21 +22,25 @@ from monitor.storage.database import (
 from monitor.storage.frames import read_bulk, read_bulk_select, read_select, read_table, typed_frame
 from monitor.storage.schema import (
     INT_COLUMNS,
-    SNAPSHOT_TABLES,
     boundaries,
-    deaths,
     divisions,
-    enrollment,
     findings,
-    identities,
     identity_changes,
+    lake_files,
     locks,
     meta,
     metadata,
-    population,
     rejects,
     run_files,
     runs,
+)
+from monitor.storage.schema_lake import (
+    LAKE_TABLES,
+    SNAPSHOT_TABLES,
+    deaths,
+    enrollment,
+    identities,
+    population,
     settlements,
 )
 from monitor.storage.schema_results import (
@@ -88,6 +92,7 @@ from monitor.storage.writes import _indexes_rebuilt_after as _indexes_rebuilt_af
 __all__ = [
     "BULK_ROWS",
     "INT_COLUMNS",
+    "LAKE_TABLES",
     "MIGRATIONS",
     "SNAPSHOT_TABLES",
     "STAGED_SCHEMAS",
@@ -116,6 +121,7 @@ __all__ = [
     "get_meta",
     "identities",
     "identity_changes",
+    "lake_files",
     "load_transaction",
     "locks",
     "meta",

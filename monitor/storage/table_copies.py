@@ -1,16 +1,13 @@
-"""Columnar copies of the big stored tables beside a SQLite database, so a load reads them back in seconds.
+"""Columnar copies of the year's outreach and alert lists beside a SQLite database, which the 扩面名单 and 预警 pages
+read whole: sqlite3 hands rows over one Python object at a time (a district's lists took seconds).
 
-sqlite3 hands rows over one Python object at a time: reading 8.5 million settlements back took 80 s at 1.5 million
-residents. So each run also writes what it stores of the big tables to Parquet files in `<database>.copies/`:
-settlements one file per run (`settlements-run_id-<id>.parquet`, the table only grows), the register, enrollment and
-identity snapshots one file each (replaced with the table), and each year's outreach and alert lists, which the
-扩面名单 and 预警 pages read whole (`outreach-year-<year>.parquet`, `alerts-year-<year>.parquet`). Each file's
-SHA-256 is recorded in the database in the run's own transaction (meta key `copy_<file stem>`) and the file is put in
-place after the commit. A load uses a table's files only when every recorded part is present and matches its digest,
-and the parts together hold as many rows as the database has; otherwise it reads the database and writes the files
-again, so an upgraded or restored database catches up on its next load. PostgreSQL reads these tables through ADBC
-and needs no copies. The files hold what the database holds (names, ID numbers, costs): they are readable by the
-owner only, in the database's own folder.
+Each run writes them to Parquet files in `<database>.copies/` (`outreach-year-<year>.parquet`,
+`alerts-year-<year>.parquet`). Each file's SHA-256 is recorded in the database in the run's own transaction (meta key
+`copy_<file stem>`) and the file is put in place after the commit. A page uses a list's file only when it is present,
+matches its digest and holds as many rows as the database has; otherwise it reads the database. PostgreSQL reads
+these tables through ADBC and needs no copies. The files hold what the database holds (names, ID numbers, costs):
+they are readable by the owner only, in the database's own folder. (The big sources are not copied: their rows live
+in the lake, monitor.storage.lake, and nowhere else.)
 """
 
 from __future__ import annotations
@@ -31,15 +28,8 @@ from sqlalchemy.engine import Connection, Engine
 from monitor.files.read import checksum
 from monitor.storage import store
 
-COPIED = {
-    "settlements": store.settlements,
-    "population": store.population,
-    "enrollment": store.enrollment,
-    "identities": store.identities,
-    "outreach": store.outreach,
-    "alerts": store.alerts,
-}
-PARTS = {"settlements": "run_id", "outreach": "year", "alerts": "year"}  # the column whose values split a table
+COPIED = {"outreach": store.outreach, "alerts": store.alerts}
+PARTS = {"outreach": "year", "alerts": "year"}  # the column whose values split a table
 META_PREFIX = "copy_"
 
 

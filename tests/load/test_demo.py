@@ -127,10 +127,9 @@ def test_findings_and_identity_changes_have_every_kind(demo):
 
 
 def test_reversals_are_netted_across_loads(demo):
-    from monitor.storage import store
+    from monitor.storage import lake
 
-    with demo["engine"].connect() as conn:
-        stored = store.read_table(conn, store.settlements)
+    stored = lake.read(demo["engine"], "settlements")
     reversal = stored[stored["reverses"] != ""]
     first_run = stored["run_id"].min()
     late = reversal[reversal["run_id"] > first_run]

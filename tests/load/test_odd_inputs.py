@@ -17,7 +17,7 @@ from monitor.load.inputs import shrink_message, shrinks_too_much
 from monitor.load.pipeline import RunError, run_load
 from monitor.security import audit
 from monitor.security.access import ADMIN, Viewer
-from monitor.storage import queries
+from monitor.storage import lake, queries
 from monitor.storage.store import connect
 
 POPULATION = "population_2025-11.csv"  # the demo's register file
@@ -34,7 +34,7 @@ def register(tmp_path_factory, settings):
     url = f"sqlite:///{root / 'monitor.db'}"
     engine = connect(url)
     run_load(root / "load", settings, engine)
-    ids = set(pd.read_sql("SELECT id_number FROM population", engine)["id_number"])
+    ids = set(lake.read(engine, "population")["id_number"])
     engine.dispose()
     assert len(ids) >= 1000
     return {"url": url, "folder": root / "load", "ids": ids}

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from conftest import GOLDEN
 
 from monitor.load.pipeline import RunError
-from monitor.storage import store
+from monitor.storage import lake, store
 from monitor.storage.store import connect
 
 
@@ -20,12 +20,12 @@ def test_bulk_reads_and_copy_writes_give_back_what_was_loaded(db_url, settings):
 
     engine = connect(db_url)
     run_load(GOLDEN / "load1", settings, engine, year=2025)
-    for table in (store.settlements, store.population, store.identities, store.enrollment):
+    for table in (store.coverage, store.alerts, store.rejects, store.run_files, store.divisions):
         bulk = store.read_bulk(engine, table)
         assert len(bulk) > 0
         assert bulk.equals(store.read_table(engine, table)), table.name
-    stored = store.read_table(engine, store.settlements)
-    assert stored["policy_cost"].isna().any()  # NULLs survive COPY and the Arrow read
+    assert store.read_table(engine, store.coverage)["vulnerable_in_scope"].notna().all()
+    assert lake.read(engine, "settlements")["policy_cost"].isna().any()  # NULLs survive the lake's files
     year, order = store.outreach.c.year == 2025, [store.outreach.c.seq]
     listed = store.read_bulk(engine, store.outreach, year, order)
     assert len(listed) > 0 and listed.equals(store.read_table(engine, store.outreach, year, order))
@@ -102,21 +102,19 @@ def test_a_bulk_write_into_an_empty_table_rebuilds_its_indexes(sqlite_url, setti
 
     monkeypatch.setattr(store, "_indexes_rebuilt_after", spy)
     run_load(GOLDEN / "load1", settings, engine, year=2025)
-    assert {"settlements", "population", "enrollment"} <= set(dropped)
+    assert {"outreach", "alerts", "coverage"} <= set(dropped)
     assert _index_sql(engine) == before
     with engine.connect() as conn:
-        plan = " ".join(
-            str(r)
-            for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN SELECT * FROM settlements WHERE id_number = 'x'").all()
-        )
-    assert "ix_settlements_person" in plan
+        query = "EXPLAIN QUERY PLAN SELECT * FROM alerts WHERE year = 2025 AND id_number = 'x'"
+        plan = " ".join(str(r) for r in conn.exec_driver_sql(query).all())
+    assert "ix_alerts_year" in plan
 
-    people = store.read_table(engine, store.population)
+    listed = store.read_table(engine, store.outreach)
     with pytest.raises(ValueError), engine.begin() as conn:
-        store.replace_rows(conn, store.population, people.head(3))  # empty table, so the indexes go
+        store.replace_rows(conn, store.outreach, listed.head(3))  # the whole table goes, so the indexes go
         raise ValueError("the load fails after the write")
     assert _index_sql(engine) == before
-    assert store.read_table(engine, store.population).equals(people)
+    assert store.read_table(engine, store.outreach).equals(listed)
 
 
 def _stored_cells(engine) -> dict[str, list[tuple]]:
@@ -153,16 +151,17 @@ def test_staged_sqlite_writes_store_what_row_by_row_writes_store(tmp_path, setti
     )
     staged = connect(f"sqlite:///{tmp_path / 'staged.db'}")
     run_load(GOLDEN / "load1", settings, staged, year=2025, run_date=datetime(2026, 1, 10).date())
-    assert {"settlements", "population", "enrollment", "identities"} <= set(staged_writes)
+    assert {"divisions"} <= set(staged_writes)  # the big sources go to the lake, not the database
     assert _stored_cells(staged) == _stored_cells(row_by_row)
     assert sorted(p.name for p in tmp_path.iterdir() if ".stage-" in p.name) == []
 
     before = _stored_cells(staged)
     copies = sorted(p.name for p in (tmp_path / "staged.db.copies").iterdir())
+    lake_files = sorted(p.name for p in (tmp_path / "staged.db.lake").rglob("*"))
     real_validate, real_stage = pipeline.validate_source, store.stage
     for where, fail in [
         ("_store_results", lambda *a: (_ for _ in ()).throw(RunError("写入失败"))),
-        # settlements, the register and enrollment are staged by then
+        # the divisions are staged, and the settlements, register and enrollment written to the lake, by then
         (
             "validate_source",
             lambda key, *a: (
@@ -176,7 +175,8 @@ def test_staged_sqlite_writes_store_what_row_by_row_writes_store(tmp_path, setti
             patched.setattr(store, "stage", lambda *a, files=files: files.append(real_stage(*a)) or files[-1])
             with pytest.raises(RunError):
                 run_load(GOLDEN / "load1", settings, staged, year=2025, run_date=datetime(2026, 1, 10).date())
-        assert len([f for f in files if f is not None]) >= 3
+        assert len([f for f in files if f is not None]) >= 1
         assert _stored_cells(staged) == before
         assert sorted(p.name for p in tmp_path.iterdir() if ".stage-" in p.name) == []
         assert sorted(p.name for p in (tmp_path / "staged.db.copies").iterdir()) == copies
+        assert sorted(p.name for p in (tmp_path / "staged.db.lake").rglob("*")) == lake_files

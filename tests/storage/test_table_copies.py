@@ -1,4 +1,5 @@
-"""Columnar copies of the big stored tables: used only when they match the database, rebuilt when they do not."""
+"""Columnar copies of the year's outreach and alert lists: used only when they match the database, rebuilt when they
+do not."""
 
 from __future__ import annotations
 
@@ -26,24 +27,15 @@ def _files(engine) -> list[str]:
     return sorted(p.name for p in table_copies.folder(engine).iterdir())
 
 
-def test_each_run_gets_a_private_file_and_they_read_back_what_the_database_holds(sqlite_url, settings):
+def test_each_year_gets_a_private_file_and_they_read_back_what_the_database_holds(sqlite_url, settings):
     engine = connect(sqlite_url)
     run_load(GOLDEN / "load1", settings, engine, year=2025)
     run_load(GOLDEN / "load2", settings, engine, year=2025)
-    assert _files(engine) == [
-        "alerts-year-2025.parquet",
-        "enrollment.parquet",
-        "identities.parquet",
-        "outreach-year-2025.parquet",
-        "population.parquet",
-        "settlements-run_id-1.parquet",
-        "settlements-run_id-2.parquet",
-    ]
+    assert _files(engine) == ["alerts-year-2025.parquet", "outreach-year-2025.parquet"]
     assert stat.S_IMODE(table_copies.folder(engine).stat().st_mode) == 0o700
     assert {stat.S_IMODE(p.stat().st_mode) for p in table_copies.folder(engine).iterdir()} == {0o600}
     for table in table_copies.COPIED.values():
         pd.testing.assert_frame_equal(table_copies.read(engine, table), store.read_table(engine, table))
-    assert table_copies.read(engine, store.settlements)["policy_cost"].isna().any()  # NULLs survive the copy
 
 
 @pytest.mark.parametrize("damage", ["delete", "alter", "swap", "unrecorded"])
@@ -52,30 +44,29 @@ def test_a_missing_or_altered_file_is_not_used_and_the_next_load_rebuilds_it(sql
     run_load(GOLDEN / "load1", settings, engine, year=2025)
     run_load(GOLDEN / "load2", settings, engine, year=2025)
     expected = _results(engine)
-    first = table_copies.folder(engine) / "settlements-run_id-1.parquet"
-    second = table_copies.folder(engine) / "settlements-run_id-2.parquet"
+    alerts = table_copies.folder(engine) / "alerts-year-2025.parquet"
+    outreach = table_copies.folder(engine) / "outreach-year-2025.parquet"
     if damage == "delete":
-        first.unlink()
+        alerts.unlink()
     elif damage == "alter":
-        first.write_bytes(first.read_bytes()[:-40] + b"\0" * 40)
+        alerts.write_bytes(alerts.read_bytes()[:-40] + b"\0" * 40)
     elif damage == "swap":
-        shutil.copy(second, first)
-    else:  # run 1 as an older version stored it: rows in the database, no copy recorded
+        shutil.copy(outreach, alerts)
+    else:  # as an older version stored it: rows in the database, no copy recorded
         with engine.begin() as conn:
-            conn.execute(store.meta.delete().where(store.meta.c.key == "copy_settlements-run_id-1"))
-    assert table_copies.read(engine, store.settlements) is None
-    assert table_copies.read(engine, store.population) is not None  # each table stands on its own
-    run_load(None, settings, engine, year=2025)  # a recompute reads the database and writes the files again
+            conn.execute(store.meta.delete().where(store.meta.c.key == "copy_alerts-year-2025"))
+    assert table_copies.read(engine, store.alerts, 2025) is None
+    assert table_copies.read(engine, store.outreach, 2025) is not None  # each table stands on its own
+    run_load(None, settings, engine, year=2025)  # a recompute writes the files again
     for name, frame in _results(engine).items():
         pd.testing.assert_frame_equal(frame, expected[name])
-    pd.testing.assert_frame_equal(
-        table_copies.read(engine, store.settlements), store.read_table(engine, store.settlements)
-    )
+    pd.testing.assert_frame_equal(table_copies.read(engine, store.alerts, 2025), store.read_table(engine, store.alerts))
 
 
 def test_a_failed_load_leaves_no_file_behind(sqlite_url, settings, tmp_path, monkeypatch):
     engine = connect(sqlite_url)
     run_load(GOLDEN / "load1", settings, engine, year=2025)
+    before = {p.name: p.read_bytes() for p in table_copies.folder(engine).iterdir()}
 
     def broken(*_args, **_kwargs):
         raise RunError("写入失败（测试）")
@@ -83,27 +74,18 @@ def test_a_failed_load_leaves_no_file_behind(sqlite_url, settings, tmp_path, mon
     monkeypatch.setattr("monitor.load.pipeline._store_results", broken)
     with pytest.raises(RunError):
         run_load(GOLDEN / "load2", settings, engine, year=2025)
-    assert _files(engine) == [
-        "alerts-year-2025.parquet",
-        "enrollment.parquet",
-        "identities.parquet",
-        "outreach-year-2025.parquet",
-        "population.parquet",
-        "settlements-run_id-1.parquet",
-    ]  # and no temporary file
+    assert {p.name: p.read_bytes() for p in table_copies.folder(engine).iterdir()} == before  # no temporary file
     assert queries.latest_run(engine)["id"] == 1
-    pd.testing.assert_frame_equal(
-        table_copies.read(engine, store.settlements), store.read_table(engine, store.settlements)
-    )
+    pd.testing.assert_frame_equal(table_copies.read(engine, store.alerts, 2025), store.read_table(engine, store.alerts))
 
 
 def test_only_a_sqlite_file_database_has_copies(db_url, settings):
     engine = connect(db_url)
     run_load(GOLDEN / "load1", settings, engine, year=2025)
     if engine.url.get_backend_name() == "sqlite":
-        assert table_copies.read(engine, store.settlements) is not None
+        assert table_copies.read(engine, store.alerts, 2025) is not None
     else:
-        assert table_copies.folder(engine) is None and table_copies.read(engine, store.settlements) is None
+        assert table_copies.folder(engine) is None and table_copies.read(engine, store.alerts, 2025) is None
     assert table_copies.folder(connect("sqlite://")) is None
 
 

@@ -11,7 +11,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import copy_demo_db
+from conftest import copy_demo_db, edit_lake_rows
 from test_browser import SHOTS, _open, _sign_in, browser, server  # noqa: F401 - the fixtures of the real browser
 
 from monitor.cases import alert_case
@@ -57,7 +57,7 @@ def module_demo_db(tmp_path_factory, demo_db, listener):
     alert = alerts[town_of(alerts["village_code"]).isin(towns) & (alerts["village_code"] != "")].iloc[0]
     town = town_of(alerts["village_code"]).loc[alert.name]
     with engine.begin() as conn:
-        for table in (store.population, store.alerts, store.watch, store.identities):
+        for table in (store.alerts, store.watch):
             conn.execute(table.update().where(table.c.id_number == alert["id_number"]).values(name=image))
         conn.execute(
             store.alerts.update().where(store.alerts.c.id_number == alert["id_number"]).values(identity_type=tag)
@@ -65,6 +65,8 @@ def module_demo_db(tmp_path_factory, demo_db, listener):
         for code, name in ((alert["village_code"], image), (town, f"镇{tag}")):
             for table in (store.divisions, store.coverage):
                 conn.execute(table.update().where(table.c.code == code).values(name=name))
+    for source in ("population", "identities"):
+        edit_lake_rows(engine, source, alert["id_number"], name=image)
     engine.dispose()
     return url
 

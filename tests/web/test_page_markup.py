@@ -9,7 +9,7 @@ import shutil
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from conftest import ROOT, open_page
+from conftest import ROOT, edit_lake_rows, open_page
 from streamlit import config
 from streamlit.testing.v1 import AppTest
 
@@ -43,19 +43,24 @@ def hostile(own_demo_db, monkeypatch):
     places = {alert["village_code"]: IMAGE, town_of(alerts["village_code"]).loc[alert.name]: TAG}
     places.setdefault(person["village_code"], IMAGE)
     with engine.begin() as conn:
-        for table in (store.population, store.alerts, store.watch, store.outreach, store.identities):
+        for table in (store.alerts, store.watch, store.outreach):
             for who, name in ((alert["id_number"], IMAGE), (person["id_number"], TAG)):
                 conn.execute(table.update().where(table.c.id_number == who).values(name=name))
         conn.execute(
             store.alerts.update().where(store.alerts.c.id_number == alert["id_number"]).values(identity_type=TAG)
         )
-        for table in (store.outreach, store.population):
-            conn.execute(
-                table.update().where(table.c.id_number == person["id_number"]).values(household_id=IMAGE + TAG)
-            )
+        conn.execute(
+            store.outreach.update()
+            .where(store.outreach.c.id_number == person["id_number"])
+            .values(household_id=IMAGE + TAG)
+        )
         for code, name in places.items():
             for table in (store.divisions, store.coverage):
                 conn.execute(table.update().where(table.c.code == code).values(name=name))
+    for who, name in ((alert["id_number"], IMAGE), (person["id_number"], TAG)):
+        for source in ("population", "identities"):
+            edit_lake_rows(engine, source, who, name=name)
+    edit_lake_rows(engine, "population", person["id_number"], household_id=IMAGE + TAG)
     monkeypatch.setenv("MONITOR_DB_URL", own_demo_db)
     yield {
         "url": own_demo_db,

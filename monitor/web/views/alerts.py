@@ -12,7 +12,7 @@ from monitor.rules.alert_rules import ALERT_LEVELS
 from monitor.rules.costs import netted_settlements
 from monitor.rules.divisions import town_of
 from monitor.security.access import AccessDenied, Viewer, mask_id, mask_name
-from monitor.storage import store
+from monitor.storage import lake, store
 
 LEVELS = ALERT_LEVELS  # the filter's options, most severe first
 LIST_HEADERS = {
@@ -102,8 +102,7 @@ def person_settlements(engine: Engine, year: int, id_number: str, settings: Sett
         ).scalar()
     if village is None or not viewer.in_scope(pd.Series([village])).iloc[0]:
         raise AccessDenied("此人不在您的预警名单范围内")
-    with engine.connect() as conn:
-        stored = store.read_table(conn, store.settlements, store.settlements.c.id_number == id_number)
+    stored = lake.rows_of(engine, "settlements", "id_number", [id_number])
     netted = netted_settlements(stored, year, settings.cost_measure, extra=("provider",))
     netted = netted.sort_values(["settle_date", "settlement_id"]).reset_index(drop=True)
     return pd.DataFrame(

@@ -15,7 +15,7 @@ from monitor.rules.costs import netted_settlements
 from monitor.rules.identities import active_at, primary_identities
 from monitor.rules.rates import rate_hundredths
 from monitor.security.access import Viewer, mask_id, mask_name
-from monitor.storage import queries, store
+from monitor.storage import lake, queries, store
 
 COLUMNS = [
     "id_number",
@@ -51,14 +51,12 @@ def _blank(values: pd.Series) -> pd.Series:
 def _register(engine: Engine, id_number: str) -> pd.DataFrame:
     """The register rows of the person's household (户号), or the person's own rows when the 户号 is blank; empty for a
     person outside the register."""
-    population = store.population
-    with engine.connect() as conn:
-        own = store.read_table(conn, population, population.c.id_number == id_number)
-        households = sorted(h for h in _blank(own["household_id"]) if h)
-        if not households:
-            return own
-        # no index on 户号: one scan of the register (a household view is opened one person at a time)
-        return store.read_table(conn, population, population.c.household_id == households[0])
+    own = lake.rows_of(engine, "population", "id_number", [id_number])
+    households = sorted(h for h in _blank(own["household_id"]) if h)
+    if not households:
+        return own
+    # the register is sorted by ID number, not 户号: one scan of that column (a household is opened one at a time)
+    return lake.rows_of(engine, "population", "household_id", households[:1])
 
 
 def _as_of(engine: Engine, year: int, settings: Settings) -> date:
@@ -68,9 +66,9 @@ def _as_of(engine: Engine, year: int, settings: Settings) -> date:
 
 def _stored(engine: Engine, year: int, ids: list[str]) -> tuple[pd.DataFrame, ...]:
     """The members' settlements, identities, alerts and watch-list rows of the year (indexed reads by ID number)."""
+    settlements = lake.rows_of(engine, "settlements", "id_number", ids)
+    identities = lake.rows_of(engine, "identities", "id_number", ids)
     with engine.connect() as conn:
-        settlements = store.read_table(conn, store.settlements, store.settlements.c.id_number.in_(ids))
-        identities = store.read_table(conn, store.identities, store.identities.c.id_number.in_(ids))
         alerts = store.read_table(conn, store.alerts, (store.alerts.c.year == year) & store.alerts.c.id_number.in_(ids))
         watch = store.read_table(conn, store.watch, (store.watch.c.year == year) & store.watch.c.id_number.in_(ids))
     return settlements, identities, alerts, watch

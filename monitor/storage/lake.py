@@ -1,0 +1,193 @@
+"""The lake: the bulk data of loads as Parquet files that an engine scans directly, beside the application database.
+
+What: the register, deaths, enrollment and identity snapshots, and every settlement (schema_lake has their columns).
+Where: `<source>/run-<run id>.parquet` under the lake folder (see `folder`). A file is written once, by the run whose
+id it bears, before that run's transaction; the transaction records it in the `lake_files` table (rows, bytes,
+SHA-256) and, for a snapshot, drops the record of the file it replaces. Only recorded files are ever read, so a run
+that fails or is killed leaves nothing visible and the previous figures stand. Files that no record names (a failed
+run's, a replaced snapshot's) are deleted by `sweep`, which the next load runs under the load lock: never right after
+a commit, while a page may still be reading the list it took before it.
+
+The same on SQLite and PostgreSQL deployments: the application database keeps the list, the files keep the rows.
+The files hold names, ID numbers and costs: the folder is 0700 and the files 0600, the service's own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from monitor.config import data_path, in_force
+from monitor.storage.database import database_file
+from monitor.storage.frames import typed_frame
+from monitor.storage.schema import lake_files
+from monitor.storage.schema_lake import LAKE_TABLES
+
+ENV_LAKE = "MONITOR_LAKE"
+SNAPSHOTS = ("population", "deaths", "enrollment", "identities")  # a new file replaces the source's file
+ROW_GROUP = 131_072  # rows per group: one person's rows are found by the groups' ID-number ranges, not a scan
+
+
+class LakeError(OSError):
+    """A recorded file is missing or unreadable: the lake and the database are out of step (restored apart)."""
+
+
+@dataclass(frozen=True)
+class LakeFile:
+    """A file written for a run, recorded by `record` in the run's transaction."""
+
+    source: str
+    run_id: int
+    path: str  # relative to the lake folder
+    rows: int
+    bytes: int
+    sha256: str
+
+
+def folder(engine: Engine | Connection) -> Path:
+    """The lake of this database: `<file>.lake` beside a SQLite file unless a lake is configured; otherwise
+    `<lake>/<database name>`, where lake is MONITOR_LAKE, else the setting engine.lake (relative: under the data
+    folder), else lake/ in the data folder."""
+    url = engine.engine.url if isinstance(engine, Connection) else engine.url
+    chosen = os.environ.get(ENV_LAKE) or in_force().engine_lake
+    database = database_file(engine.engine if isinstance(engine, Connection) else engine)
+    if database is not None and not chosen:
+        return database.with_name(database.name + ".lake")
+    settings = in_force()
+    root = Path(chosen) if chosen else Path("lake")
+    root = root if root.is_absolute() else data_path(settings) / root
+    name = database.name if database is not None else f"{url.host or 'local'}-{url.port or ''}-{url.database}"
+    return root / name
+
+
+def _private_folder(path: Path) -> None:
+    """Make the folder and any missing parent the service's own (mkdir's parents=True would make them 0755)."""
+    if path.is_dir():
+        return
+    _private_folder(path.parent)
+    path.mkdir(mode=0o700, exist_ok=True)
+
+
+def empty(source: str) -> pd.DataFrame:
+    table = LAKE_TABLES[source]
+    return typed_frame(pd.DataFrame({c.name: pd.Series([], dtype=object) for c in table.columns}), table)
+
+
+def write(engine: Engine | Connection, source: str, run_id: int, rows: pd.DataFrame) -> LakeFile | None:
+    """Write a run's rows of a source, sorted by ID number, outside any transaction (the columns the frame lacks are
+    NULL). A snapshot gets its file even when empty (it replaces the stored one); no settlements, no file (None).
+    Nothing reads the file until `record` has named it in a committed run."""
+    if rows.empty and source not in SNAPSHOTS:
+        return None
+    table = LAKE_TABLES[source]
+    names = [c.name for c in table.columns]
+    framed = rows.assign(run_id=run_id) if "run_id" in names else rows
+    arrow = pa.Table.from_pandas(framed.reindex(columns=names).reset_index(drop=True), preserve_index=False)
+    # stable: a person's settlements keep the order of the files
+    arrow = arrow.take(pa.compute.sort_indices(arrow, [("id_number", "ascending")]))
+    relative = f"{source}/run-{run_id}.parquet"
+    path = folder(engine) / relative
+    _private_folder(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        pq.write_table(arrow, fh, row_group_size=ROW_GROUP)
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return LakeFile(source, run_id, relative, arrow.num_rows, path.stat().st_size, digest.hexdigest())
+
+
+def record(conn: Connection, files: list[LakeFile]) -> None:
+    """Name the files in the caller's transaction; a snapshot's file replaces the one recorded for its source."""
+    for item in files:
+        if item.source in SNAPSHOTS:
+            conn.execute(lake_files.delete().where(lake_files.c.source == item.source))
+        conn.execute(
+            lake_files.insert().values(
+                path=item.path,
+                source=item.source,
+                run_id=item.run_id,
+                rows=item.rows,
+                bytes=item.bytes,
+                sha256=item.sha256,
+            )
+        )
+
+
+def discard(engine: Engine | Connection, files: list[LakeFile]) -> None:
+    """Remove files a run wrote and did not get recorded."""
+    where = folder(engine)
+    for item in files:
+        (where / item.path).unlink(missing_ok=True)
+
+
+def paths(engine: Engine | Connection, source: str) -> list[Path]:
+    """The recorded files of a source, in run order; a missing one raises LakeError."""
+    query = sa.select(lake_files.c.path).where(lake_files.c.source == source).order_by(lake_files.c.run_id)
+    if isinstance(engine, Connection):
+        found = engine.execute(query).scalars().all()
+    else:
+        with engine.connect() as conn:
+            found = conn.execute(query).scalars().all()
+    where = folder(engine)
+    located = [where / p for p in found]
+    missing = [p for p in located if not p.is_file()]
+    if missing:
+        raise LakeError(
+            f"数据湖文件缺失：{missing[0].relative_to(where)}（数据库与数据湖不一致，请从同一备份恢复两者）"
+        )
+    return located
+
+
+def read(engine: Engine | Connection, source: str) -> pd.DataFrame:
+    """Every stored row of a source, in the core's dtypes (the same frame the database gave before the lake)."""
+    located = paths(engine, source)
+    if not located:
+        return empty(source)
+    arrow = pa.concat_tables([pq.read_table(p) for p in located])
+    table = LAKE_TABLES[source]
+    return typed_frame(arrow.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get), table)
+
+
+def rows_of(engine: Engine | Connection, source: str, column: str, values: list[str]) -> pd.DataFrame:
+    """The stored rows of a source whose `column` is one of the values (one person's settlements, a household's
+    members): DuckDB skips the row groups whose ID-number range holds none of them."""
+    located = paths(engine, source)
+    if not located or not values:
+        return empty(source)
+    table = LAKE_TABLES[source]
+    assert column in table.c  # a name, not data, goes into the query below
+    with duckdb.connect() as con:
+        # no ORDER BY: DuckDB keeps the files' order (run order, then each file's), as the database's row order was
+        arrow: pa.Table = con.execute(
+            f"SELECT * FROM read_parquet($files) WHERE {column} IN (SELECT unnest($values))",
+            {"files": [str(p) for p in located], "values": list(values)},
+        ).to_arrow_table()
+    return typed_frame(arrow.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get), table)
+
+
+def sweep(engine: Engine) -> list[str]:
+    """Delete the lake's files that no record names (a failed or killed run's, replaced snapshots'); run under the
+    load lock. Returns their paths, relative to the lake."""
+    where = folder(engine)
+    if not where.is_dir():
+        return []
+    with engine.connect() as conn:
+        named = set(conn.execute(sa.select(lake_files.c.path)).scalars())
+    removed = []
+    for path in sorted(where.glob("*/*")):
+        relative = path.relative_to(where).as_posix()
+        if relative not in named and path.is_file():
+            path.unlink(missing_ok=True)
+            removed.append(relative)
+    return removed
