@@ -10,16 +10,11 @@ from sqlalchemy.engine import Engine
 
 from monitor.config import Settings
 from monitor.rules import campaign
-from monitor.rules.coverage import scope
 from monitor.rules.divisions import inside
 from monitor.rules.identities import primary_identities
 from monitor.security import audit
 from monitor.security.access import Viewer
-from monitor.storage import lake, queries, store
-
-
-def _stored(engine: Engine, key: str) -> pd.DataFrame:
-    return lake.read(engine, key)
+from monitor.storage import lake, queries, sets, store
 
 
 def _persons(engine: Engine, settings: Settings, target_year: int) -> pd.DataFrame:
@@ -28,10 +23,9 @@ def _persons(engine: Engine, settings: Settings, target_year: int) -> pd.DataFra
     root = queries.root(engine, settings)
     as_of = settings.resolve_as_of(year, None)
     types = settings.identity_types_for(year)
-    population, identities = _stored(engine, "population"), _stored(engine, "identities")
-    persons = scope(
-        population, _stored(engine, "deaths"), _stored(engine, "enrollment"), identities, year, as_of, root, types
-    )
+    snapshots = {key: lake.read(engine, key) for key in ("population", "deaths", "enrollment", "identities")}
+    persons = sets.covered(snapshots, settings, year, as_of, root, with_counts=False)[0]
+    identities = snapshots["identities"]
     persons["priority"] = persons["vulnerable"].map({True: 1}).fillna(persons["newborn"].map({True: 2})).fillna(3)
     primary = primary_identities(identities, as_of, types).set_index("id_number")
     persons["subsidy"] = persons["id_number"].map(primary["subsidy"])
@@ -48,7 +42,7 @@ def sms_batch(
     persons = _persons(engine, settings, when.target_year)
     persons = persons[inside(persons["village_code"], place)]
     persons = persons[viewer.in_scope(persons["village_code"])]
-    paid = campaign.payments(_stored(engine, "enrollment"), when.target_year, when.start)
+    paid = campaign.payments(lake.read(engine, "enrollment"), when.target_year, when.start)
     with engine.connect() as conn:
         outcomes = store.read_table(
             conn,

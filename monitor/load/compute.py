@@ -11,9 +11,10 @@ from monitor.config import Settings
 from monitor.rules.alert_rules import evaluate, identity_holders, stay_sets
 from monitor.rules.campaign import progress_all_levels
 from monitor.rules.costs import person_year
-from monitor.rules.coverage import COUNT_COLUMNS, coverage_by_division, outreach_list, scope
+from monitor.rules.coverage import COUNT_COLUMNS, outreach_list
 from monitor.rules.divisions import levels_below
 from monitor.rules.identities import primary_identities
+from monitor.storage import sets
 
 
 def compute_results(
@@ -23,9 +24,8 @@ def compute_results(
     autumn holds the collection period, also the campaign's daily progress."""
     types = settings.identity_types_for(year)
     population, identities = snapshots["population"], snapshots["identities"]
-    persons = scope(population, snapshots["deaths"], snapshots["enrollment"], identities, year, as_of, root, types)
-    coverage = coverage_by_division(persons, snapshots["divisions"], root)
-    outreach = outreach_list(persons, population, snapshots["enrollment"], identities, year, as_of, root, types)
+    persons, coverage, enrolled = sets.covered(snapshots, settings, year, as_of, root)
+    outreach = outreach_list(persons, population, enrolled, identities, year, as_of, types)
     primary = primary_identities(identities, as_of, types)[["id_number", "identity_type"]]
     urban = snapshots["divisions"].set_index("code")["urban_rural"].fillna("").str.startswith("1")
     people = population[["id_number", "name", "village_code"]].drop_duplicates("id_number")

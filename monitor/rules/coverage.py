@@ -1,4 +1,4 @@
-"""Coverage (SPEC §7) and the outreach list (§8): who is in scope, who is enrolled, rates by division."""
+"""The outreach list (SPEC §8), and the count columns of coverage (§7, whose rules are in coverage_sets)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 
 from monitor.base.text import is_in
 from monitor.config import IdentityType
-from monitor.rules.divisions import LEVELS, at_level, levels_below, prefix, town_of
+from monitor.rules.divisions import town_of
 from monitor.rules.identities import SUBSIDY_LABELS, primary_identities
 
 COUNT_COLUMNS = [
@@ -25,102 +25,21 @@ COUNT_COLUMNS = [
 ]
 
 
-def enrolled_persons(enrollment: pd.DataFrame, year: int, root: str) -> pd.DataFrame:
-    """Persons enrolled in the year (正常参保, any scheme, any place): local flag and both-schemes flag."""
-    active = enrollment[(enrollment["year"] == year) & (enrollment["status"] == "正常参保")]
-    place = active["insured_place"]
-    local = place.isna() | place.fillna("").str.startswith(prefix(root))
-    per = pd.DataFrame({"id_number": active["id_number"], "local": local.to_numpy(), "scheme": active["scheme"]})
-    grouped = per.groupby("id_number", sort=False).agg(local=("local", "any"), schemes=("scheme", "nunique"))
-    grouped["duplicate"] = grouped["schemes"] > 1
-    return grouped[["local", "duplicate"]].reset_index()
-
-
-def scope(
-    population: pd.DataFrame,
-    deaths: pd.DataFrame,
-    enrollment: pd.DataFrame,
-    identities: pd.DataFrame,
-    year: int,
-    as_of: date,
-    root: str,
-    types: tuple[IdentityType, ...],
-) -> pd.DataFrame:
-    """In-scope persons with their flags: vulnerable, newborn, enrolled, local, duplicate."""
-    a = as_of.isoformat()
-    status_ok = (
-        population["status"].isna()
-        | (population["status"] == "正常")
-        | (population["status_date"].notna() & (population["status_date"] > a))
-    )
-    dead = set(deaths.loc[deaths["death_date"] <= a, "id_number"])
-    mask = (
-        (population["birth_date"] <= a) & status_ok.fillna(False).astype(bool) & ~is_in(population["id_number"], dead)
-    )
-    persons = population.loc[
-        mask, ["id_number", "name", "village_code", "household_id", "birth_date", "phone", "address"]
-    ].copy()
-    persons["newborn"] = persons["birth_date"] >= f"{year}-01-01"
-    primary = primary_identities(identities, as_of, types)
-    persons = persons.merge(
-        primary[["id_number", "identity_type", "subsidy", "subsidy_cents"]], on="id_number", how="left"
-    )
-    persons["vulnerable"] = persons["identity_type"].notna()
-    enrolled = enrolled_persons(enrollment, year, root)
-    persons = persons.merge(enrolled, on="id_number", how="left")
-    persons["enrolled"] = persons["local"].notna()
-    persons["local"] = persons["local"].fillna(False).astype(bool)
-    persons["duplicate"] = persons["duplicate"].fillna(False).astype(bool)
-    return persons
-
-
-def coverage_by_division(persons: pd.DataFrame, divisions: pd.DataFrame, root: str) -> pd.DataFrame:
-    """Counts for every division of the snapshot from the root's level down: sums of persons, never rates."""
-    flags = pd.DataFrame(
-        {
-            "in_scope": 1,
-            "enrolled": persons["enrolled"].astype(int),
-            "vulnerable_in_scope": persons["vulnerable"].astype(int),
-            "vulnerable_enrolled": (persons["vulnerable"] & persons["enrolled"]).astype(int),
-            "newborn_in_scope": persons["newborn"].astype(int),
-            "newborn_enrolled": (persons["newborn"] & persons["enrolled"]).astype(int),
-            "enrolled_local": (persons["enrolled"] & persons["local"]).astype(int),
-            "enrolled_elsewhere": (persons["enrolled"] & ~persons["local"]).astype(int),
-            "duplicate_enrolled": persons["duplicate"].astype(int),
-        },
-        index=persons.index,
-    )
-    out = []
-    levels = levels_below(root)
-    for i, level in enumerate(levels):
-        sums = flags.groupby(at_level(persons["village_code"], level).to_numpy()).sum()
-        here = divisions[divisions["level"] == level][["code", "name", "urban_rural"]].copy()
-        here = here.merge(sums, left_on="code", right_index=True, how="left")
-        here[COUNT_COLUMNS] = here[COUNT_COLUMNS].fillna(0).astype("int64")
-        here["level"] = level
-        here["parent_code"] = at_level(here["code"], levels[i - 1]) if i else ""
-        out.append(here)
-    table = pd.concat(out, ignore_index=True)
-    order = {lv: k for k, lv in enumerate(LEVELS)}
-    table["_lv"] = table["level"].map(order)
-    return table.sort_values(["_lv", "code"]).drop(columns="_lv").reset_index(drop=True)
-
-
 def outreach_list(
     persons: pd.DataFrame,
     population: pd.DataFrame,
-    enrollment: pd.DataFrame,
+    enrolled: pd.DataFrame,
     identities: pd.DataFrame,
     year: int,
     as_of: date,
-    root: str,
     types: tuple[IdentityType, ...],
 ) -> pd.DataFrame:
-    """Unenrolled in-scope persons plus unregistered, unenrolled identity holders, prioritised and sorted."""
+    """Unenrolled in-scope persons plus unregistered, unenrolled identity holders, prioritised and sorted (persons
+    and enrolled are coverage_sets.scope's and enrolled_persons' results)."""
     todo = persons[~persons["enrolled"]].copy()
     todo["remark"] = ""
     primary = primary_identities(identities, as_of, types)
-    enrolled_ids = set(enrolled_persons(enrollment, year, root)["id_number"])
+    enrolled_ids = set(enrolled["id_number"])
     outsiders = primary[
         ~is_in(primary["id_number"], population["id_number"]) & ~is_in(primary["id_number"], enrolled_ids)
     ].copy()

@@ -169,9 +169,9 @@ def rows_of(engine: Engine | Connection, source: str, column: str, values: list[
     assert column in table.c  # a name, not data, goes into the query below
     with duckdb.connect() as con:
         # no ORDER BY: DuckDB keeps the files' order (run order, then each file's), as the database's row order was
-        arrow: pa.Table = con.execute(
+        arrow: pa.Table = con.sql(
             f"SELECT * FROM read_parquet($files) WHERE {column} IN (SELECT unnest($values))",
-            {"files": [str(p) for p in located], "values": list(values)},
+            params={"files": [str(p) for p in located], "values": list(values)},
         ).to_arrow_table()
     return typed_frame(arrow.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get), table)
 

@@ -1,0 +1,81 @@
+"""Running the engine-neutral rules (monitor/rules/*_sets.py): the engine that [engine] kind names, tables for it,
+and results back as frames in the core's dtypes.
+
+DuckDB runs in process, on every core, with a fresh in-memory database per use (a connection is not shared between
+threads, and nothing is kept between loads).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+import pyarrow as pa
+from ibis.backends import BaseBackend
+
+from monitor.config import Settings
+from monitor.rules import coverage_sets
+from monitor.rules.coverage import COUNT_COLUMNS
+from monitor.rules.identities import primary_identities
+from monitor.storage.schema import INT_COLUMNS
+
+
+def backend(settings: Settings) -> BaseBackend:
+    """A new connection to the configured engine."""
+    if settings.engine_kind != "duckdb":  # config refuses any other kind until issue 21 adds Spark
+        raise ValueError(f"engine.kind {settings.engine_kind!r} is not available")
+    return ibis.duckdb.connect(threads=os.cpu_count() or 1)
+
+
+def table(frame: pd.DataFrame) -> ir.Table:
+    """A frame as a table the rules take (the engine scans its Arrow columns). A column with no value at all (an
+    empty frame's) is typed as the stored column is, text or integer, not as Arrow's null type."""
+    arrow = pa.Table.from_pandas(frame, preserve_index=False)
+    for i, field in enumerate(arrow.schema):
+        if pa.types.is_null(field.type):
+            kind = pa.int64() if field.name in INT_COLUMNS else pa.string()
+            arrow = arrow.set_column(i, field.name, arrow.column(i).cast(kind))
+    return ibis.memtable(arrow)
+
+
+def frame(engine: BaseBackend, expr: ir.Table) -> pd.DataFrame:
+    """Run a rule's table on the engine: text as str, integers as Int64 where they may be missing, flags as bool."""
+    arrow = engine.to_pyarrow(expr)
+    return arrow.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+
+
+def covered(
+    snapshots: dict[str, pd.DataFrame],
+    settings: Settings,
+    year: int,
+    as_of: date,
+    root: str,
+    with_counts: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """SPEC §7 on the configured engine from the snapshots: the in-scope persons with their flags, the counts of
+    every division (empty without with_counts) and the enrolled persons (id_number, local, duplicate)."""
+    primary = primary_identities(snapshots["identities"], as_of, settings.identity_types_for(year))
+    tables = {key: table(snapshots[key]) for key in ("population", "deaths", "enrollment")}
+    engine = backend(settings)
+    try:
+        enrolled = frame(engine, coverage_sets.enrolled_persons(tables["enrollment"], year, root))
+        persons = frame(
+            engine,
+            coverage_sets.scope(
+                tables["population"], tables["deaths"], tables["enrollment"], table(primary), year, as_of, root
+            ),
+        )
+        for flag in ("newborn", "vulnerable", "enrolled", "local", "duplicate"):
+            persons[flag] = persons[flag].astype(bool)
+        counts = pd.DataFrame()
+        if with_counts:
+            counts = frame(
+                engine, coverage_sets.coverage_by_division(table(persons), table(snapshots["divisions"]), root)
+            )
+            counts[COUNT_COLUMNS] = counts[COUNT_COLUMNS].astype("int64")
+    finally:
+        engine.disconnect()
+    return persons, counts, enrolled
