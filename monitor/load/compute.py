@@ -10,7 +10,7 @@ from monitor.base.text import is_in, lookup
 from monitor.config import Settings
 from monitor.rules.alert_rules import evaluate, identity_holders, stay_sets
 from monitor.rules.campaign import progress_all_levels
-from monitor.rules.costs import person_year
+from monitor.rules.costs import AMOUNTS, person_year
 from monitor.rules.coverage import COUNT_COLUMNS, outreach_list
 from monitor.rules.divisions import levels_below
 from monitor.rules.identities import primary_identities
@@ -36,7 +36,8 @@ def compute_results(
     # identity holders outside the register too; an outer merge did the same but sorted 1.5 M ID numbers (5 s)
     people = pd.concat([people, primary[~is_in(primary["id_number"], people["id_number"])]], ignore_index=True)
     people["vulnerable"] = people["identity_type"].notna()
-    sums = person_year(settlements, year, settings.cost_measure, stay_sets(settings.alert_rules))
+    rows = sets.table(settlements[["settlement_id", "id_number", "visit_type", "reverses", "settle_date", *AMOUNTS]])
+    sums = sets.evaluate(person_year(rows, year, settings.cost_measure, stay_sets(settings.alert_rules)), settings)
     holders = identity_holders(identities, as_of, types)
     alerts, watch = evaluate(sums, settlements, people, holders, settings, year)
     computed = {"coverage": coverage, "outreach": outreach, "alerts": alerts, "watch": watch}

@@ -23,11 +23,24 @@ from monitor.rules.identities import primary_identities
 from monitor.storage.schema import INT_COLUMNS
 
 
-def backend(settings: Settings) -> BaseBackend:
-    """A new connection to the configured engine."""
-    if settings.engine_kind != "duckdb":  # config refuses any other kind until issue 21 adds Spark
-        raise ValueError(f"engine.kind {settings.engine_kind!r} is not available")
-    return ibis.duckdb.connect(threads=os.cpu_count() or 1)
+def backend(settings: Settings | None = None) -> BaseBackend:
+    """A new connection to the configured engine (None: the default, DuckDB). DuckDB works in memory: it fetches
+    and loads no extension (an intranet has none to fetch)."""
+    kind = settings.engine_kind if settings else "duckdb"
+    if kind != "duckdb":  # config refuses any other kind until issue 21 adds Spark
+        raise ValueError(f"engine.kind {kind!r} is not available")
+    return ibis.duckdb.connect(
+        threads=os.cpu_count() or 1, autoinstall_known_extensions=False, autoload_known_extensions=False
+    )
+
+
+def evaluate(expr: ir.Table, settings: Settings | None = None) -> pd.DataFrame:
+    """Run one rule's table on a connection of its own (see frame)."""
+    engine = backend(settings)
+    try:
+        return frame(engine, expr)
+    finally:
+        engine.disconnect()
 
 
 def table(frame: pd.DataFrame) -> ir.Table:

@@ -12,6 +12,7 @@ import pytest
 from monitor.config import AlertRule, ConfigError
 from monitor.rules.alert_rules import evaluate, rule_identity_types, stay_sets
 from monitor.rules.costs import person_year
+from monitor.storage import sets
 
 
 def rule(rule_id, yuan, applies="everyone", basis="year", residence="any", visits=("住院",)):
@@ -51,7 +52,7 @@ HOLDERS = pd.DataFrame(
 
 def run(settings, rules, frame, share=Fraction(4, 5)):
     chosen = replace(settings, alert_rules=tuple(rules), watch_share=share)
-    sums = person_year(frame, 2025, chosen.cost_measure, stay_sets(chosen.alert_rules))
+    sums = sets.evaluate(person_year(sets.table(frame), 2025, chosen.cost_measure, stay_sets(chosen.alert_rules)))
     return evaluate(sums, frame, PEOPLE, HOLDERS, chosen, 2025)
 
 

@@ -12,6 +12,7 @@ from monitor.config import ConfigError
 from monitor.files.sources import FUNDS
 from monitor.rules.alert_rules import evaluate, stay_sets
 from monitor.rules.costs import netted_settlements, person_year, rule_thresholds
+from monitor.storage import sets
 
 
 def _settlements(rows):
@@ -63,6 +64,11 @@ def test_policy_measure_floors_each_settlement_at_zero():
     assert netted["measure"].tolist() == [0, 5000]
 
 
+def _person_year(frame, year, measure, stays=()):
+    """The rule run on the engine, from a frame and back."""
+    return sets.evaluate(person_year(sets.table(frame), year, measure, stays))
+
+
 def _sums_of_netted(frame: pd.DataFrame, measure: str) -> pd.DataFrame:
     """person_year worked out the plain way: pandas sums over netted_settlements."""
     netted = netted_settlements(frame, 2025, measure)
@@ -105,7 +111,7 @@ def test_person_year_sums_the_netted_settlements(measure):
         ]
     )
     before = frame.copy()
-    got = person_year(frame, 2025, measure)
+    got = _person_year(frame, 2025, measure)
     pd.testing.assert_frame_equal(got, _sums_of_netted(frame, measure), check_dtype=False)
     assert got["id_number"].tolist() == ["p", "q"]
     assert got.set_index("id_number").loc["p", "n_settlements"] == 1
@@ -151,7 +157,7 @@ def test_person_year_matches_netting_on_random_settlements():
     frame = pd.concat([frame, reversals], ignore_index=True)
     for measure in ("个人负担", "政策范围内个人负担"):
         pd.testing.assert_frame_equal(
-            person_year(frame, 2025, measure), _sums_of_netted(frame, measure), check_dtype=False
+            _person_year(frame, 2025, measure), _sums_of_netted(frame, measure), check_dtype=False
         )
 
 
@@ -171,7 +177,7 @@ def _people(vulnerable: bool, urban: bool):
 def alerts(frame, people, settings, year=2025):
     """The alerts of evaluate(); people's primary identities are their only active ones."""
     holders = people.loc[people["identity_type"].notna(), ["id_number", "identity_type"]]
-    sums = person_year(frame, year, settings.cost_measure, stay_sets(settings.alert_rules))
+    sums = _person_year(frame, year, settings.cost_measure, stay_sets(settings.alert_rules))
     return evaluate(sums, frame, people, holders, settings, year)[0]
 
 
