@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from etl.commands import (
     cmd_audit,
+    cmd_backup,
     cmd_demo,
     cmd_export,
     cmd_feedback,
@@ -26,6 +27,7 @@ from etl.commands import (
 from monitor.cases.alert_case import WorkflowError
 from monitor.config import ConfigError, load_settings
 from monitor.files.read import LoadError
+from monitor.load.backup import BackupError
 from monitor.load.inputs import SHRINK_CHECKED
 from monitor.load.locks import LockBusy
 from monitor.load.pipeline import RunError
@@ -34,6 +36,7 @@ from monitor.rules.divisions import LEVELS
 from monitor.security import audit, auth
 from monitor.security.access import ROLES
 from monitor.storage import queries
+from monitor.storage.lake import LakeError
 from monitor.storage.store import SchemaError
 
 
@@ -176,6 +179,17 @@ def build_parser() -> argparse.ArgumentParser:
     for p in audit_action.choices.values():
         p.add_argument("--db", help="SQLAlchemy database URL (default: config database.url)")
 
+    backup_cmd = sub.add_parser(
+        "backup",
+        help="copy the database (SQLite) and the lake files it names into a new folder, under the load lock "
+        "(PostgreSQL: run pg_dump first; this copies the lake)",
+    )
+    backup_cmd.add_argument("--to", type=Path, required=True, help="a new folder for the backup")
+    backup_cmd.add_argument("--db", help="SQLAlchemy database URL (default: config database.url)")
+    backup_cmd.add_argument(
+        "--user", default=getpass.getuser(), help="who backs up, for the audit log (default: login)"
+    )
+
     export = sub.add_parser("export", help="write a CSV export (UTF-8 with BOM)")
     what = export.add_subparsers(dest="what", required=True)
     cov = what.add_parser("coverage", help="coverage of every division of one level")
@@ -224,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
             "users": cmd_users,
             "audit": cmd_audit,
             "export": cmd_export,
+            "backup": cmd_backup,
         }[args.command]
         with audit.configured(settings):  # the audit key and checkpoints of this config's data folder
             return handler(args, settings)
@@ -236,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
         LockBusy,
         SchemaError,
         auth.AuthError,
+        BackupError,
+        LakeError,
     ) as exc:
         print(f"错误: {exc}", file=sys.stderr)
         return 1

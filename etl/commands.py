@@ -12,6 +12,7 @@ from pathlib import Path
 from monitor.cases import alert_case, feedback, push
 from monitor.cases.alert_case import AlertState
 from monitor.config import Settings, audit_archive_path, data_path, database_url
+from monitor.load.backup import backup
 from monitor.load.locks import finish_killed_loads
 from monitor.load.operations import (
     DataDirs,
@@ -275,4 +276,12 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
             export = release.csv_export(frame, "预警名单", f"命令行：{year} 年")
     rows = release.write(engine, args.user, export, args.out)
     print(f"已导出 {rows} 行到 {args.out}")
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    engine = connect(database_url(settings, args.db))
+    done = backup(engine, args.to, args.user)
+    where = f"数据库 {done.database}；" if done.database else "数据库请用 pg_dump 另行备份（应在本命令之前）；"
+    print(f"备份完成：{where}数据湖 {done.lake}（{done.files} 个文件，{done.bytes / 2**20:.1f} MiB）")
     return 0

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,7 +98,8 @@ def write(engine: Engine | Connection, source: str, run_id: int, rows: pd.DataFr
     relative = f"{source}/run-{run_id}.parquet"
     path = folder(engine) / relative
     _private_folder(path.parent)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    path.unlink(missing_ok=True)  # a new file, never one truncated in place: a backup may hard-link the old one
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:
         pq.write_table(arrow, fh, row_group_size=ROW_GROUP)
     digest = hashlib.sha256()
@@ -191,3 +193,26 @@ def sweep(engine: Engine) -> list[str]:
             path.unlink(missing_ok=True)
             removed.append(relative)
     return removed
+
+
+def copy_recorded(engine: Engine, target: Path) -> tuple[int, int]:
+    """Copy every recorded file into target (a new folder, 0700), by the same relative paths: hard links when target
+    is on the lake's file system (the files are never changed once written), else copies. Run under the load lock,
+    so no run records or sweeps meanwhile. Returns (files, bytes)."""
+    where = folder(engine)
+    with engine.connect() as conn:
+        recorded = conn.execute(sa.select(lake_files.c.path, lake_files.c.bytes)).all()
+    _private_folder(target)
+    total = 0
+    for relative, size in recorded:
+        source, copy = where / relative, target / relative
+        if not source.is_file():
+            raise LakeError(f"数据湖文件缺失：{relative}（数据库与数据湖不一致，请从同一备份恢复两者）")
+        _private_folder(copy.parent)
+        try:
+            os.link(source, copy)
+        except OSError:
+            shutil.copy2(source, copy)
+            os.chmod(copy, 0o600)
+        total += int(size or 0)
+    return len(recorded), total
