@@ -4,9 +4,9 @@ Every page runs inside ui.guard(): a database or disk fault (read-only, full, go
 
 import streamlit as st
 
-from monitor.security.access import ADMIN
+from monitor.security.access import ADMIN, PAGES
 from monitor.storage import queries
-from monitor.web.ui import cached, engine, guard, sign_out, viewer
+from monitor.web.ui import cached, engine, guard, keep_signed_in, sign_out, viewer
 from monitor.web.views.common import years
 
 st.set_page_config(page_title="参保与防返贫监测看板", page_icon=":material/health_and_safety:", layout="wide")
@@ -18,19 +18,20 @@ PASSWORD = st.Page(
 SECOND_FACTOR = st.Page(
     "pages/0_second_factor.py", title="动态口令", icon=":material/pin:", url_path="second-factor", default=True
 )
+# A page's own address while signed out (a reload after the session ended, a bookmark) shows the sign-in form
+# there, not Streamlit's "Page not found"; once signed in, the page itself opens if the role may see it.
+SIGN_IN_AT_PAGES = [st.Page("pages/0_sign_in.py", title="登录", url_path=page.url_path) for page in PAGES]
 LAST_RUN = {"failed": "最近一次运行失败", "interrupted": "最近一次运行中断"}
 
 
 def main() -> None:
     current = viewer()
-    if current is None:
-        st.navigation([SIGN_IN], position="hidden").run()
-        st.stop()
-    if current.second_factor:
-        st.navigation([SECOND_FACTOR], position="hidden").run()
-        st.stop()
-    if current.must_change:
-        st.navigation([PASSWORD], position="hidden").run()
+    if current is None or current.second_factor or current.must_change:
+        pages = (
+            [SIGN_IN, *SIGN_IN_AT_PAGES] if current is None else [SECOND_FACTOR if current.second_factor else PASSWORD]
+        )
+        st.navigation(pages, position="hidden").run()
+        keep_signed_in()  # below the page: the cookie of a sign-out is cleared, of a sign-in to change a password set
         st.stop()
 
     st.sidebar.markdown("### 参保与防返贫监测看板")
@@ -39,6 +40,7 @@ def main() -> None:
     if st.sidebar.button("退出登录", key="sign_out"):
         sign_out()
         st.rerun()
+    keep_signed_in(st.sidebar)  # after a sign-in: the browser's cookie keeps the session across reloads and tabs
     if current.sees_page("1_overview.py"):  # the roles that work with the data get the year and the run status
         known = cached(years)
         if known:
@@ -57,12 +59,20 @@ def main() -> None:
     if not allowed:
         st.info("您的账户尚未分配角色，请联系安全管理员。")
         st.stop()
+    # Another role's page, asked for by its address (a link, a bookmark, a new tab), says so instead of Streamlit's
+    # "Page not found"; its file is never run.
+    others = [st.Page(_not_allowed, title=p.title, url_path=p.url_path, visibility="hidden") for p in PAGES]
     st.navigation(
         [
             st.Page(f"pages/{page.file}", title=page.title, icon=page.icon, url_path=page.url_path, default=n == 0)
             for n, page in enumerate(allowed)
         ]
+        + [page for page, entry in zip(others, PAGES, strict=True) if entry not in allowed]
     ).run()
+
+
+def _not_allowed() -> None:
+    st.error("您的角色无权查看此页面，请从左侧菜单选择。")
 
 
 with guard():

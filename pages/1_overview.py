@@ -40,14 +40,24 @@ if when.running:
             "已缴费人数",
             f"{int(now['enrolled']):,}",
             border=True,
+            height="stretch",
             delta=None
             if pd.isna(now["previous_enrolled"])
-            else f"{int(now['enrolled'] - now['previous_enrolled']):+,} 人（较上期同日）",
+            else f"{int(now['enrolled'] - now['previous_enrolled']):+,} 人",
+            help="变化为较上一个集中缴费期的同一天",
         )
-        panel[1].metric("目标完成率", common.percent_text(now["enrolled"], now["target"]), border=True)
+        panel[1].metric(
+            "目标完成率", common.percent_text(now["enrolled"], now["target"]), border=True, height="stretch"
+        )
         lowest = campaign.bulletin(engine(), cfg, when.status_day, every)
-        lowest = lowest[lowest["lowest"]]
-        panel[2].metric("完成率最低的乡镇", "、".join(plain(n) for n in lowest["name"]), border=True)
+        lowest = lowest[lowest["lowest"]].iloc[::-1]  # the lowest first
+        with panel[2].container(border=True, height="stretch"):  # names wrap here; a metric's value would be cut
+            st.markdown(":small[完成率最低的乡镇]")
+            st.markdown(
+                "  \n".join(
+                    f"**{plain(n)}** · {c:.2f}%" for n, c in zip(lowest["name"], lowest["completion"], strict=True)
+                )
+            )
         if viewer.sees_page("7_campaign.py"):
             st.page_link("pages/7_campaign.py", label="查看进度曲线、进度通报", icon=":material/campaign:")
 

@@ -40,7 +40,14 @@ with map_column:
         st.caption(
             f"{plain(names.get(parent, parent))} · {len(rows)} 个{level}" + ("；点击区域查看下级" if drillable else "")
         )
-        chart = charts.choropleth(features, metric, band_colours(cfg), cfg.colours.get("no_data", "#bdbdbd"))
+        chart = charts.choropleth(
+            features,
+            metric,
+            band_colours(cfg),
+            cfg.colours.get("no_data", "#bdbdbd"),
+            height=coverage_map.MAP_HEIGHT,
+            labels=coverage_map.labels(features),  # towns at the root, villages once drilled in: those that fit
+        )
         event = st.altair_chart(chart, on_select="rerun", key=f"map_{parent}", width="stretch")
         picked = (event or {}).get("selection", {}).get("pick") or []
         if isinstance(picked, list) and picked and drillable:

@@ -36,10 +36,11 @@ cols[0].metric(
     f"{int(today['enrolled']):,}",
     delta=None
     if today["previous_enrolled"] != today["previous_enrolled"]
-    else f"{int(today['enrolled'] - today['previous_enrolled']):+,} 人（较上期同日）",
+    else f"{int(today['enrolled'] - today['previous_enrolled']):+,} 人",
+    help="变化为较上一个集中缴费期的同一天",  # in the help: beside the number it was cut off in a narrow window
 )
 cols[1].metric("目标完成率", common.percent_text(today["enrolled"], today["target"]))
-cols[2].metric("参保率（按应参保人数）", f"{today['rate']:.2f}%")
+cols[2].metric("参保率", f"{today['rate']:.2f}%", help="已缴费人数 ÷ 应参保人数")
 cols[3].metric(
     "困难群众缴费率",
     "—" if today["vulnerable_rate"] != today["vulnerable_rate"] else f"{today['vulnerable_rate']:.2f}%",

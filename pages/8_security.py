@@ -100,8 +100,8 @@ with accounts:
 
 with open_sessions:
     st.caption(
-        f"每个账户同时只能有一个会话：新的登录会结束旧会话。超过 {in_force.session_timeout_minutes} 分钟无操作的会话"
-        f"自动结束。"
+        f"每个账户同时只能有一个会话：新的登录会结束旧会话，同一浏览器的多个标签页共用一个会话。"
+        f"超过 {in_force.session_timeout_minutes} 分钟无操作的会话自动结束。"
     )
     current_sessions = session_table(db, in_force)
     tables.show(current_sessions, hide_index=True, width="stretch")

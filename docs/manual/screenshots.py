@@ -322,7 +322,12 @@ def scene_leader(s: Shots) -> None:
 
 def page_first_option(page, label: str) -> str:
     """The first real option of a select box (after its '—')."""
-    page.get_by_label(label, exact=True).first.click()
+    for _ in range(10):  # a click right after the page is drawn may not open the list yet: click again
+        page.get_by_label(label, exact=True).first.click()
+        page.wait_for_timeout(500)
+        if page.get_by_role("option").count() > 1:
+            break
+        page.keyboard.press("Escape")
     options = page.get_by_role("option").all_inner_texts()
     page.keyboard.press("Escape")
     page.wait_for_timeout(300)

@@ -245,13 +245,20 @@ def sign_in(
     if row is None or not row["active"] or not ok:
         record_failure(engine, username, at, "")
         raise AuthError("用户名或密码错误")
-    changed = datetime.fromisoformat(row["password_changed_at"]) if row["password_changed_at"] else at
-    too_old = settings.password_max_age_days and at - changed > timedelta(days=settings.password_max_age_days)
     pending = ""
     if second_factor.required(row["role"], settings.totp_for_everyone):
         pending = "verify" if row["totp_secret"] else "enrol"
-    viewer = Viewer(username, row["role"], _towns(row["towns"]), bool(row["must_change"] or too_old), pending)
+    viewer = dataclasses.replace(viewer_of(row, settings, at), second_factor=pending)
     return viewer if pending else _signed_in(engine, viewer, at, "")
+
+
+def viewer_of(row: sa.RowMapping, settings: Settings, at: datetime, session: str = "") -> Viewer:
+    """The viewer of an account's row: role, towns, and whether the password must be changed first (set by someone
+    else, or older than password_max_age_days)."""
+    changed = datetime.fromisoformat(row["password_changed_at"]) if row["password_changed_at"] else at
+    too_old = settings.password_max_age_days and at - changed > timedelta(days=settings.password_max_age_days)
+    must_change = bool(row["must_change"] or too_old)
+    return Viewer(row["username"], row["role"], _towns(row["towns"]), must_change, session=session)
 
 
 def _signed_in(engine: Engine, viewer: Viewer, at: datetime, how: str) -> Viewer:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -15,6 +16,7 @@ from monitor.storage import store
 REPLACED = "该账户已在其他地方登录，本会话已结束"
 ENDED_BY_ADMIN = "会话已被安全管理员结束"
 SIGNED_OUT = "已退出"
+UNKNOWN = "会话不存在，请重新登录"
 
 
 def _hash(token: str) -> str:
@@ -44,16 +46,25 @@ def start(engine: Engine, username: str, now: datetime | None = None) -> str:
     return token
 
 
-def check(engine: Engine, token: str, timeout_minutes: int, now: datetime | None = None) -> str:
-    """'' while the session is open (and marks it seen now); otherwise why it ended (ending it on time-out)."""
+@dataclass(frozen=True)
+class State:
+    """A session as a look at it finds it."""
+
+    username: str | None  # None: no session has this token
+    ended: str  # '' while open, otherwise why it ended
+    just_ended: bool = False  # this look ended it (idle past the time-out)
+
+
+def state(engine: Engine, token: str, timeout_minutes: int, now: datetime | None = None) -> State:
+    """The session of the token: open (and marked seen now), or ended and why (ending it on time-out)."""
     at = now or datetime.now()
     table = store.sessions
     with engine.begin() as conn:
         row = conn.execute(sa.select(table).where(table.c.token_hash == _hash(token))).mappings().first()
         if row is None:
-            return "会话不存在，请重新登录"
+            return State(None, UNKNOWN)
         if row["ended_at"] is not None:
-            return row["end_reason"] or SIGNED_OUT
+            return State(row["username"], row["end_reason"] or SIGNED_OUT)
         if at - datetime.fromisoformat(row["last_seen"]) > timedelta(minutes=timeout_minutes):
             reason = timed_out(timeout_minutes)
             conn.execute(
@@ -61,9 +72,14 @@ def check(engine: Engine, token: str, timeout_minutes: int, now: datetime | None
                 .where(table.c.token_hash == row["token_hash"])
                 .values(ended_at=_at(at), end_reason=reason)
             )
-            return reason
+            return State(row["username"], reason, just_ended=True)
         conn.execute(table.update().where(table.c.token_hash == row["token_hash"]).values(last_seen=_at(at)))
-    return ""
+    return State(row["username"], "")
+
+
+def check(engine: Engine, token: str, timeout_minutes: int, now: datetime | None = None) -> str:
+    """'' while the session is open (and marks it seen now); otherwise why it ended (ending it on time-out)."""
+    return state(engine, token, timeout_minutes, now).ended
 
 
 def end(engine: Engine, token: str, reason: str = SIGNED_OUT, now: datetime | None = None) -> None:

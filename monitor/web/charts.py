@@ -3,16 +3,19 @@ through `to_dict()`."""
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import altair as alt
 import pandas as pd
 
 from monitor.rules.alert_rules import ALERT_LEVELS
 from monitor.web.views.common import BANDS, Metric
+from monitor.web.views.coverage_map import LABEL_SIZE
 
 LEVEL_COLOURS = ("level_red", "level_orange", "level_yellow")
 FONT = "Noto Sans CJK SC, WenQuanYi Micro Hei, Microsoft YaHei, sans-serif"
+# As many legend columns as the map's width holds: a column is as wide as the longest band (低于目标1个百分点以内)
+LEGEND_COLUMNS = alt.ExprRef("max(1, floor(width / 155))")
 
 
 # alt.layer() gives a LayerChart, or a FacetChart when every layer has the same facet encoding.
@@ -25,9 +28,17 @@ def _themed(chart: ChartT) -> ChartT:
 
 
 def choropleth(
-    features: list[dict], metric: Metric, band_colours: list[str], no_data: str, height: int = 520
-) -> alt.Chart:
-    """Divisions coloured by target band (rates) or by a sequential scale (counts); clicking one selects its code."""
+    features: list[dict],
+    metric: Metric,
+    band_colours: list[str],
+    no_data: str,
+    height: int = 520,
+    labels: list[dict] | None = None,
+) -> Layered:
+    """Divisions coloured by target band (rates) or by a sequential scale (counts); clicking one selects its code.
+    The legend stands above the map, in as many rows as the width needs, so it is in view with the map; `labels`
+    ({name, lon, lat}, see views.coverage_map.labels) writes the names that fit, with a white halo. Clicks and
+    tooltips go through the names to the shape beneath."""
     pick = alt.selection_point(fields=["code"], name="pick", on="click", clear="dblclick")
     tooltip = [
         alt.Tooltip("name:N", title="名称"),
@@ -44,7 +55,14 @@ def choropleth(
             "band:N",
             title=f"{metric.label}（距目标）",
             scale=alt.Scale(domain=list(BANDS), range=band_colours),
-            legend=alt.Legend(orient="bottom", columns=3, labelLimit=220),
+            legend=alt.Legend(
+                orient="top",
+                direction="horizontal",
+                columns=LEGEND_COLUMNS,
+                labelFontSize=11,
+                labelLimit=0,
+                titleLimit=0,
+            ),
         )
     else:
         colour = alt.condition(
@@ -54,10 +72,10 @@ def choropleth(
                 "value:Q",
                 title=metric.label,
                 scale=alt.Scale(scheme="oranges"),
-                legend=alt.Legend(orient="bottom", gradientLength=260),
+                legend=alt.Legend(orient="top", direction="horizontal", gradientLength=220, titleLimit=0),
             ),
         )
-    base = (
+    shapes = (
         alt.Chart(alt.Data(values=features))
         .mark_geoshape(stroke="#ffffff", strokeWidth=0.8)
         .encode(
@@ -66,10 +84,24 @@ def choropleth(
             opacity=alt.condition(pick, alt.value(1.0), alt.value(0.55)),
         )
         .add_params(pick)
-        .project(type="mercator")
-        .properties(height=height, width="container")
     )
-    return _themed(base)
+    layers: list[alt.Chart] = [shapes]
+    if labels:
+        halo = _names(labels, stroke="#ffffff", strokeWidth=3, strokeOpacity=0.85, strokeJoin="round")
+        layers += [halo, _names(labels, color="#1a1a1a")]
+    chart = alt.layer(*layers).project(type="mercator").properties(height=height, width="container")
+    return _themed(chart)
+
+
+def _names(labels: list[dict], **paint: Any) -> alt.Chart:
+    """The map's names that fit at the size it is drawn (views.coverage_map.labels), without a tooltip of their own,
+    so hovering and clicking reach the shape beneath."""
+    fits = "min(width / datum.across, height / datum.down) >= datum.scale"
+    return (
+        alt.Chart(alt.Data(values=labels))
+        .mark_text(fontSize=LABEL_SIZE, align="center", baseline="middle", tooltip=None, **paint)
+        .encode(longitude="lon:Q", latitude="lat:Q", text=alt.condition(fits, "name:N", alt.value("")))
+    )
 
 
 def town_ranking(rows: pd.DataFrame, target: float, bar_colour: str, below_colour: str) -> Layered:

@@ -1,5 +1,6 @@
-"""Shared page plumbing: settings, the engine, the signed-in viewer, the chosen year, cached query results, and
-the one message a database or disk fault shows instead of a traceback (guard)."""
+"""Shared page plumbing: settings, the engine, the signed-in viewer (kept across reloads and tabs by the browser's
+session cookie), the chosen year, cached query results, and the one message a database or disk fault shows instead
+of a traceback (guard)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from sqlalchemy.engine import Engine
 from monitor.config import Settings, database_url, load_settings
 from monitor.outputs import release
 from monitor.outputs.release import Export
-from monitor.security import audit, policy, sessions
+from monitor.security import audit, policy, session_cookie, sessions
 from monitor.security.access import AccessDenied, Viewer
 from monitor.storage import queries
 from monitor.storage.store import SchemaError, connect
@@ -99,34 +100,102 @@ def security() -> Settings:
 
 
 def sign_in_as(viewer: Viewer) -> None:
-    """Keep the viewer of this browser session (signed in, or still to give the second factor)."""
+    """Keep the viewer of this browser session (signed in, or still to give the second factor). A session newly
+    signed in here gets a handoff for the browser's cookie, which keep_signed_in sends."""
+    previous = st.session_state.get("viewer")
     st.session_state["viewer"] = viewer
+    if viewer.session and not viewer.second_factor and (previous is None or previous.session != viewer.session):
+        st.session_state["cookie_handoff"] = ("POST", session_cookie.HANDOFFS.issue(viewer.session))
+
+
+def _forget(token: str) -> None:
+    """Have the browser's cookie cleared, if it still holds this (ended) session."""
+    handoff = session_cookie.HANDOFFS.issue(token, session_cookie.CLEAR)
+    st.session_state["cookie_handoff"] = ("DELETE", handoff)
 
 
 def sign_out(reason: str = "") -> None:
     viewer = st.session_state.pop("viewer", None)
     if viewer is not None and viewer.session:
         sessions.end(engine(), viewer.session)
+        session_cookie.NOTICES.first(viewer.session)  # the browser's other tabs record no second 退出
         audit.record(engine(), viewer.username, "退出", viewer.username, reason)
+        _forget(viewer.session)
     if reason:
         st.session_state["signed_out_because"] = reason
 
 
+def _ended(username: str, token: str, reason: str) -> None:
+    """The session was found ended: the sign-in page says why, the browser's cookie of it is cleared, and the first
+    tab of the browser to find it records the 退出 (a sign-out has recorded its own)."""
+    st.session_state.pop("viewer", None)
+    st.session_state["signed_out_because"] = reason
+    _forget(token)
+    if reason != sessions.SIGNED_OUT and session_cookie.NOTICES.first(token):
+        audit.record(engine(), username, "退出", username, reason)
+
+
+def browser_cookie() -> str:
+    """The session cookie the browser sent with this browser session's handshake ('' when none): Streamlit keeps the
+    handshake's cookies, HttpOnly ones included, for the script."""
+    value = st.context.cookies.get(session_cookie.COOKIE)
+    return value if isinstance(value, str) else ""  # a test harness without a browser has something else here
+
+
+def _resumed() -> Viewer | None:
+    """The viewer of the session the browser's cookie holds, looked up once per browser session (a reload or a new
+    tab is a new one): all tabs of a browser share the one session of its account."""
+    if st.session_state.get("cookie_checked"):
+        return None
+    st.session_state["cookie_checked"] = True
+    token = browser_cookie()
+    if not token:
+        return None
+    with guard():
+        found = session_cookie.resume(engine(), token, security())
+        if found.viewer is None:
+            if found.ended:
+                _ended(found.username, token, found.ended)
+            return None
+    st.session_state["viewer"] = found.viewer
+    return found.viewer
+
+
 def viewer() -> Viewer | None:
     """The signed-in viewer; None when nobody is, or when the session has ended: idle past the time-out, replaced by
-    a sign-in elsewhere, ended by the security administrator (the sign-in page then says why). A viewer still
-    to give the second factor is returned as it is (Viewer.second_factor)."""
-    current = st.session_state.get("viewer")
+    a sign-in elsewhere, ended by the security administrator (the sign-in page then says why). A new browser session
+    first resumes the session of the browser's cookie. A viewer still to give the second factor is returned as it is
+    (Viewer.second_factor)."""
+    current = st.session_state.get("viewer") or _resumed()
     if current is None or current.second_factor:
         return current
     with guard():  # every page asks first, and a click writes: a read-only database stops here (see app.py)
         ended = sessions.check(engine(), current.session, security().session_timeout_minutes)
         if ended:
-            st.session_state.pop("viewer", None)
-            st.session_state["signed_out_because"] = ended
-            audit.record(engine(), current.username, "退出", current.username, ended)
+            _ended(current.username, current.session, ended)
             return None
     return current
+
+
+_SEND = (
+    '<script>fetch("{route}", {{method: "{method}", credentials: "same-origin", cache: "no-store", keepalive: true, '
+    'headers: {{"Content-Type": "application/json"}}, body: JSON.stringify({{handoff: "{handoff}"}})}});</script>'
+)
+
+
+def keep_signed_in(where: Any = None) -> None:
+    """Send this browser session's handoff, if one is pending, to the server's cookie route from a script of the
+    page (app.py calls it on every run): the cookie is set after a sign-in and cleared after a sign-out. Offered
+    until the route has redeemed it or it has expired; the session token itself never reaches the page."""
+    pending = st.session_state.get("cookie_handoff")
+    if not pending:
+        return
+    method, handoff = pending
+    if not session_cookie.HANDOFFS.pending(handoff):
+        del st.session_state["cookie_handoff"]
+        return
+    route = session_cookie.ROUTE.lstrip("/")  # relative: the route under whatever base path the app is served at
+    (where or st).html(_SEND.format(route=route, method=method, handoff=handoff), unsafe_allow_javascript=True)
 
 
 def page_viewer(page_file: str) -> Viewer:

@@ -18,7 +18,7 @@ import pytest
 from conftest import ROOT
 
 from monitor.cases import alert_case
-from monitor.security import audit, auth
+from monitor.security import audit, auth, session_cookie
 from monitor.storage import queries
 from monitor.storage.store import connect
 
@@ -130,10 +130,11 @@ def _totp(username: str) -> str:
     return pyotp.TOTP(SECRETS[username]).at(step * 30)
 
 
-def _sign_in(browser, base: str, username: str, height: int = 768, landing: str = "总览"):
-    """Sign in through the form; the administrators also give the authenticator code (binding the app the first
-    time, from the secret the page shows)."""
-    page = browser.new_page(viewport={"width": 1366, "height": height}, accept_downloads=True)
+def _sign_in(browser, base: str, username: str, height: int = 768, landing: str = "总览", context=None):
+    """Sign in through the form in a new browser (or a new tab of `context`); the administrators also give the
+    authenticator code (binding the app the first time, from the secret the page shows)."""
+    viewport = {"width": 1366, "height": height}
+    page = context.new_page() if context else browser.new_page(viewport=viewport, accept_downloads=True)
     page.goto(base)
     page.wait_for_selector("text=用户名", timeout=60_000)
     page.get_by_label("用户名").fill(username)
@@ -158,7 +159,7 @@ def _sign_in(browser, base: str, username: str, height: int = 768, landing: str 
 
 
 def _open(page, title: str, heading: str) -> None:
-    """Go to a page through the sidebar, as a user does (a reload starts a new session, signed out)."""
+    """Go to a page through the sidebar, as a user does."""
     page.locator("[data-testid='stSidebarNav'] a", has_text=title).first.click()
     page.wait_for_selector(f"h2:has-text('{heading}')", timeout=60_000)
     page.wait_for_load_state("networkidle")
@@ -179,11 +180,17 @@ def test_each_demo_role_sees_its_own_pages(server, browser):
         page = _sign_in(browser, base, username)
         nav = page.locator("[data-testid='stSidebarNav'] a").all_inner_texts()
         assert [t.split("\n")[-1].strip() for t in nav] == titles, username
-        if username == "lingdao":  # a deep link (a new session) to a list shows the sign-in form and no list
-            page.goto(f"{base}/alert-list")
-            page.wait_for_selector("text=用户名", timeout=60_000)
-            page.wait_for_timeout(1000)
-            assert "高额费用预警" not in page.inner_text("body")
+        if username == "lingdao":  # a deep link to a list shows no list: another browser gets the sign-in form
+            fresh = browser.new_page()
+            fresh.goto(f"{base}/alert-list")
+            fresh.wait_for_selector("text=用户名", timeout=60_000)
+            fresh.wait_for_timeout(1000)
+            assert "高额费用预警" not in fresh.inner_text("body")
+            fresh.close()
+            page.goto(f"{base}/alert-list")  # this browser stays signed in, and the role has no such page
+            page.wait_for_selector("text=您的角色无权查看此页面", timeout=60_000)
+            page.wait_for_timeout(1500)
+            assert page.locator("h2").count() == 0 and page.locator("text=Page not found").count() == 0
         page.close()
     for username, heading in (("anquan", "安全管理"), ("shenji", "审计日志")):  # their page and the manual only
         page = _sign_in(browser, base, username, landing=heading)
@@ -220,6 +227,53 @@ def test_a_second_sign_in_ends_the_first_browser_session(server, browser):
     _open(second, "参保地图", "参保地图")  # the newer session goes on
     first.close()
     second.close()
+
+
+def _session_cookie(context, present: bool = True) -> dict | None:
+    """The browser's session cookie once it is there (present) or gone (not present): the page's script sets and
+    clears it through the server's route right after the run that asks for it."""
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        found = [c for c in context.cookies() if c["name"] == session_cookie.COOKIE]
+        if bool(found) == present:
+            return found[0] if found else None
+        time.sleep(0.2)
+    pytest.fail(f"the session cookie was not {'set' if present else 'cleared'} within 30 s")
+
+
+def test_the_session_survives_a_reload_and_a_second_tab_until_sign_out(server, browser):
+    base, url = server
+    engine = connect(url)
+    counts = {a: len(audit.entries(engine, username="lingdao", action=a)) for a in ("登录", "退出")}
+    first = _sign_in(browser, base, "lingdao", context=browser.new_context(viewport={"width": 1366, "height": 768}))
+    cookie = _session_cookie(first.context)
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["expires"] == -1  # until closed
+    assert session_cookie.COOKIE not in first.evaluate("document.cookie")  # no page script can read it
+    assert cookie["value"] not in first.content()
+
+    first.reload()  # F5
+    first.wait_for_selector("h2:has-text('总览')", timeout=60_000)
+    second = first.context.new_page()  # a second tab of the same browser
+    second.goto(base)
+    second.wait_for_selector("h2:has-text('总览')", timeout=60_000)
+    _open(first, "参保地图", "参保地图")  # the first tab goes on: both tabs share the one session
+    first.reload()  # F5 on a page's own address stays on that page
+    first.wait_for_selector("h2:has-text('参保地图')", timeout=60_000)
+    _open(second, "集中缴费期", "集中缴费期")
+    assert first.locator("text=已在其他地方登录").count() == 0
+    assert len(audit.entries(engine, username="lingdao", action="登录")) == counts["登录"] + 1
+
+    second.get_by_role("button", name="退出登录").click()
+    second.get_by_label("用户名").wait_for(timeout=60_000)
+    _session_cookie(first.context, present=False)
+    for tab in (first, second):  # a reload of either tab shows the sign-in page
+        tab.reload()
+        tab.get_by_label("用户名").wait_for(timeout=60_000)
+        tab.wait_for_timeout(1000)
+        assert tab.locator("h2").count() == 0 and tab.locator("[data-testid='stSidebarNav']").count() == 0
+        assert tab.locator("text=Page not found").count() == 0  # on a page's own address too
+    assert len(audit.entries(engine, username="lingdao", action="退出")) == counts["退出"] + 1
+    first.context.close()
 
 
 def test_every_page_renders_and_the_map_drills_down(server, browser):

@@ -113,11 +113,37 @@ def test_map_click_on_a_town_drills_down(demo):
     assert at.session_state["map_parent"] == town
 
 
+def _map_layers(at: AppTest) -> list[dict]:
+    """The map's layers (shapes, then the names' halo and text), each with its rows under "rows"."""
+    spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    named = spec.get("datasets", {})
+    return [{**layer, "rows": layer["data"].get("values") or named[layer["data"]["name"]]} for layer in spec["layer"]]
+
+
 def _map_spec(at: AppTest) -> tuple[dict, dict[str, object]]:
     """The map's colour encoding and each drawn division's plotted value, by code."""
-    spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
-    rows = spec.get("data", {}).get("values") or [row for rows in spec.get("datasets", {}).values() for row in rows]
-    return spec["encoding"]["color"], {f["code"]: f["value"] for f in rows if f.get("type") == "Feature"}
+    shapes = _map_layers(at)[0]
+    return shapes["encoding"]["color"], {f["code"]: f["value"] for f in shapes["rows"] if f.get("type") == "Feature"}
+
+
+def test_map_writes_the_names_that_fit_towns_at_the_root_then_villages(demo):
+    at = _app("2_map.py")
+    shapes, halo, text = _map_layers(at)
+    assert shapes["encoding"]["color"]["legend"]["orient"] == "top"  # in view above the map, whatever its height
+    towns = _coverage(demo, "乡镇").set_index("区划代码")["名称"]
+    labels = {row["code"]: row["name"] for row in text["rows"]}
+    assert halo["rows"] == text["rows"] and 15 <= len(labels) < len(towns)  # the smallest towns go unnamed
+    assert all(towns[code] == name for code, name in labels.items())
+    assert (
+        text["encoding"]["text"]["condition"]["test"] == "min(width / datum.across, height / datum.down) >= datum.scale"
+    )
+    assert text["mark"]["tooltip"] is None  # hovering and clicking a name reach the town beneath it
+
+    town = towns.index[3]
+    at.selectbox(key="drill_990101000000").set_value(towns.iloc[3]).run()
+    villages = _coverage(demo, "村社区").set_index("区划代码")["名称"]
+    named = {row["code"]: row["name"] for row in _map_layers(at)[2]["rows"]}
+    assert named and all(code[:9] == town[:9] and villages[code] == name for code, name in named.items())
 
 
 def test_map_counts_metric_colours_the_towns_by_their_alerts(demo):

@@ -56,13 +56,47 @@ def test_choropleth_is_a_value_with_a_click_selection_on_code():
             "band": BANDS[0],
         }
     ]
-    spec = charts.choropleth(features, METRIC_BY_LABEL["参保率"], ["#000000"] * 6, "#cccccc").to_dict()
+    chart = charts.choropleth(features, METRIC_BY_LABEL["参保率"], ["#000000"] * 6, "#cccccc").to_dict()
+    [spec] = chart["layer"]
     assert spec["mark"]["type"] == "geoshape"
-    assert spec["params"][0]["select"]["fields"] == ["code"]
+    assert chart["params"][0]["select"]["fields"] == ["code"] and chart["params"][0]["views"] == [spec["name"]]
     assert spec["encoding"]["color"]["scale"]["domain"] == list(BANDS)
-    counts = charts.choropleth(features, METRIC_BY_LABEL["预警人数"], ["#000000"] * 6, "#cccccc").to_dict()
+    [counts] = charts.choropleth(features, METRIC_BY_LABEL["预警人数"], ["#000000"] * 6, "#cccccc").to_dict()["layer"]
     assert counts["encoding"]["color"]["field"] == "value"
     assert "null" in counts["encoding"]["color"]["condition"]["test"]  # no data gets its own colour
+    assert counts["encoding"]["color"]["legend"]["orient"] == "top"
+    named = charts.choropleth(
+        features, METRIC_BY_LABEL["参保率"], ["#000000"] * 6, "#cccccc", labels=coverage_map.labels(features)
+    ).to_dict()
+    assert [layer["mark"]["type"] for layer in named["layer"]] == ["geoshape", "text", "text"]
+    assert named["params"][0]["views"] == [named["layer"][0]["name"]]  # a click selects a shape, never a name
+
+
+def _square(x: float, y: float, side: float, code: str, name: str) -> dict:
+    shape = shapely.box(x, y, x + side, y + side)
+    return {"type": "Feature", "geometry": shapely.geometry.mapping(shape), "code": code, "name": name}
+
+
+def test_labels_go_inside_their_shape_and_only_where_the_name_fits():
+    # a wide town beside a sliver: at a 520 px map the first holds its name, the second cannot at any size
+    features = [
+        _square(120.0, 30.0, 0.1, "990101001000", "甲镇"),
+        {
+            **_square(120.1, 30.0, 0.1, "990101002000", "乙街道"),
+            "geometry": shapely.geometry.mapping(shapely.box(120.1, 30.0, 120.1005, 30.1)),
+        },
+        _square(120.0, 30.1, 0.1, "990101003000", ""),  # no name, nothing to write
+    ]
+    labels = coverage_map.labels(features)
+    assert [label["name"] for label in labels] == ["甲镇"]
+    [first] = labels
+    assert shapely.box(120.0, 30.0, 120.1, 30.1).contains(shapely.Point(first["lon"], first["lat"]))
+    assert first["lon"] == pytest.approx(120.05, abs=1e-3)  # midway across; Mercator makes the square tall
+    # drawn at the least scale the name's box fits, and not below: 2 characters of 12 px and a halo in 0.1 degrees
+    mercator = first["scale"] * first["down"]  # the map's height in px at which the name is written
+    assert 0 < mercator < coverage_map.MAP_HEIGHT
+    assert coverage_map.labels(features, height=int(mercator) - 1) == []  # a smaller map: no room
+    assert coverage_map.labels([]) == []
 
 
 def test_town_ranking_has_the_target_rule():

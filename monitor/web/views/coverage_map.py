@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pandas as pd
+import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -13,6 +17,8 @@ from monitor.rules.rates import rate_percent
 from monitor.storage import store
 from monitor.web.views.common import METRICS, Metric, band
 
+MAP_HEIGHT = 520  # px: the map's height; beside the table it is about as wide, so names are fitted in a square of it
+LABEL_SIZE = 12  # px: the font size of a name on the map (a Chinese character is about as wide)
 TABLE_HEADERS = {
     "code": "区划代码",
     "name": "名称",
@@ -100,6 +106,64 @@ def features(engine: Engine, rows: pd.DataFrame) -> tuple[list[dict], pd.DataFra
         "geometry",
     ]
     return display_features(frame[[c for c in keep if c in frame.columns]]), missing
+
+
+def _mercator(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Vega's Mercator projection, up to its scale: what the map draws."""
+    lam, phi = np.radians(lon), np.radians(lat)
+    return np.column_stack([lam, -np.log(np.tan(np.pi / 4 + phi / 2))])
+
+
+def _lon_lat(x: float, y: float) -> tuple[float, float]:
+    return math.degrees(x), math.degrees(2 * math.atan(math.exp(-y)) - math.pi / 2)
+
+
+def _smallest_scale(shape: shapely.Geometry, x: float, y: float, half_w: float, half_h: float, most: float) -> float:
+    """The least scale (pixels per projected unit, up to `most`) at which a box of half_w × half_h pixels centred at
+    (x, y) lies inside the shape; 0 when it does not even at `most`. The box shrinks as the scale grows."""
+
+    def fits(scale: float) -> bool:
+        return shape.contains(
+            shapely.box(x - half_w / scale, y - half_h / scale, x + half_w / scale, y + half_h / scale)
+        )
+
+    if not fits(most):
+        return 0.0
+    low, high = most / 64, most
+    if fits(low):
+        return low
+    for _ in range(20):  # to a few thousandths of the scale
+        middle = (low + high) / 2
+        low, high = (low, middle) if fits(middle) else (middle, high)
+    return high
+
+
+def labels(features: list[dict], height: int = MAP_HEIGHT, size: int = LABEL_SIZE) -> list[dict]:
+    """The names the map can show: {code, name, lon, lat, across, down, scale}, each at the centre of the widest
+    circle inside its shape (a centroid can fall outside a bent one, or on its edge). The map is fitted to its
+    width and height, drawing min(width / across, height / down) pixels per projected unit; a name is written when
+    that is at least its `scale`, at which the name's box (with its halo) lies inside the shape. A division too
+    small for its name even at the map's full height gets none; the tooltip and the table still name it."""
+    if not features:
+        return []
+    shapes = [
+        shapely.transform(shapely.geometry.shape(f["geometry"]), lambda c: _mercator(c[:, 0], c[:, 1]))
+        for f in features
+    ]
+    x0, y0, x1, y1 = shapely.total_bounds(shapes)
+    across, down = max(x1 - x0, 1e-12), max(y1 - y0, 1e-12)
+    most = height / down  # no wider map draws more pixels per unit than its full height does
+    placed = []
+    for feature, shape in zip(features, shapes, strict=True):
+        name = str(feature.get("name") or "")
+        widest = max(getattr(shape, "geoms", [shape]), key=lambda part: part.area)
+        x, y = shapely.maximum_inscribed_circle(widest, tolerance=0.5 / most).coords[0]  # to half a pixel
+        scale = _smallest_scale(widest, x, y, len(name) * size / 2 + 2, size / 2 + 1, most) if name else 0.0
+        if scale:
+            lon, lat = _lon_lat(x, y)
+            at = {"lon": lon, "lat": lat, "across": across, "down": down, "scale": scale}
+            placed.append({"code": feature["code"], "name": name, **at})
+    return placed
 
 
 def breadcrumb(parent: str, root: str, names: pd.Series) -> list[tuple[str, str]]:
