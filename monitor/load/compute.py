@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
 
@@ -10,18 +11,26 @@ from monitor.base.text import is_in, lookup
 from monitor.config import Settings
 from monitor.rules.alert_rules import evaluate, identity_holders, stay_sets
 from monitor.rules.campaign import progress_all_levels
-from monitor.rules.costs import AMOUNTS, person_year
+from monitor.rules.costs import person_year
 from monitor.rules.coverage import COUNT_COLUMNS, outreach_list
 from monitor.rules.divisions import levels_below
+from monitor.rules.findings import data_quality_findings, uninsured_ids
 from monitor.rules.identities import primary_identities
-from monitor.storage import sets
+from monitor.storage import lake, sets
 
 
 def compute_results(
-    snapshots: dict[str, pd.DataFrame], settlements: pd.DataFrame, settings: Settings, year: int, as_of: date, root: str
+    snapshots: dict[str, pd.DataFrame],
+    settlement_files: list[Path],
+    settings: Settings,
+    year: int,
+    as_of: date,
+    root: str,
 ) -> dict[str, pd.DataFrame]:
-    """Coverage, outreach and alerts of a year from the snapshots and every stored settlement; for the year whose
-    autumn holds the collection period, also the campaign's daily progress."""
+    """Coverage, outreach, alerts, the watch list and the data-quality findings of a year from the snapshots and
+    every settlement (the lake's files: the stored ones and the run's own, which the engine scans; only the few
+    persons' rows a rule needs come back whole); for the year whose autumn holds the collection period, also the
+    campaign's daily progress."""
     types = settings.identity_types_for(year)
     population, identities = snapshots["population"], snapshots["identities"]
     persons, coverage, enrolled = sets.covered(snapshots, settings, year, as_of, root)
@@ -36,11 +45,23 @@ def compute_results(
     # identity holders outside the register too; an outer merge did the same but sorted 1.5 M ID numbers (5 s)
     people = pd.concat([people, primary[~is_in(primary["id_number"], people["id_number"])]], ignore_index=True)
     people["vulnerable"] = people["identity_type"].notna()
-    rows = sets.table(settlements[["settlement_id", "id_number", "visit_type", "reverses", "settle_date", *AMOUNTS]])
-    sums = sets.evaluate(person_year(rows, year, settings.cost_measure, stay_sets(settings.alert_rules)), settings)
+    engine = sets.backend(settings)
+    try:
+        settlements = sets.files(engine, settlement_files, "settlements")
+        sums = sets.frame(
+            engine, person_year(settlements, year, settings.cost_measure, stay_sets(settings.alert_rules))
+        )
+        uninsured = sets.frame(engine, uninsured_ids(settlements, sets.table(snapshots["enrollment"]), year))
+    finally:
+        engine.disconnect()
     holders = identity_holders(identities, as_of, types)
-    alerts, watch = evaluate(sums, settlements, people, holders, settings, year)
-    computed = {"coverage": coverage, "outreach": outreach, "alerts": alerts, "watch": watch}
+
+    def settlements_of(ids: pd.Series) -> pd.DataFrame:
+        return lake.rows_in(settlement_files, "settlements", "id_number", list(ids))
+
+    alerts, watch = evaluate(sums, settlements_of, people, holders, settings, year)
+    findings = data_quality_findings(snapshots, settlements_of(uninsured["id_number"]), year)
+    computed = {"coverage": coverage, "outreach": outreach, "alerts": alerts, "watch": watch, "findings": findings}
     if settings.campaign_start.year == year:  # the period during Y collects Y+1; Y's in-scope persons are its base
         computed["campaign"], latest = progress_all_levels(
             persons,

@@ -12,7 +12,6 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from monitor.base.text import is_in
 from monitor.config import Settings
 from monitor.files.names import shown_name
 from monitor.files.read import RawTable, read_boundaries
@@ -49,21 +48,12 @@ def prepare(engine: Engine, source: str, rows: pd.DataFrame, run_id: int) -> Pre
     return Prepared(rows, store.stage(engine, store.SNAPSHOT_TABLES[source], rows))
 
 
-def combined_settlements(stored: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
-    """Stored then new settlements; either one alone as it is (concatenating copies the amounts: 0.5 GB for a
-    district's year)."""
-    if stored.empty or new.empty:
-        return (new if stored.empty else stored).reset_index(drop=True)
-    return pd.concat([stored, new], ignore_index=True)
-
-
-def mentioned_settlements(raw: list[RawTable], stored: pd.DataFrame) -> pd.DataFrame:
-    """The stored settlements whose IDs the load's settlement files mention (as their own ID or the one reversed).
-    A function of its own, so the 17 million IDs of a district's year are let go before validation starts."""
-    if stored.empty:
-        return stored
+def mentioned_settlements(engine: Engine, raw: list[RawTable]) -> pd.DataFrame:
+    """The stored settlements whose IDs the load's settlement files mention (as their own ID or the one reversed),
+    found by the engine in the lake's files (the validation checks repeats and reversals across loads on them)."""
     ids = pd.concat([t.column(c) for t in raw for c in ("settlement_id", "reverses")]).str.strip()
-    return stored[is_in(stored["settlement_id"], ids)]
+    found = lake.rows_of(engine, "settlements", "settlement_id", sorted(set(ids) - {""}))
+    return found.drop(columns=["run_id"])
 
 
 def store_inputs(conn: sa.Connection, prepared: dict[str, Future], recorded: list[lake.LakeFile]) -> None:

@@ -6,7 +6,7 @@ import logging
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -21,7 +21,6 @@ from monitor.files.sources import TABULAR_SOURCES
 from monitor.load.compute import compute_results, run_summary
 from monitor.load.inputs import (
     SHRINK_CHECKED,
-    combined_settlements,
     mentioned_settlements,
     prepare,
     shrink_message,
@@ -32,7 +31,6 @@ from monitor.load.inputs import (
 )
 from monitor.rules.alert_rules import check_rules
 from monitor.rules.divisions import level_of
-from monitor.rules.findings import data_quality_findings
 from monitor.rules.identities import change_list
 from monitor.rules.validate import Context, Validated, validate_source
 from monitor.security import audit
@@ -88,13 +86,11 @@ class RunResult:
 
 
 def _stored(engine: Engine) -> dict[str, pd.DataFrame]:
-    """Every stored snapshot (the lake's and the database's) and every stored settlement."""
-    frames = {
+    """Every stored snapshot (the lake's and the database's); the settlements stay in the lake's files."""
+    return {
         key: lake.read(engine, key) if key in store.LAKE_TABLES else store.read_bulk(engine, table)
         for key, table in store.SNAPSHOT_TABLES.items()
     }
-    frames["settlements"] = lake.read(engine, "settlements")
-    return frames
 
 
 def _divisions_frame(valid: pd.DataFrame) -> pd.DataFrame:
@@ -213,7 +209,7 @@ def _run(
     with ThreadPoolExecutor(max_workers=1) as preparer:
         try:
             digests: dict[Path, Future] = {}
-            results, snapshots, new_settlements, shrunk = _validate_sources(
+            results, snapshots, shrunk = _validate_sources(
                 files,
                 settings,
                 engine,
@@ -228,7 +224,9 @@ def _run(
                 progress,
                 accept_shrink,
             )
-            all_settlements = combined_settlements(stored["settlements"].drop(columns=["run_id"]), new_settlements)
+            # the engine scans the stored settlements' files and the run's own (written by now, not yet recorded)
+            written = prepared["settlements"].result().written if "settlements" in prepared else None
+            settlement_files = lake.paths(engine, "settlements") + ([lake.path_of(engine, written)] if written else [])
             pending: list[table_copies.Pending] = []
             recorded: list[lake.LakeFile] = []
             try:
@@ -240,15 +238,14 @@ def _run(
                     # nothing uses the connection when the transaction rolls back.
                     with ThreadPoolExecutor(max_workers=1) as writer:
                         inputs = writer.submit(store_inputs, conn, prepared, recorded)
-                        computed = compute_results(snapshots, all_settlements, settings, year, as_of, root)
+                        computed = compute_results(snapshots, settlement_files, settings, year, as_of, root)
                         changes = None
                         if "identities" in results and not stored["identities"].empty:
                             changes = change_list(stored["identities"], snapshots["identities"], as_of, types)
-                        findings = data_quality_findings(snapshots, all_settlements, year)
                         inputs.result()
                     progress("写入结果")
                     store_run_files(conn, run_id, files, results, digests)
-                    pending += _store_results(conn, run_id, year, computed, findings, changes)
+                    pending += _store_results(conn, run_id, year, computed, changes)
                     end_run(conn, run_id, "ok", "", as_of.isoformat(), root)
             except BaseException:
                 table_copies.discard(pending)
@@ -277,15 +274,14 @@ def _validate_sources(
     digests: dict[Path, Future],
     progress: Progress,
     accept_shrink: frozenset[str],
-) -> tuple[dict[str, Validated], dict[str, pd.DataFrame], pd.DataFrame, dict[str, tuple[int, int]]]:
-    """Validate each source of the load: the results (in TABULAR_SOURCES order), the snapshots in force, the new
-    settlements and the accepted shrinks. Each replaced snapshot, the new settlements and the digests of each
+) -> tuple[dict[str, Validated], dict[str, pd.DataFrame], dict[str, tuple[int, int]]]:
+    """Validate each source of the load: the results (in TABULAR_SOURCES order), the snapshots in force and the
+    accepted shrinks. Each replaced snapshot, the new settlements (let go once handed over) and the digests of each
     source's files go to the preparer. A snapshot that shrinks too much (SPEC §3) and is not accepted is held: the
     run fails, once every source is validated, naming each one held."""
     results: dict[str, Validated] = {}
     shrunk: dict[str, tuple[int, int]] = {}
     snapshots = {key: stored[key] for key in store.SNAPSHOT_TABLES}
-    new_settlements = stored["settlements"].iloc[0:0]
     villages: frozenset[str] = frozenset()
     for key in VALIDATION_ORDER:
         if key == "population":
@@ -296,7 +292,7 @@ def _validate_sources(
         progress(f"读取 {key}（{len(files[key])} 个文件）")
         raw = read_source(files[key], key, settings)
         progress(f"校验 {key}")
-        mentioned = mentioned_settlements(raw, stored["settlements"]) if key == "settlements" else None
+        mentioned = mentioned_settlements(engine, raw) if key == "settlements" else None
         ctx = Context(settings, root, year, run_date, villages, mentioned)
         results[key] = validate_source(key, raw, ctx)
         del raw
@@ -314,8 +310,9 @@ def _validate_sources(
         if key in snapshots:
             prepared[key] = preparer.submit(prepare, engine, key, snapshots[key], run_id)
         elif key == "settlements":
-            new_settlements = valid.drop(columns=["_file", "_row"])
-            prepared[key] = preparer.submit(prepare, engine, key, new_settlements, run_id)
+            prepared[key] = preparer.submit(prepare, engine, key, valid.drop(columns=["_file", "_row"]), run_id)
+            results[key] = replace(results[key], valid=valid.iloc[0:0])  # the lake's file is the rules' input
+            del valid
         digests.update({path: preparer.submit(checksum, path) for path in files[key]})
     held = {key: counts for key, counts in shrunk.items() if key not in accept_shrink}
     if held:
@@ -328,7 +325,7 @@ def _validate_sources(
         snapshots["boundaries"] = results["boundaries"].valid
         prepared["boundaries"] = preparer.submit(prepare, engine, "boundaries", snapshots["boundaries"], run_id)
         digests.update({path: preparer.submit(checksum, path) for path in files["boundaries"]})
-    return results, snapshots, new_settlements, shrunk
+    return results, snapshots, shrunk
 
 
 def _store_results(
@@ -336,7 +333,6 @@ def _store_results(
     run_id: int,
     year: int,
     computed: dict[str, pd.DataFrame],
-    findings: pd.DataFrame,
     changes: pd.DataFrame | None,
 ) -> list[table_copies.Pending]:
     """The year's results; returns the copies to put in place after the commit (the outreach and alert lists')."""
@@ -353,7 +349,7 @@ def _store_results(
         store.replace_rows(conn, table, frame, table.c.year == year)
         if name in table_copies.COPIED:
             pending += table_copies.prepare(conn, table, frame)
-    store.replace_rows(conn, store.findings, findings.assign(year=year), store.findings.c.year == year)
+    store.replace_rows(conn, store.findings, computed["findings"].assign(year=year), store.findings.c.year == year)
     if changes is not None:
         store.write_frame(conn, store.identity_changes, changes.assign(run_id=run_id))
     alert_case.sync_states(conn, year, computed["alerts"])

@@ -7,6 +7,7 @@ of 10^9 cents times a threshold of 10^8 stays far inside int64), never as floats
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
@@ -87,13 +88,16 @@ class _Choice:
 
 def evaluate(
     sums: pd.DataFrame,
-    settlements: pd.DataFrame,
+    settlements_of: Callable[[pd.Series], pd.DataFrame],
     people: pd.DataFrame,
     holders: pd.DataFrame,
     settings: Settings,
     year: int,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The year's alerts and watch list from person_year's sums (with the stay columns of stay_sets).
+
+    settlements_of(ids) gives every stored settlement of those persons (their trigger dates are found by netting
+    them): a lookup, so the millions of settlements of a district never need to be at hand.
 
     people: id_number (each once) → name, village_code, urban (bool), vulnerable (bool), identity_type (primary);
     persons missing from it are outside the register (rural, not vulnerable). holders: identity_holders.
@@ -127,9 +131,7 @@ def evaluate(
     frame["alert_type"] = np.where(frame["vulnerable"], "返贫预警", "致贫预警")  # a rule's own type is a label
     alerted = alert.found
     netted = netted_settlements(
-        settlements[is_in(settlements["id_number"], frame.loc[alerted | watch.found, "id_number"])],
-        year,
-        settings.cost_measure,
+        settlements_of(frame.loc[alerted | watch.found, "id_number"]), year, settings.cost_measure
     )
     frame = _with_names(frame, netted)
     alerts = _alerts(frame, alert, hits, per_rule, netted, settings, year)

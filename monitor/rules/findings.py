@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ibis.expr.types as ir
 import pandas as pd
 
 from monitor.base.text import is_in, lookup
@@ -20,6 +21,8 @@ def data_quality_findings(snapshots: dict[str, pd.DataFrame], settlements: pd.Da
     """One row per finding: persons of one source missing from another, name and birth-date mismatches.
 
     Every finding is derived from the stored snapshots, so a later load that lacks a source keeps its findings.
+    settlements: at least every stored settlement of the persons not enrolled in the year, in stored order (a
+    district's others need not be at hand: uninsured_ids says whose are needed).
     """
     population, enrollment, identities = snapshots["population"], snapshots["enrollment"], snapshots["identities"]
     registered = population["id_number"]
@@ -77,3 +80,11 @@ def _finding(rows: pd.DataFrame, kind: str, source: str, detail: object) -> pd.D
             "detail": detail,
         }
     )
+
+
+def uninsured_ids(settlements: ir.Table, enrollment: ir.Table, year: int) -> ir.Table:
+    """The persons with an ordinary settlement in the year and no 正常参保 enrollment of it (SETTLEMENT_WITHOUT_
+    ENROLLMENT), engine-neutral: the few whose settlements data_quality_findings needs."""
+    enrolled = enrollment.filter((enrollment.year == year) & (enrollment.status == "正常参保")).select("id_number")
+    of_year = settlements.filter((settlements.reverses == "") & settlements.settle_date.startswith(f"{year}-"))
+    return of_year.select("id_number").distinct().anti_join(enrolled, "id_number")

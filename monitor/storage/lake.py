@@ -133,6 +133,10 @@ def discard(engine: Engine | Connection, files: list[LakeFile]) -> None:
         (where / item.path).unlink(missing_ok=True)
 
 
+def path_of(engine: Engine | Connection, item: LakeFile) -> Path:
+    return folder(engine) / item.path
+
+
 def paths(engine: Engine | Connection, source: str) -> list[Path]:
     """The recorded files of a source, in run order; a missing one raises LakeError."""
     query = sa.select(lake_files.c.path).where(lake_files.c.source == source).order_by(lake_files.c.run_id)
@@ -164,8 +168,12 @@ def read(engine: Engine | Connection, source: str) -> pd.DataFrame:
 def rows_of(engine: Engine | Connection, source: str, column: str, values: list[str]) -> pd.DataFrame:
     """The stored rows of a source whose `column` is one of the values (one person's settlements, a household's
     members): DuckDB skips the row groups whose ID-number range holds none of them."""
-    located = paths(engine, source)
-    if not located or not values:
+    return rows_in(paths(engine, source), source, column, values)
+
+
+def rows_in(files: list[Path], source: str, column: str, values: list[str]) -> pd.DataFrame:
+    """rows_of over the given files of a source (a run's own file, not recorded yet, among them), in their order."""
+    if not files or not values:
         return empty(source)
     table = LAKE_TABLES[source]
     assert column in table.c  # a name, not data, goes into the query below
@@ -173,7 +181,7 @@ def rows_of(engine: Engine | Connection, source: str, column: str, values: list[
         # no ORDER BY: DuckDB keeps the files' order (run order, then each file's), as the database's row order was
         arrow: pa.Table = con.sql(
             f"SELECT * FROM read_parquet($files) WHERE {column} IN (SELECT unnest($values))",
-            params={"files": [str(p) for p in located], "values": list(values)},
+            params={"files": [str(p) for p in files], "values": list(values)},
         ).to_arrow_table()
     return typed_frame(arrow.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get), table)
 

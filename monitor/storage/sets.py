@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from datetime import date
+from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
@@ -20,6 +21,7 @@ from monitor.config import Settings
 from monitor.rules import coverage_sets
 from monitor.rules.coverage import COUNT_COLUMNS
 from monitor.rules.identities import primary_identities
+from monitor.storage import lake
 from monitor.storage.schema import INT_COLUMNS
 
 
@@ -52,6 +54,13 @@ def table(frame: pd.DataFrame) -> ir.Table:
             kind = pa.int64() if field.name in INT_COLUMNS else pa.string()
             arrow = arrow.set_column(i, field.name, arrow.column(i).cast(kind))
     return ibis.memtable(arrow)
+
+
+def files(engine: BaseBackend, paths: list[Path], source: str) -> ir.Table:
+    """A lake source's files as a table the rules take (the engine scans them; none: an empty table)."""
+    if not paths:
+        return table(lake.empty(source))
+    return engine.read_parquet([str(p) for p in paths])
 
 
 def frame(engine: BaseBackend, expr: ir.Table) -> pd.DataFrame:

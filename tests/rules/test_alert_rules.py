@@ -53,7 +53,7 @@ HOLDERS = pd.DataFrame(
 def run(settings, rules, frame, share=Fraction(4, 5)):
     chosen = replace(settings, alert_rules=tuple(rules), watch_share=share)
     sums = sets.evaluate(person_year(sets.table(frame), 2025, chosen.cost_measure, stay_sets(chosen.alert_rules)))
-    return evaluate(sums, frame, PEOPLE, HOLDERS, chosen, 2025)
+    return evaluate(sums, lambda ids: frame[frame["id_number"].isin(ids)], PEOPLE, HOLDERS, chosen, 2025)
 
 
 TWO_SMALL_STAYS = settlements(("a", "rural", "2025-01-10", "住院", 5000), ("b", "rural", "2025-02-10", "住院", 5000))

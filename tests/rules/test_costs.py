@@ -178,7 +178,7 @@ def alerts(frame, people, settings, year=2025):
     """The alerts of evaluate(); people's primary identities are their only active ones."""
     holders = people.loc[people["identity_type"].notna(), ["id_number", "identity_type"]]
     sums = _person_year(frame, year, settings.cost_measure, stay_sets(settings.alert_rules))
-    return evaluate(sums, frame, people, holders, settings, year)[0]
+    return evaluate(sums, lambda ids: frame[frame["id_number"].isin(ids)], people, holders, settings, year)[0]
 
 
 @pytest.mark.parametrize(
