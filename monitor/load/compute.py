@@ -12,7 +12,7 @@ from monitor.config import Settings
 from monitor.rules.alert_rules import evaluate, identity_holders, stay_sets
 from monitor.rules.campaign import progress_all_levels
 from monitor.rules.costs import person_year
-from monitor.rules.coverage import COUNT_COLUMNS, outreach_list
+from monitor.rules.coverage import COUNT_COLUMNS
 from monitor.rules.divisions import levels_below
 from monitor.rules.findings import data_quality_findings, uninsured_ids
 from monitor.rules.identities import primary_identities
@@ -33,8 +33,8 @@ def compute_results(
     campaign's daily progress."""
     types = settings.identity_types_for(year)
     population, identities = snapshots["population"], snapshots["identities"]
-    persons, coverage, enrolled = sets.covered(snapshots, settings, year, as_of, root)
-    outreach = outreach_list(persons, population, enrolled, identities, year, as_of, types)
+    covered = sets.covered(snapshots, settings, year, as_of, root)
+    persons, coverage, outreach = covered.persons, covered.counts, covered.outreach
     primary = primary_identities(identities, as_of, types)[["id_number", "identity_type"]]
     urban = snapshots["divisions"].set_index("code")["urban_rural"].fillna("").str.startswith("1")
     people = population[["id_number", "name", "village_code"]].drop_duplicates("id_number")

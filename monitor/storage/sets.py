@@ -8,6 +8,7 @@ threads, and nothing is kept between loads).
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from ibis.backends import BaseBackend
 
 from monitor.config import Settings
 from monitor.rules import coverage_sets
-from monitor.rules.coverage import COUNT_COLUMNS
+from monitor.rules.coverage import COUNT_COLUMNS, outreach_list
 from monitor.rules.identities import primary_identities
 from monitor.storage import lake
 from monitor.storage.schema import INT_COLUMNS
@@ -69,35 +70,46 @@ def frame(engine: BaseBackend, expr: ir.Table) -> pd.DataFrame:
     return arrow.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
 
 
+@dataclass(frozen=True)
+class Covered:
+    """SPEC §7 and §8 of a year: the in-scope persons with their flags, the counts of every division and the
+    outreach list (both empty when not asked for)."""
+
+    persons: pd.DataFrame
+    counts: pd.DataFrame
+    outreach: pd.DataFrame
+
+
 def covered(
     snapshots: dict[str, pd.DataFrame],
     settings: Settings,
     year: int,
     as_of: date,
     root: str,
-    with_counts: bool = True,
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """SPEC §7 on the configured engine from the snapshots: the in-scope persons with their flags, the counts of
-    every division (empty without with_counts) and the enrolled persons (id_number, local, duplicate)."""
+    with_lists: bool = True,
+) -> Covered:
+    """Coverage (§7) and the outreach list (§8) on the configured engine from the snapshots; without with_lists,
+    the in-scope persons only."""
     primary = primary_identities(snapshots["identities"], as_of, settings.identity_types_for(year))
     tables = {key: table(snapshots[key]) for key in ("population", "deaths", "enrollment")}
+    primary_table = table(primary)
     engine = backend(settings)
     try:
-        enrolled = frame(engine, coverage_sets.enrolled_persons(tables["enrollment"], year, root))
         persons = frame(
             engine,
             coverage_sets.scope(
-                tables["population"], tables["deaths"], tables["enrollment"], table(primary), year, as_of, root
+                tables["population"], tables["deaths"], tables["enrollment"], primary_table, year, as_of, root
             ),
         )
         for flag in ("newborn", "vulnerable", "enrolled", "local", "duplicate"):
             persons[flag] = persons[flag].astype(bool)
-        counts = pd.DataFrame()
-        if with_counts:
-            counts = frame(
-                engine, coverage_sets.coverage_by_division(table(persons), table(snapshots["divisions"]), root)
-            )
-            counts[COUNT_COLUMNS] = counts[COUNT_COLUMNS].astype("int64")
+        if not with_lists:
+            return Covered(persons, pd.DataFrame(), pd.DataFrame())
+        in_scope = table(persons)
+        counts = frame(engine, coverage_sets.coverage_by_division(in_scope, table(snapshots["divisions"]), root))
+        counts[COUNT_COLUMNS] = counts[COUNT_COLUMNS].astype("int64")
+        enrolled = coverage_sets.enrolled_persons(tables["enrollment"], year, root)
+        outreach = frame(engine, outreach_list(in_scope, tables["population"], enrolled, primary_table, year))
     finally:
         engine.disconnect()
-    return persons, counts, enrolled
+    return Covered(persons, counts, outreach)

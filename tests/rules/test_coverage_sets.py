@@ -7,8 +7,9 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
-from oracles import coverage_by_division, enrolled_persons, scope
+from oracles import coverage_by_division, enrolled_persons, outreach_list, scope
 
+from monitor.rules import coverage_sets
 from monitor.rules.coverage import COUNT_COLUMNS
 from monitor.storage import sets
 
@@ -102,7 +103,9 @@ def _snapshots(person: dict, enrollments: list[dict], identities: list[dict], de
 def test_scope_and_counts_match_the_oracle(case, settings):
     snapshots = _snapshots(*CASES[case])
     types = settings.identity_types_for(2025)
-    persons, counts, enrolled = sets.covered(snapshots, settings, 2025, AS_OF, ROOT)
+    covered = sets.covered(snapshots, settings, 2025, AS_OF, ROOT)
+    persons, counts = covered.persons, covered.counts
+    enrolled = sets.evaluate(coverage_sets.enrolled_persons(sets.table(snapshots["enrollment"]), 2025, ROOT))
     expected = scope(
         snapshots["population"],
         snapshots["deaths"],
@@ -120,11 +123,16 @@ def test_scope_and_counts_match_the_oracle(case, settings):
     pd.testing.assert_frame_equal(
         counts, coverage_by_division(expected, DIVISIONS, ROOT), check_dtype=False, check_index_type=False
     )
+    expected_enrolled = enrolled_persons(snapshots["enrollment"], 2025, ROOT)
     pd.testing.assert_frame_equal(
         enrolled.sort_values("id_number").reset_index(drop=True),
-        enrolled_persons(snapshots["enrollment"], 2025, ROOT).sort_values("id_number").reset_index(drop=True),
+        expected_enrolled.sort_values("id_number").reset_index(drop=True),
         check_dtype=False,
     )
+    listed = outreach_list(
+        expected, snapshots["population"], expected_enrolled, snapshots["identities"], 2025, AS_OF, types
+    )
+    pd.testing.assert_frame_equal(covered.outreach, listed, check_dtype=False)
 
 
 def test_counts_by_hand(settings):
@@ -149,7 +157,7 @@ def test_counts_by_hand(settings):
         "deaths": pd.DataFrame({"id_number": ["D"], "name": ["x"], "death_date": ["2025-01-01"]}),
         "divisions": DIVISIONS,
     }
-    counts = sets.covered(snapshots, settings, 2025, AS_OF, ROOT)[1].set_index("code")
+    counts = sets.covered(snapshots, settings, 2025, AS_OF, ROOT).counts.set_index("code")
     assert list(counts.index) == [ROOT, TOWN, VILLAGE, OTHER_VILLAGE]  # by level, then code
     # in_scope, enrolled, vulnerable (in scope, enrolled), newborn (in scope, enrolled), local, elsewhere, duplicate
     assert counts.loc[VILLAGE, COUNT_COLUMNS].tolist() == [2, 1, 1, 0, 1, 0, 1, 0, 1]
@@ -172,7 +180,8 @@ def test_the_demo_district_gives_the_oracles_figures(demo_db, settings):
     snapshots = {key: lake.read(engine, key) for key in ("population", "deaths", "enrollment", "identities")}
     snapshots["divisions"] = read_bulk(engine, division_table)
     root, as_of = queries.root(engine, settings), date(2025, 12, 31)
-    persons, counts, _ = sets.covered(snapshots, settings, 2025, as_of, root)
+    covered = sets.covered(snapshots, settings, 2025, as_of, root)
+    persons, counts = covered.persons, covered.counts
     expected = scope(
         *(snapshots[k] for k in ("population", "deaths", "enrollment", "identities")),
         2025,
@@ -190,3 +199,8 @@ def test_the_demo_district_gives_the_oracles_figures(demo_db, settings):
     pd.testing.assert_frame_equal(
         counts, coverage_by_division(expected, snapshots["divisions"], root), check_dtype=False, check_index_type=False
     )
+    enrolled = enrolled_persons(snapshots["enrollment"], 2025, root)
+    types = settings.identity_types_for(2025)
+    listed = outreach_list(expected, snapshots["population"], enrolled, snapshots["identities"], 2025, as_of, types)
+    assert len(listed) > 100 and (listed["remark"] == "不在人口底册").any()
+    pd.testing.assert_frame_equal(covered.outreach, listed, check_dtype=False)
