@@ -6,10 +6,10 @@ import streamlit as st
 
 from monitor.security.access import ADMIN, PAGES
 from monitor.storage import queries
-from monitor.web.ui import cached, engine, guard, keep_signed_in, sign_out, viewer
+from monitor.web.ui import FAVICON, cached, engine, guard, keep_signed_in, sign_out, viewer
 from monitor.web.views.common import years
 
-st.set_page_config(page_title="参保与防返贫监测看板", page_icon=":material/health_and_safety:", layout="wide")
+st.set_page_config(page_title="参保与防返贫监测看板", page_icon=FAVICON, layout="wide")
 
 SIGN_IN = st.Page("pages/0_sign_in.py", title="登录", icon=":material/login:", url_path="sign-in", default=True)
 PASSWORD = st.Page(

@@ -97,7 +97,7 @@ with listing:
         f"身份 {('、'.join(identities) or '全部')}"
     )
     audited_download(
-        "下载预警名单 CSV（SPEC §11 格式，含完整信息）",
+        "下载预警名单 CSV（标准导出格式，含完整信息）",
         release.csv_export(exports.alerts_frame(chosen), "预警名单 CSV", filter_text),
         f"预警名单_{y}.csv",
         "text/csv",
@@ -124,7 +124,7 @@ with near:
     )
     tables.show(watch.display(close), hide_index=True, width="stretch", height=360, key="watch_table")
     audited_download(
-        "下载临界关注名单 CSV（SPEC §11 格式，含完整信息）",
+        "下载临界关注名单 CSV（标准导出格式，含完整信息）",
         release.csv_export(exports.watch_frame(close), "临界关注名单 CSV", filter_text),
         f"临界关注名单_{y}.csv",
         "text/csv",

@@ -26,6 +26,9 @@ from monitor.storage.store import SchemaError, connect
 from monitor.web.markup import plain
 
 log = logging.getLogger(__name__)
+# A file of ours, served by Streamlit: a Material icon as page_icon made every browser fetch its SVG from Google's
+# font servers, which an intranet cannot reach (and should not be asked to)
+FAVICON = str(Path(__file__).with_name("favicon.png"))
 FAULT = (
     "数据库或磁盘暂时无法使用（可能是只读、磁盘已满，或数据库、数据文件夹不见了），本次操作未完成。"
     "请联系系统管理员检查服务器；恢复后刷新页面即可。"

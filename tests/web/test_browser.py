@@ -279,7 +279,10 @@ def test_the_session_survives_a_reload_and_a_second_tab_until_sign_out(server, b
 def test_every_page_renders_and_the_map_drills_down(server, browser):
     server, _url = server
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page = _sign_in(browser, server, "admin")
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    asked = []  # every address the browser asks for, from the first load of the page on
+    context.on("request", lambda request: asked.append(request.url))
+    page = _sign_in(browser, server, "admin", context=context)
     for title, heading, name in PAGES:
         _open(page, title, heading)
         assert page.locator("[data-testid='stException']").count() == 0, name
@@ -311,6 +314,8 @@ def test_every_page_renders_and_the_map_drills_down(server, browser):
     page.wait_for_timeout(1000)
     page.locator("text=个人费用明细").scroll_into_view_if_needed()
     page.screenshot(path=str(SHOTS / "alert_detail.png"))
+    # nothing is fetched from outside (an intranet has no internet): fonts, icons and scripts come from the server
+    assert [url for url in asked if not url.startswith((server, "data:", "blob:"))] == []
 
     wide = _sign_in(browser, server, "admin", height=1080)
     wide.set_viewport_size({"width": 1920, "height": 1080})
