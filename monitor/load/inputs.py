@@ -48,11 +48,16 @@ def prepare(engine: Engine, source: str, rows: pd.DataFrame, run_id: int) -> Pre
     return Prepared(rows, store.stage(engine, store.SNAPSHOT_TABLES[source], rows))
 
 
-def mentioned_settlements(engine: Engine, raw: list[RawTable]) -> pd.DataFrame:
+def mentioned_settlements(engine: Engine, raw: list[RawTable]) -> pd.DataFrame | None:
     """The stored settlements whose IDs the load's settlement files mention (as their own ID or the one reversed),
-    found by the engine in the lake's files (the validation checks repeats and reversals across loads on them)."""
-    ids = pd.concat([t.column(c) for t in raw for c in ("settlement_id", "reverses")]).str.strip()
-    found = lake.rows_of(engine, "settlements", "settlement_id", sorted(set(ids) - {""}))
+    found by the engine in the lake's files (the validation checks repeats and reversals across loads on them);
+    None when nothing is stored yet (a first load gathers none of its 17 million IDs: a Python set of them took
+    20 s at 1.5 M)."""
+    stored = lake.paths(engine, "settlements")
+    if not stored:
+        return None
+    ids = pd.concat([t.column(c) for t in raw for c in ("settlement_id", "reverses")]).str.strip().unique()
+    found = lake.rows_in(stored, "settlements", "settlement_id", [i for i in ids.tolist() if i])
     return found.drop(columns=["run_id"])
 
 
