@@ -1,8 +1,10 @@
-"""Running the engine-neutral rules (monitor/rules/*_sets.py): the engine that [engine] kind names, tables for it,
-and results back as frames in the core's dtypes.
+"""Running the engine-neutral rules (the Ibis expressions of monitor/rules: coverage_sets, coverage.outreach_list,
+costs.person_year, findings.uninsured_ids): the engine that [engine] kind names, tables for it (frames and the
+lake's files), and results back as frames in the core's dtypes.
 
 DuckDB runs in process, on every core, with a fresh in-memory database per use (a connection is not shared between
-threads, and nothing is kept between loads).
+threads, and nothing is kept between loads). It writes no spill files: they would hold ID numbers outside the
+service's folders.
 """
 
 from __future__ import annotations
@@ -27,13 +29,16 @@ from monitor.storage.schema import INT_COLUMNS
 
 
 def backend(settings: Settings | None = None) -> BaseBackend:
-    """A new connection to the configured engine (None: the default, DuckDB). DuckDB works in memory: it fetches
-    and loads no extension (an intranet has none to fetch)."""
+    """A new connection to the configured engine (None: the default, DuckDB). DuckDB works in memory only (no
+    spill files) and fetches or loads no extension (an intranet has none to fetch)."""
     kind = settings.engine_kind if settings else "duckdb"
     if kind != "duckdb":  # config refuses any other kind until issue 21 adds Spark
         raise ValueError(f"engine.kind {kind!r} is not available")
     return ibis.duckdb.connect(
-        threads=os.cpu_count() or 1, autoinstall_known_extensions=False, autoload_known_extensions=False
+        threads=os.cpu_count() or 1,
+        temp_directory="",
+        autoinstall_known_extensions=False,
+        autoload_known_extensions=False,
     )
 
 
