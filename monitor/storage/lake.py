@@ -172,17 +172,24 @@ def rows_of(engine: Engine | Connection, source: str, column: str, values: list[
 
 
 def rows_in(files: list[Path], source: str, column: str, values: list[str]) -> pd.DataFrame:
-    """rows_of over the given files of a source (a run's own file, not recorded yet, among them), in their order."""
+    """rows_of over the given files of a source (a run's own file, not recorded yet, among them), in the files'
+    order and each file's row order: what a rule keeps of a person's first row depends on it, and a parallel
+    engine keeps no order through the join that IN becomes (findings' names differed between two runs)."""
     if not files or not values:
         return empty(source)
     table = LAKE_TABLES[source]
     assert column in table.c  # a name, not data, goes into the query below
+    parts = []
     with duckdb.connect() as con:
-        # no ORDER BY: DuckDB keeps the files' order (run order, then each file's), as the database's row order was
-        arrow: pa.Table = con.sql(
-            f"SELECT * FROM read_parquet($files) WHERE {column} IN (SELECT unnest($values))",
-            params={"files": [str(p) for p in files], "values": list(values)},
-        ).to_arrow_table()
+        for file in files:
+            parts.append(
+                con.sql(
+                    f"SELECT * EXCLUDE (file_row_number) FROM read_parquet($file, file_row_number = true) "
+                    f"WHERE {column} IN (SELECT unnest($values)) ORDER BY file_row_number",
+                    params={"file": str(file), "values": list(values)},
+                ).to_arrow_table()
+            )
+    arrow = pa.concat_tables(parts)
     return typed_frame(arrow.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get), table)
 
 
