@@ -43,6 +43,8 @@ def upgrade() -> None:
     try:
         for source in MOVED:
             rows = read_table(conn, LAKE_TABLES[source])
+            if rows.empty:  # nothing loaded yet (a new database is migrated through here too): no file
+                continue
             parts = rows.groupby('run_id', sort=True) if source == 'settlements' else [(last_run, rows)]
             for run_id, part in parts:
                 item = lake.write(conn, source, int(run_id), part)
