@@ -6,7 +6,14 @@ in build/screenshots/."""
 
 from __future__ import annotations
 
-from test_browser import SHOTS, _open, _sign_in, browser, server  # noqa: F401 - the fixtures of the real browser
+from test_browser import (  # noqa: F401 - the fixtures of the real browser
+    SHOTS,
+    _open,
+    _session_cookie,
+    _sign_in,
+    browser,
+    server,
+)
 
 CHART = "[data-testid='stVegaLiteChart']"
 # Elements of metric tiles whose text is wider than their box: Streamlit cuts those with an ellipsis.
@@ -78,6 +85,7 @@ def test_no_overview_tile_cuts_its_text_short(server, browser):  # noqa: F811
     base, _url = server
     for width in (1366, 1024):
         page = _sign_in(browser, base, "lingdao")
+        _session_cookie(page.context)  # set by the page's script just after the sign-in: a reload before it signs out
         page.set_viewport_size({"width": width, "height": 768})
         page.reload()  # the session stays; the page is drawn anew at this width
         page.wait_for_selector("h2:has-text('总览')", timeout=60_000)
