@@ -133,6 +133,15 @@ def discard(engine: Engine | Connection, files: list[LakeFile]) -> None:
         (where / item.path).unlink(missing_ok=True)
 
 
+def _missing(relative: str) -> LakeError:
+    return LakeError(f"数据湖文件缺失：{relative}（数据库与数据湖不一致，请从同一备份恢复两者）")
+
+
+def _typed(arrow: pa.Table, source: str) -> pd.DataFrame:
+    """A source's rows from its files in the core's dtypes (integers Int64, as the database gave them)."""
+    return typed_frame(arrow.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get), LAKE_TABLES[source])
+
+
 def path_of(engine: Engine | Connection, item: LakeFile) -> Path:
     return folder(engine) / item.path
 
@@ -149,9 +158,7 @@ def paths(engine: Engine | Connection, source: str) -> list[Path]:
     located = [where / p for p in found]
     missing = [p for p in located if not p.is_file()]
     if missing:
-        raise LakeError(
-            f"数据湖文件缺失：{missing[0].relative_to(where)}（数据库与数据湖不一致，请从同一备份恢复两者）"
-        )
+        raise _missing(missing[0].relative_to(where).as_posix())
     return located
 
 
@@ -160,9 +167,7 @@ def read(engine: Engine | Connection, source: str) -> pd.DataFrame:
     located = paths(engine, source)
     if not located:
         return empty(source)
-    arrow = pa.concat_tables([pq.read_table(p) for p in located])
-    table = LAKE_TABLES[source]
-    return typed_frame(arrow.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get), table)
+    return _typed(pa.concat_tables([pq.read_table(p) for p in located]), source)
 
 
 def rows_of(engine: Engine | Connection, source: str, column: str, values: list[str]) -> pd.DataFrame:
@@ -177,8 +182,7 @@ def rows_in(files: list[Path], source: str, column: str, values: list[str]) -> p
     engine keeps no order through the join that IN becomes (findings' names differed between two runs)."""
     if not files or not values:
         return empty(source)
-    table = LAKE_TABLES[source]
-    assert column in table.c  # a name, not data, goes into the query below
+    assert column in LAKE_TABLES[source].c  # a name, not data, goes into the query below
     parts = []
     with duckdb.connect() as con:
         for file in files:
@@ -190,7 +194,7 @@ def rows_in(files: list[Path], source: str, column: str, values: list[str]) -> p
                 ).to_arrow_table()
             )
     arrow = pa.concat_tables(parts)
-    return typed_frame(arrow.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get), table)
+    return _typed(arrow, source)
 
 
 def sweep(engine: Engine) -> list[str]:
@@ -222,7 +226,7 @@ def copy_recorded(engine: Engine, target: Path) -> tuple[int, int]:
     for relative, size in recorded:
         source, copy = where / relative, target / relative
         if not source.is_file():
-            raise LakeError(f"数据湖文件缺失：{relative}（数据库与数据湖不一致，请从同一备份恢复两者）")
+            raise _missing(relative)
         _private_folder(copy.parent)
         try:
             os.link(source, copy)
