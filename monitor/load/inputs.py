@@ -4,7 +4,7 @@ or written in the run's transaction, and the run's files with their counts and r
 from __future__ import annotations
 
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from monitor.config import Settings
 from monitor.files.names import shown_name
-from monitor.files.read import RawTable, read_boundaries
+from monitor.files.read import read_boundaries
 from monitor.rules import boundaries as boundary_rules
 from monitor.rules.validate import Validated
 from monitor.storage import lake, store
@@ -31,34 +31,21 @@ class Prepared:
 
     rows: pd.DataFrame
     staged: store.Staged | None = None
-    written: lake.LakeFile | None = None
+    written: list[lake.LakeFile] = field(default_factory=list)
 
     def discard(self, engine: Engine) -> None:
-        """Remove what no transaction took (the caller clears `written` once its transaction has it)."""
+        """Remove what no transaction took (the caller empties `written` once its transaction has it)."""
         if self.staged is not None:
             self.staged.discard()
-        if self.written is not None:
-            lake.discard(engine, [self.written])
+        lake.discard(engine, self.written)
 
 
 def prepare(engine: Engine, source: str, rows: pd.DataFrame, run_id: int) -> Prepared:
     """A lake source's rows as its file of this run; a database table's rows staged."""
     if source in store.LAKE_TABLES:
-        return Prepared(rows.iloc[0:0], written=lake.write(engine, source, run_id, rows))
+        written = lake.write(engine, source, run_id, rows)
+        return Prepared(rows.iloc[0:0], written=[written] if written else [])
     return Prepared(rows, store.stage(engine, store.SNAPSHOT_TABLES[source], rows))
-
-
-def mentioned_settlements(engine: Engine, raw: list[RawTable]) -> pd.DataFrame | None:
-    """The stored settlements whose IDs the load's settlement files mention (as their own ID or the one reversed),
-    found by the engine in the lake's files (the validation checks repeats and reversals across loads on them);
-    None when nothing is stored yet (a first load gathers none of its 17 million IDs: a Python set of them took
-    20 s at 1.5 M)."""
-    stored = lake.paths(engine, "settlements")
-    if not stored:
-        return None
-    ids = pd.concat([t.column(c) for t in raw for c in ("settlement_id", "reverses")]).str.strip().unique()
-    found = lake.rows_in(stored, "settlements", "settlement_id", [i for i in ids.tolist() if i])
-    return found.drop(columns=["run_id"])
 
 
 def store_inputs(conn: sa.Connection, prepared: dict[str, Future], recorded: list[lake.LakeFile]) -> None:
@@ -68,10 +55,10 @@ def store_inputs(conn: sa.Connection, prepared: dict[str, Future], recorded: lis
         ready: Prepared | None = prepared[key].result() if key in prepared else None
         if ready is None:
             continue
-        if ready.written is not None:
-            lake.record(conn, [ready.written])
-            recorded.append(ready.written)
-            ready.written = None  # the transaction owns it now
+        if ready.written:
+            lake.record(conn, ready.written)
+            recorded.extend(ready.written)
+            ready.written = []  # the transaction owns them now
         elif key in store.SNAPSHOT_TABLES and key not in store.LAKE_TABLES:
             table = store.SNAPSHOT_TABLES[key]
             conn.execute(table.delete())

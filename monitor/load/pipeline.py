@@ -6,7 +6,7 @@ import logging
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -16,12 +16,12 @@ from sqlalchemy.engine import Engine
 
 from monitor.cases import alert_case
 from monitor.config import PROJECT_ROOT, ConfigError, Settings
-from monitor.files.read import LoadError, checksum, files_by_source, read_source
+from monitor.files.read import LoadError, checksum, files_by_source
 from monitor.files.sources import TABULAR_SOURCES
 from monitor.load.compute import compute_results, run_summary
 from monitor.load.inputs import (
     SHRINK_CHECKED,
-    mentioned_settlements,
+    Prepared,
     prepare,
     shrink_message,
     shrinks_too_much,
@@ -29,10 +29,11 @@ from monitor.load.inputs import (
     store_run_files,
     validated_boundaries,
 )
+from monitor.load.streamed import stream_source
 from monitor.rules.alert_rules import check_rules
 from monitor.rules.divisions import level_of
 from monitor.rules.identities import change_list
-from monitor.rules.validate import Context, Validated, validate_source
+from monitor.rules.validate import Context, Validated
 from monitor.security import audit
 from monitor.storage import lake, queries, store, table_copies
 from monitor.storage.database import begin_run, end_run
@@ -225,8 +226,8 @@ def _run(
                 accept_shrink,
             )
             # the engine scans the stored settlements' files and the run's own (written by now, not yet recorded)
-            written = prepared["settlements"].result().written if "settlements" in prepared else None
-            settlement_files = lake.paths(engine, "settlements") + ([lake.path_of(engine, written)] if written else [])
+            written = prepared["settlements"].result().written if "settlements" in prepared else []
+            settlement_files = lake.paths(engine, "settlements") + [lake.path_of(engine, w) for w in written]
             pending: list[table_copies.Pending] = []
             recorded: list[lake.LakeFile] = []
             try:
@@ -288,14 +289,12 @@ def _validate_sources(
             villages = frozenset(snapshots["divisions"].loc[snapshots["divisions"]["level"] == "村社区", "code"])
         if key not in files:
             continue
-        # one source's raw cells at a time: held together, the raw sources of a district took gigabytes
-        progress(f"读取 {key}（{len(files[key])} 个文件）")
-        raw = read_source(files[key], key, settings)
-        progress(f"校验 {key}")
-        mentioned = mentioned_settlements(engine, raw) if key == "settlements" else None
-        ctx = Context(settings, root, year, run_date, villages, mentioned)
-        results[key] = validate_source(key, raw, ctx)
-        del raw
+        # read and checked chunk by chunk: the whole raw sources of a district took gigabytes
+        progress(f"读取并校验 {key}（{len(files[key])} 个文件）")
+        streamed = stream_source(
+            engine, key, files[key], Context(settings, root, year, run_date, villages), run_id, settings
+        )
+        results[key] = streamed.validated
         valid = results[key].valid
         if key in SHRINK_CHECKED:
             counts = int(stored[key]["id_number"].nunique()), int(valid["id_number"].nunique())
@@ -309,10 +308,10 @@ def _validate_sources(
             snapshots[key] = valid.drop(columns=["_file", "_row"])
         if key in snapshots:
             prepared[key] = preparer.submit(prepare, engine, key, snapshots[key], run_id)
-        elif key == "settlements":
-            prepared[key] = preparer.submit(prepare, engine, key, valid.drop(columns=["_file", "_row"]), run_id)
-            results[key] = replace(results[key], valid=valid.iloc[0:0])  # the lake's file is the rules' input
-            del valid
+        elif key == "settlements":  # written while it was read; the lake's files are the rules' input
+            done: Future[Prepared] = Future()
+            prepared[key] = done
+            done.set_result(Prepared(valid, written=streamed.written))
         digests.update({path: preparer.submit(checksum, path) for path in files[key]})
     held = {key: counts for key, counts in shrunk.items() if key not in accept_shrink}
     if held:

@@ -220,21 +220,22 @@ def _orphan_reversals(values: pd.DataFrame, v: _Verdicts, ctx: Context) -> None:
     v.flag(found.isna().reindex(values.index, fill_value=False), "ORPHAN_REVERSAL", "原结算流水号")
 
 
-def validate_source(source_key: str, tables: list[RawTable], ctx: Context) -> Validated:
-    """Normalise and check every row of a source's tables (in file then row order)."""
+@dataclass
+class Checked:
+    """One table, or a chunk of one, after the checks each row makes on its own: its open rows (normalised columns;
+    _t the table's number in the source, _row the physical row, _pos the row's place among the table's cells; for the
+    register, birth_date from the ID and the stated one beside it) and its rejected rows, in row order."""
+
+    rows: pd.DataFrame
+    rejects: pd.DataFrame  # REJECT_COLUMNS and _t
+    read: int
+
+
+def check_rows(source_key: str, table: RawTable, t: int, ctx: Context) -> Checked:
+    """SPEC §5 for each row of one table (or chunk) on its own: required values, each column in table order, then the
+    within-row rules. What depends on other rows (duplicates, references) is `cross_row`'s."""
     source = ALL_SOURCES[source_key]
-    frames = [t.canonical(source).assign(_t=i) for i, t in enumerate(tables)]
-    raw = (
-        pd.concat(frames, ignore_index=True)
-        if frames
-        else pd.DataFrame(
-            {
-                **{c.name: pd.Series([], dtype="str") for c in source.columns},
-                "_row": pd.Series([], dtype="int64"),
-                "_t": pd.Series([], dtype="int64"),
-            }
-        )
-    )
+    raw = table.canonical(source)
     v = _Verdicts(raw.index)
     _check_required(source, raw, v, ctx)
     values = pd.DataFrame(index=raw.index)
@@ -244,57 +245,124 @@ def validate_source(source_key: str, tables: list[RawTable], ctx: Context) -> Va
         if bad is not None:
             v.flag(bad, reason, col.header)
     _within_row_rules(source, values, v, ctx)
-    _duplicates(source, values, v, ctx)
-    if source.key == "settlements":
-        _orphan_reversals(values, v, ctx)
-
-    rejected = ~v.open
-    rejects = _reject_frame(source.key, tables, raw, v, rejected)
     kept = v.open.to_numpy()
-    # column by column, each taken out of values: a copy of the whole frame doubled the memory of a district's
-    # settlements at the peak of a load. Arrays, not Series: each filtered Series had its own index (67 MB each for
-    # 8.5 M settlements).
-    columns = {name: values.pop(name).array[kept] for name in list(values.columns)}
-    valid = pd.DataFrame(columns, index=values.index[kept], copy=False)
-    labels = pd.Index([t.label for t in tables], dtype="str")
-    valid["_file"] = (
-        pd.Categorical.from_codes(raw.loc[kept, "_t"].to_numpy(), categories=labels)
-        if len(labels)
-        else pd.Series([], dtype="str")
+    rejected = ~kept
+    rejects = pd.DataFrame(
+        {
+            "source": source.key,
+            "file": table.label,
+            "row": raw["_row"].to_numpy()[rejected],
+            "reason": v.reason.to_numpy()[rejected],
+            "column": v.column.to_numpy()[rejected],
+            "original": table.originals(raw.index[rejected]).to_numpy(),
+            "_t": t,
+        }
     )
-    valid["_row"] = raw.loc[kept, "_row"]
+    # column by column, each taken out of values: a copy of the whole frame doubled the memory of a district's
+    # settlements. Arrays, not Series: each filtered Series had its own index (67 MB each for 8.5 M settlements).
+    columns = {name: values.pop(name).array[kept] for name in list(values.columns)}
+    rows = pd.DataFrame(columns, copy=False)
+    rows["_t"] = t
+    rows["_row"] = raw["_row"].to_numpy()[kept]
+    rows["_pos"] = np.flatnonzero(kept)
     if source.key == "population":  # the ID's birth date is used; the stated one is kept for the finding
-        valid["stated_birth_date"] = valid["birth_date"]
-        valid["birth_date"] = norm.birth_dates_of(valid["id_number"])
-    counts = {}
-    for i, t in enumerate(tables):
-        mine = raw["_t"] == i
-        n_rej = int((mine & rejected).sum())
-        counts[t.label] = (int(mine.sum()), int(mine.sum()) - n_rej, n_rej)
-    return Validated(source.key, valid.reset_index(drop=True), rejects, counts)
+        rows["stated_birth_date"] = rows["birth_date"]
+        rows["birth_date"] = norm.birth_dates_of(rows["id_number"])
+    return Checked(rows, rejects, len(raw))
 
 
-def _reject_frame(
-    source_key: str, tables: list[RawTable], raw: pd.DataFrame, v: _Verdicts, rejected: pd.Series
+def cross_row(source_key: str, rows: pd.DataFrame, ctx: Context) -> pd.DataFrame:
+    """SPEC §5's checks across rows (duplicates, then for settlements orphan reversals) on open rows in source order,
+    or on every row that shares a key or a reversal with one of them: the flagged rows (their index) with reason and
+    column."""
+    source = ALL_SOURCES[source_key]
+    v = _Verdicts(rows.index)
+    stated = rows.assign(birth_date=rows["stated_birth_date"]) if source.key == "population" else rows
+    _duplicates(source, stated, v, ctx)
+    if source.key == "settlements":
+        _orphan_reversals(rows, v, ctx)
+    flagged = ~v.open.to_numpy()
+    return pd.DataFrame(
+        {"reason": v.reason.to_numpy()[flagged], "column": v.column.to_numpy()[flagged]}, index=rows.index[flagged]
+    )
+
+
+def empty_rows(source_key: str) -> pd.DataFrame:
+    """The open rows of a source with no rows (what check_rows gives, typed)."""
+    source = ALL_SOURCES[source_key]
+    frame = pd.DataFrame({c.name: pd.Series([], dtype="object") for c in source.columns})
+    frame[["_t", "_row", "_pos"]] = pd.DataFrame({n: pd.Series([], dtype="int64") for n in ("_t", "_row", "_pos")})
+    if source.key == "population":
+        frame["stated_birth_date"] = pd.Series([], dtype="object")
+    return frame
+
+
+def cross_rejects(
+    source_key: str, rows: pd.DataFrame, flags: pd.DataFrame, originals: pd.Series, labels: list[str]
 ) -> pd.DataFrame:
-    parts = []
-    for i, t in enumerate(tables):
-        mine = rejected & (raw["_t"] == i)
-        if not mine.any():
-            continue
-        local = raw.index[mine] - raw.index[raw["_t"] == i][0]
-        parts.append(
-            pd.DataFrame(
-                {
-                    "source": source_key,
-                    "file": t.label,
-                    "row": raw.loc[mine, "_row"].to_numpy(),
-                    "reason": v.reason[mine].to_numpy(),
-                    "column": v.column[mine].to_numpy(),
-                    "original": t.originals(t.cells.index[local]).to_numpy(),
-                }
-            )
-        )
-    if not parts:
-        return pd.DataFrame({c: pd.Series([], dtype="int64" if c == "row" else "str") for c in REJECT_COLUMNS})
-    return pd.concat(parts, ignore_index=True)
+    """The reject rows of the rows `cross_row` flagged, with their original cells (`originals`, by the same index)."""
+    tables = rows.loc[flags.index, "_t"].to_numpy().astype(np.int64)  # float beside rows that have none (stored)
+    return pd.DataFrame(
+        {
+            "source": source_key,
+            "file": np.asarray(labels, dtype=object)[tables] if len(tables) else np.array([], dtype=object),
+            "row": rows.loc[flags.index, "_row"].to_numpy().astype(np.int64),
+            "reason": flags["reason"].to_numpy(),
+            "column": flags["column"].to_numpy(),
+            "original": originals.loc[flags.index].to_numpy(),
+            "_t": tables,
+        }
+    )
+
+
+def originals_of(tables: list[RawTable], rows: pd.DataFrame) -> pd.Series:
+    """The original cells of some open rows (by _t and _pos), joined as reject rows show them."""
+    out = pd.Series("", index=rows.index, dtype="str")
+    for t, group in rows.groupby("_t", sort=False):
+        table = tables[int(t)]
+        out.loc[group.index] = table.originals(table.cells.index[group["_pos"].to_numpy()]).to_numpy()
+    return out
+
+
+def finished(
+    source_key: str,
+    rows: pd.DataFrame,
+    rejects: list[pd.DataFrame],
+    labels: list[str],
+    read: dict[str, int],
+) -> Validated:
+    """The Validated of a source: rows kept (open rows in source order; _file and _row), the rejects in file then
+    row order, and each table's counts."""
+    valid = rows.drop(columns=["_t", "_pos"]).reset_index(drop=True)
+    valid.insert(
+        len(valid.columns) - 1 - (source_key == "population"),
+        "_file",
+        pd.Categorical.from_codes(rows["_t"].to_numpy(), categories=pd.Index(labels, dtype="str"))
+        if labels
+        else pd.Series([], dtype="str"),
+    )
+    every = pd.concat([r for r in rejects if not r.empty] or [_no_rejects()], ignore_index=True)
+    every = every.sort_values(["_t", "row"], kind="stable").drop(columns="_t").reset_index(drop=True)
+    rejected = every["file"].value_counts()
+    counts = {
+        label: (read[label], read[label] - int(rejected.get(label, 0)), int(rejected.get(label, 0))) for label in labels
+    }
+    return Validated(source_key, valid, every, counts)
+
+
+def _no_rejects() -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series([], dtype="int64" if c == "row" else "str") for c in REJECT_COLUMNS})
+    frame["_t"] = pd.Series([], dtype="int64")
+    return frame
+
+
+def validate_source(source_key: str, tables: list[RawTable], ctx: Context) -> Validated:
+    """Normalise and check every row of a source's tables (in file then row order), all in memory: a feedback
+    import's file, a test's tables. A load streams its files through the same steps (`monitor.load.streamed`)."""
+    checked = [check_rows(source_key, table, t, ctx) for t, table in enumerate(tables)]
+    rows = pd.concat([c.rows for c in checked], ignore_index=True) if checked else empty_rows(source_key)
+    flags = cross_row(source_key, rows, ctx)
+    labels = [t.label for t in tables]
+    late = cross_rejects(source_key, rows, flags, originals_of(tables, rows.loc[flags.index]), labels)
+    read = {t.label: c.read for t, c in zip(tables, checked, strict=True)}
+    return finished(source_key, rows.drop(index=flags.index), [*(c.rejects for c in checked), late], labels, read)

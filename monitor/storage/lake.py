@@ -19,6 +19,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import duckdb
 import pandas as pd
@@ -83,30 +84,82 @@ def empty(source: str) -> pd.DataFrame:
     return typed_frame(pd.DataFrame({c.name: pd.Series([], dtype=object) for c in table.columns}), table)
 
 
+def arrow_schema(source: str) -> pa.Schema:
+    """The Parquet schema of a source's files: whole numbers as int64, everything else text."""
+    return pa.schema(
+        [(c.name, pa.int64() if isinstance(c.type, sa.Integer) else pa.string()) for c in LAKE_TABLES[source].columns]
+    )
+
+
+class Writer:
+    """A run's file of a source, written in parts outside any transaction: each part's rows sorted by ID number
+    (stably: a person's rows keep the order of the files), in row groups of ROW_GROUP rows. One part sorted whole
+    is the whole file sorted (`write`); a load streaming its settlements writes a part per chunk, so an engine still
+    finds one person's rows in a few row groups. Nothing reads the file until `record` has named it in a committed
+    run."""
+
+    def __init__(self, engine: Engine | Connection, source: str, run_id: int, suffix: str = ""):
+        self.source, self.run_id = source, run_id
+        self.relative = f"{source}/run-{run_id}{suffix}.parquet"
+        self.path = folder(engine) / self.relative
+        self.schema = arrow_schema(source)
+        self.rows = 0
+        self._writer: pq.ParquetWriter | None = None
+        self._file: BinaryIO | None = None
+
+    def write(self, rows: pd.DataFrame) -> None:
+        """Add a part (the columns the frame lacks are NULL)."""
+        names = self.schema.names
+        framed = rows.assign(run_id=self.run_id) if "run_id" in names else rows
+        arrow = pa.Table.from_pandas(
+            framed.reindex(columns=names).reset_index(drop=True), schema=self.schema, preserve_index=False
+        )
+        arrow = arrow.take(pa.compute.sort_indices(arrow, [("id_number", "ascending")]))
+        if self._writer is None:
+            _private_folder(self.path.parent)
+            self.path.unlink(missing_ok=True)  # a new file, never one truncated in place: a backup may hard-link it
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            self._file = os.fdopen(fd, "wb")
+            self._writer = pq.ParquetWriter(self._file, self.schema)
+        self._writer.write_table(arrow, row_group_size=ROW_GROUP)
+        self.rows += arrow.num_rows
+
+    def close(self) -> LakeFile | None:
+        """The file written, with its digest; a snapshot's file even when empty (it replaces the stored one); no rows
+        of another source, no file (None)."""
+        if self._writer is None:
+            if self.source not in SNAPSHOTS:
+                return None
+            self.write(pd.DataFrame(columns=self.schema.names))
+        assert self._writer is not None and self._file is not None
+        self._writer.close()
+        self._file.close()
+        self._writer, self._file = None, None
+        digest = hashlib.sha256()
+        with self.path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+        return LakeFile(
+            self.source, self.run_id, self.relative, self.rows, self.path.stat().st_size, digest.hexdigest()
+        )
+
+    def abandon(self) -> None:
+        """Close and remove a file that will not be recorded."""
+        if self._writer is not None:
+            self._writer.close()
+        if self._file is not None:
+            self._file.close()
+        self._writer, self._file = None, None
+        self.path.unlink(missing_ok=True)
+
+
 def write(engine: Engine | Connection, source: str, run_id: int, rows: pd.DataFrame) -> LakeFile | None:
-    """Write a run's rows of a source, sorted by ID number, outside any transaction (the columns the frame lacks are
-    NULL). A snapshot gets its file even when empty (it replaces the stored one); no settlements, no file (None).
-    Nothing reads the file until `record` has named it in a committed run."""
-    if rows.empty and source not in SNAPSHOTS:
-        return None
-    table = LAKE_TABLES[source]
-    names = [c.name for c in table.columns]
-    framed = rows.assign(run_id=run_id) if "run_id" in names else rows
-    arrow = pa.Table.from_pandas(framed.reindex(columns=names).reset_index(drop=True), preserve_index=False)
-    # stable: a person's settlements keep the order of the files
-    arrow = arrow.take(pa.compute.sort_indices(arrow, [("id_number", "ascending")]))
-    relative = f"{source}/run-{run_id}.parquet"
-    path = folder(engine) / relative
-    _private_folder(path.parent)
-    path.unlink(missing_ok=True)  # a new file, never one truncated in place: a backup may hard-link the old one
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        pq.write_table(arrow, fh, row_group_size=ROW_GROUP)
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return LakeFile(source, run_id, relative, arrow.num_rows, path.stat().st_size, digest.hexdigest())
+    """Write a run's rows of a source as its file, sorted by ID number (see Writer): a snapshot's file even when
+    empty; no settlements, no file (None)."""
+    writer = Writer(engine, source, run_id)
+    if not rows.empty:
+        writer.write(rows)
+    return writer.close()
 
 
 def record(conn: Connection, files: list[LakeFile]) -> None:
@@ -148,7 +201,11 @@ def path_of(engine: Engine | Connection, item: LakeFile) -> Path:
 
 def paths(engine: Engine | Connection, source: str) -> list[Path]:
     """The recorded files of a source, in run order; a missing one raises LakeError."""
-    query = sa.select(lake_files.c.path).where(lake_files.c.source == source).order_by(lake_files.c.run_id)
+    query = (
+        sa.select(lake_files.c.path)
+        .where(lake_files.c.source == source)
+        .order_by(lake_files.c.run_id, lake_files.c.path)  # run-<id>.parquet, then run-<id>.tail.parquet
+    )
     if isinstance(engine, Connection):
         found = engine.execute(query).scalars().all()
     else:

@@ -27,11 +27,13 @@ def test_a_backup_restores_beside_itself_and_loads_on(db_url, tmp_path, capsys):
     target = tmp_path / "backup-1"
     assert main(["backup", "--to", str(target), "--db", db_url, "--user", "wang"]) == 0
     said = capsys.readouterr().out
-    assert "备份完成" in said and "6 个文件" in said
+    # the four snapshots, each load's settlements, and the reversals of load 2 checked after its other rows (its tail)
+    assert "备份完成" in said and "7 个文件" in said
     assert (target / "lake" / "settlements" / "run-2.parquet").is_file()
+    assert (target / "lake" / "settlements" / "run-2.tail.parquet").is_file()
     assert {p.stat().st_mode & 0o777 for p in (target / "lake").rglob("*.parquet")} == {0o600}
     entry = audit.entries(engine).iloc[0]  # newest first
-    assert (entry["action"], entry["username"], entry["rows"]) == ("备份", "wang", 6)
+    assert (entry["action"], entry["username"], entry["rows"]) == ("备份", "wang", 7)
     assert main(["backup", "--to", str(target), "--db", db_url]) == 1  # never over an earlier backup
     assert "已存在" in capsys.readouterr().err
 

@@ -93,7 +93,7 @@ def test_inbox_load_archives_files_and_leaves_a_file_dropped_during_the_run(tmp_
     late = GOLDEN / "load2" / "settlements_2025b.csv"
 
     def drop_a_file(message: str) -> None:
-        if message.startswith("校验 settlements"):
+        if message.startswith("读取并校验 settlements"):
             shutil.copy(late, dirs.inbox / late.name)
 
     result = load_inbox(settings, engine, dirs, "收件箱监测", settle_seconds=0, year=2025, progress=drop_a_file)

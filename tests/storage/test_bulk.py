@@ -158,14 +158,14 @@ def test_staged_sqlite_writes_store_what_row_by_row_writes_store(tmp_path, setti
     before = _stored_cells(staged)
     copies = sorted(p.name for p in (tmp_path / "staged.db.copies").iterdir())
     lake_files = sorted(p.name for p in (tmp_path / "staged.db.lake").rglob("*"))
-    real_validate, real_stage = pipeline.validate_source, store.stage
+    real_validate, real_stage = pipeline.stream_source, store.stage
     for where, fail in [
         ("_store_results", lambda *a: (_ for _ in ()).throw(RunError("写入失败"))),
         # the divisions are staged, and the settlements, register and enrollment written to the lake, by then
         (
-            "validate_source",
-            lambda key, *a: (
-                (_ for _ in ()).throw(RunError("校验失败")) if key == "identities" else real_validate(key, *a)
+            "stream_source",
+            lambda engine, key, *a: (
+                (_ for _ in ()).throw(RunError("校验失败")) if key == "identities" else real_validate(engine, key, *a)
             ),
         ),
     ]:
