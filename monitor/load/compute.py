@@ -63,9 +63,11 @@ def compute_results(
     findings = data_quality_findings(snapshots, settlements_of(uninsured["id_number"]), year)
     computed = {"coverage": coverage, "outreach": outreach, "alerts": alerts, "watch": watch, "findings": findings}
     if settings.campaign_start.year == year:  # the period during Y collects Y+1; Y's in-scope persons are its base
+        villages = sets.campaign_villages(
+            snapshots["enrollment"], persons, settings.campaign_start, settings.campaign_end, settings
+        )
         computed["campaign"], latest = progress_all_levels(
-            persons,
-            snapshots["enrollment"],
+            villages,
             levels_below(root),
             settings.campaign_start,
             settings.campaign_end,

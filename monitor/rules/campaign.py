@@ -1,8 +1,13 @@
 """The collection period (集中参保缴费期) for next year's resident insurance: daily progress, bulletins, SMS lists.
 
-Pure: frames in, frames out. Progress for target year T counts each person once, on the first 缴费日期 of a
+Pure: tables in, tables out. Progress for target year T counts each person once, on the first 缴费日期 of a
 正常参保 row of T (rows of T without a payment date, e.g. 职工, count from the first day). The base is the
 in-scope population of the monitoring year Y = T − 1 (SPEC §7), so rates compare with the coverage figures.
+
+A load's progress has two halves: the person-level one (millions of enrollment rows and persons down to a few
+thousand village-day counts) is an engine-neutral Ibis expression, `village_progress`, run by storage.sets; the
+daily grid of every level is pandas on those counts (`progress_all_levels`). The pandas version of the first half
+stays in tests/rules/oracles.py. `payments` and `daily_progress` stay pandas for the SMS batches and small frames.
 """
 
 from __future__ import annotations
@@ -12,8 +17,11 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
+from ibis import _
 
 from monitor.base.text import is_in, lookup
 from monitor.rules.divisions import at_level
@@ -238,22 +246,98 @@ PROGRESS_COLUMNS = [
 ]
 
 
+VILLAGE_PROGRESS_COLUMNS = ["part", "village_code", "day", "persons", "vulnerable"]
+
+
+def _first_paid(enrollment: ir.Table, periods: dict[str, tuple[int, date]]) -> ir.Table:
+    """id_number → for each period (name → target year, first day), the day a person's enrollment for its year was
+    paid, as ISO text (missing if none): the earliest of the 正常参保 rows of that year, a row without a date or
+    paid before the first day counting from it. Both periods in one pass over the enrollment (payments, for an
+    engine)."""
+    years = [year for year, _first in periods.values()]
+    rows = enrollment.filter(enrollment.year.isin(years) & (enrollment.status == "正常参保"))
+
+    def day(year: int, start: date) -> ir.StringValue:
+        first = start.isoformat()
+        # dates are normalised ISO text or missing (SPEC §4), so text order is day order, on every engine
+        paid = ibis.ifelse(rows.paid_date.notnull() & (rows.paid_date > first), rows.paid_date, first)
+        return ibis.ifelse(rows.year == year, paid, ibis.null("string"))  # min() skips the other year's rows
+
+    return rows.group_by("id_number").aggregate(**{name: day(*period).min() for name, period in periods.items()})
+
+
+def village_progress(enrollment: ir.Table, persons: ir.Table, start: date, end: date) -> ir.Table:
+    """The person-level half of the campaign's progress, engine-neutral, as one table of a few thousand rows.
+
+    enrollment: id_number, year, status, paid_date; persons: the in-scope persons of Y (id_number, village_code,
+    vulnerable). Rows by `part`: "base" (a village's in-scope persons and vulnerable ones; day missing), "this"
+    and "last" (persons of a village enrolled per payment day up to the period's end, this campaign's and the one
+    a year before), and one "latest" row (the latest payment day inside this period over everybody who paid, not
+    only the in-scope persons; missing if none). Columns: VILLAGE_PROGRESS_COLUMNS; persons and vulnerable count.
+    """
+    target_year = start.year + 1
+    ends = {"this": end.isoformat(), "last": _same_day(end, -1).isoformat()}
+    paid = _first_paid(enrollment, {"this": (target_year, start), "last": (target_year - 1, _same_day(start, -1))})
+    # a person without a village is in no division's figures (pandas' groupby left them out too)
+    people = persons.filter(persons.village_code.notnull()).select(
+        "id_number", "village_code", vulnerable=persons.vulnerable.cast("int64")
+    )
+    no_text = ibis.null("string")
+    base = people.group_by("village_code").aggregate(persons=_.count(), vulnerable=_.vulnerable.sum())
+    parts = [base.mutate(part=ibis.literal("base"), day=no_text)]
+    joined = people.inner_join(paid, "id_number")  # one join for both periods: the costly step
+    for part, last_day in ends.items():
+        done = joined.filter(joined[part] <= last_day)  # missing days drop out too
+        counts = done.group_by(["village_code", done[part].name("day")]).aggregate(
+            persons=_.count(), vulnerable=_.vulnerable.sum()
+        )
+        parts.append(counts.mutate(part=ibis.literal(part)))
+    inside = paid.filter(paid.this <= ends["this"])
+    latest = inside.aggregate(day=inside.this.max()).mutate(
+        part=ibis.literal("latest"),
+        village_code=no_text,
+        persons=ibis.literal(0, "int64"),
+        vulnerable=ibis.literal(0, "int64"),
+    )
+    return ibis.union(*(p.select(*VILLAGE_PROGRESS_COLUMNS) for p in parts), latest.select(*VILLAGE_PROGRESS_COLUMNS))
+
+
+def _village_frames(villages: pd.DataFrame, part: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One period's rows of village_progress in the shapes _daily_at_level takes (those of _by_village)."""
+    base = villages[villages["part"] == "base"].sort_values("village_code")
+    base = pd.DataFrame(
+        {
+            "in_scope": base["persons"].to_numpy("int64"),
+            "vulnerable_in_scope": base["vulnerable"].to_numpy("int64"),
+        },
+        index=pd.Index(base["village_code"].to_numpy(), name="village_code", dtype="str"),
+    )
+    rows = villages[villages["part"] == part]
+    day_codes, day_texts = pd.factorize(rows["day"])  # a few hundred days: each distinct text parsed once
+    days = pd.to_datetime(pd.Series(day_texts, dtype="str"), format="%Y-%m-%d").to_numpy()
+    counts = pd.DataFrame(
+        {
+            "village_code": rows["village_code"].to_numpy(),
+            "paid_on": days[day_codes],
+            "enrolled": rows["persons"].to_numpy("int64"),
+            "vulnerable_enrolled": rows["vulnerable"].to_numpy("int64"),
+        }
+    )
+    return base, counts.set_index(["village_code", "paid_on"]).sort_index()
+
+
 def progress_all_levels(
-    persons: pd.DataFrame,
-    enrollment: pd.DataFrame,
+    villages: pd.DataFrame,
     levels: list[str],
     start: date,
     end: date,
     target_rate: float,
     targets: dict[str, int] | None = None,
 ) -> tuple[pd.DataFrame, date | None]:
-    """The campaign's daily progress at every level (persons = in-scope persons of the year before the target
-    year), last campaign's counts on the same days, and the latest payment day inside the period (None if none)."""
-    target_year = start.year + 1
-    paid = payments(enrollment, target_year, start)
+    """The campaign's daily progress at every level from village_progress's rows (run on an engine), last
+    campaign's counts on the same days, and the latest payment day inside the period (None if none)."""
     last_start, last_end = _same_day(start, -1), _same_day(end, -1)
-    last_paid = payments(enrollment, target_year - 1, last_start)
-    this_year, last_year = _by_village(persons, paid, end), _by_village(persons, last_paid, last_end)
+    this_year, last_year = _village_frames(villages, "this"), _village_frames(villages, "last")
     parts = []
     for level in levels:
         now = _daily_at_level(*this_year, level, start, end, target_rate, targets)
@@ -264,6 +348,6 @@ def progress_all_levels(
             how="left",
         )
         parts.append(now.assign(level=level))
-    inside = paid["paid_on"][paid["paid_on"] <= pd.Timestamp(end)]
-    latest = inside.max().date() if not inside.empty else None
-    return pd.concat(parts, ignore_index=True)[PROGRESS_COLUMNS], latest
+    latest = villages.loc[villages["part"] == "latest", "day"].dropna()
+    day = date.fromisoformat(latest.iloc[0]) if not latest.empty else None
+    return pd.concat(parts, ignore_index=True)[PROGRESS_COLUMNS], day

@@ -1,6 +1,6 @@
 """Running the engine-neutral rules (the Ibis expressions of monitor/rules: coverage_sets, coverage.outreach_list,
-costs.person_year, findings.uninsured_ids): the engine that [engine] kind names, tables for it (frames and the
-lake's files), and results back as frames in the core's dtypes.
+costs.person_year, findings.uninsured_ids, campaign.village_progress): the engine that [engine] kind names, tables
+for it (frames and the lake's files), and results back as frames in the core's dtypes.
 
 DuckDB runs in process, on every core, with a fresh in-memory database per use (a connection is not shared between
 threads, and nothing is kept between loads). It writes no spill files: they would hold ID numbers outside the
@@ -21,7 +21,7 @@ import pyarrow as pa
 from ibis.backends import BaseBackend
 
 from monitor.config import Settings
-from monitor.rules import coverage_sets
+from monitor.rules import campaign, coverage_sets
 from monitor.rules.coverage import COUNT_COLUMNS, outreach_list
 from monitor.rules.identities import primary_identities
 from monitor.storage import lake
@@ -118,3 +118,19 @@ def covered(
     finally:
         engine.disconnect()
     return Covered(persons, counts, outreach)
+
+
+def campaign_villages(
+    enrollment: pd.DataFrame, persons: pd.DataFrame, start: date, end: date, settings: Settings | None = None
+) -> pd.DataFrame:
+    """The person-level half of the collection period's progress (rules.campaign.village_progress) on the
+    configured engine: the in-scope base and the enrolled persons per village and payment day, this campaign's and
+    last year's, and the latest payment day; campaign.progress_all_levels makes the daily figures of it."""
+    # only the columns the rule reads go to the engine: the enrollment's names and subsidies are most of its bytes
+    expr = campaign.village_progress(
+        table(enrollment[["id_number", "year", "status", "paid_date"]]),
+        table(persons[["id_number", "village_code", "vulnerable"]]),
+        start,
+        end,
+    )
+    return evaluate(expr, settings)

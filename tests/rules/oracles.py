@@ -1,5 +1,6 @@
-"""Reference implementations in pandas of rules that now run on an engine (monitor/rules/*_sets.py): kept only as
-test oracles, each the version the product ran before (so the golden results it produced are the baseline)."""
+"""Reference implementations in pandas of rules that now run on an engine (coverage_sets, coverage.outreach_list,
+campaign.village_progress): kept only as test oracles, each the version the product ran before (so the golden
+results it produced are the baseline)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pandas as pd
 
 from monitor.base.text import is_in
 from monitor.config import IdentityType
+from monitor.rules.campaign import PROGRESS_COLUMNS, _by_village, _daily_at_level, _same_day, payments, shifted
 from monitor.rules.coverage import COUNT_COLUMNS
 from monitor.rules.divisions import LEVELS, at_level, levels_below, prefix, town_of
 from monitor.rules.identities import SUBSIDY_LABELS, primary_identities
@@ -173,3 +175,35 @@ def outreach_list(
             "remark",
         ]
     ].reset_index(drop=True)
+
+
+def progress_all_levels(
+    persons: pd.DataFrame,
+    enrollment: pd.DataFrame,
+    levels: list[str],
+    start: date,
+    end: date,
+    target_rate: float,
+    targets: dict[str, int] | None = None,
+) -> tuple[pd.DataFrame, date | None]:
+    """The campaign's daily progress at every level (persons = in-scope persons of the year before the target
+    year), last campaign's counts on the same days, and the latest payment day inside the period (None if none):
+    the person-level half in pandas (payments, _by_village), where campaign.village_progress now runs it."""
+    target_year = start.year + 1
+    paid = payments(enrollment, target_year, start)
+    last_start, last_end = _same_day(start, -1), _same_day(end, -1)
+    last_paid = payments(enrollment, target_year - 1, last_start)
+    this_year, last_year = _by_village(persons, paid, end), _by_village(persons, last_paid, last_end)
+    parts = []
+    for level in levels:
+        now = _daily_at_level(*this_year, level, start, end, target_rate, targets)
+        before = shifted(_daily_at_level(*last_year, level, last_start, last_end, target_rate, targets))
+        now = now.merge(
+            before[["code", "day", "enrolled"]].rename(columns={"enrolled": "previous_enrolled"}),
+            on=["code", "day"],
+            how="left",
+        )
+        parts.append(now.assign(level=level))
+    inside = paid["paid_on"][paid["paid_on"] <= pd.Timestamp(end)]
+    latest = inside.max().date() if not inside.empty else None
+    return pd.concat(parts, ignore_index=True)[PROGRESS_COLUMNS], latest
