@@ -21,20 +21,42 @@ from monitor.storage import lake, sets
 
 def compute_results(
     snapshots: dict[str, pd.DataFrame],
-    settlement_files: list[Path],
+    lake_files: dict[str, list[Path]],
     settings: Settings,
     year: int,
     as_of: date,
     root: str,
 ) -> dict[str, pd.DataFrame]:
-    """Coverage, outreach, alerts, the watch list and the data-quality findings of a year from the snapshots and
-    every settlement (the lake's files: the stored ones and the run's own, which the engine scans; only the few
-    persons' rows a rule needs come back whole); for the year whose autumn holds the collection period, also the
-    campaign's daily progress."""
+    """Coverage, outreach, alerts, the watch list and the data-quality findings of a year; for the year whose autumn
+    holds the collection period, also the campaign's daily progress. The engine scans the lake's files of the
+    register, deaths, enrollment and every settlement (`lake_files`: the stored ones, or the run's own where it
+    replaces or adds them), on one connection; the pandas rules take the snapshots' frames (the columns they read)
+    and only the few persons' settlements they need."""
     types = settings.identity_types_for(year)
     population, identities = snapshots["population"], snapshots["identities"]
-    covered = sets.covered(snapshots, settings, year, as_of, root)
-    persons, coverage, outreach = covered.persons, covered.counts, covered.outreach
+    settlement_files = lake_files["settlements"]
+    engine = sets.backend(settings)
+    try:
+        scanned = {**snapshots, **{key: lake_files[key] for key in ("population", "deaths", "enrollment")}}
+        covered = sets.covered(scanned, settings, year, as_of, root, engine=engine)
+        settlements = sets.files(engine, settlement_files, "settlements")
+        sums = sets.frame(
+            engine, person_year(settlements, year, settings.cost_measure, stay_sets(settings.alert_rules))
+        )
+        enrollment = sets.files(engine, lake_files["enrollment"], "enrollment")
+        uninsured = sets.frame(engine, uninsured_ids(settlements, enrollment, year))
+        villages = None
+        if settings.campaign_start.year == year:  # the period during Y collects Y+1; Y's in-scope persons are its base
+            villages = sets.campaign_villages(
+                lake_files["enrollment"],
+                covered.persons,
+                settings.campaign_start,
+                settings.campaign_end,
+                engine=engine,
+            )
+    finally:
+        engine.disconnect()
+    coverage, outreach = covered.counts, covered.outreach
     primary = primary_identities(identities, as_of, types)[["id_number", "identity_type"]]
     urban = snapshots["divisions"].set_index("code")["urban_rural"].fillna("").str.startswith("1")
     people = population[["id_number", "name", "village_code"]].drop_duplicates("id_number")
@@ -45,15 +67,6 @@ def compute_results(
     # identity holders outside the register too; an outer merge did the same but sorted 1.5 M ID numbers (5 s)
     people = pd.concat([people, primary[~is_in(primary["id_number"], people["id_number"])]], ignore_index=True)
     people["vulnerable"] = people["identity_type"].notna()
-    engine = sets.backend(settings)
-    try:
-        settlements = sets.files(engine, settlement_files, "settlements")
-        sums = sets.frame(
-            engine, person_year(settlements, year, settings.cost_measure, stay_sets(settings.alert_rules))
-        )
-        uninsured = sets.frame(engine, uninsured_ids(settlements, sets.table(snapshots["enrollment"]), year))
-    finally:
-        engine.disconnect()
     holders = identity_holders(identities, as_of, types)
 
     def settlements_of(ids: pd.Series) -> pd.DataFrame:
@@ -62,10 +75,7 @@ def compute_results(
     alerts, watch = evaluate(sums, settlements_of, people, holders, settings, year)
     findings = data_quality_findings(snapshots, settlements_of(uninsured["id_number"]), year)
     computed = {"coverage": coverage, "outreach": outreach, "alerts": alerts, "watch": watch, "findings": findings}
-    if settings.campaign_start.year == year:  # the period during Y collects Y+1; Y's in-scope persons are its base
-        villages = sets.campaign_villages(
-            snapshots["enrollment"], persons, settings.campaign_start, settings.campaign_end, settings
-        )
+    if villages is not None:
         computed["campaign"], latest = progress_all_levels(
             villages,
             levels_below(root),

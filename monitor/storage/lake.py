@@ -191,8 +191,12 @@ def _missing(relative: str) -> LakeError:
 
 
 def _typed(arrow: pa.Table, source: str) -> pd.DataFrame:
-    """A source's rows from its files in the core's dtypes (integers Int64, as the database gave them)."""
-    return typed_frame(arrow.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get), LAKE_TABLES[source])
+    """A source's rows from its files in the core's dtypes (integers Int64, as the database gave them); the columns
+    the files give (all of the source's, or those read)."""
+    table = LAKE_TABLES[source]
+    if arrow.column_names != [c.name for c in table.columns]:
+        table = sa.Table(table.name, sa.MetaData(), *(c._copy() for c in table.columns if c.name in arrow.column_names))
+    return typed_frame(arrow.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get), table)
 
 
 def path_of(engine: Engine | Connection, item: LakeFile) -> Path:
@@ -219,12 +223,14 @@ def paths(engine: Engine | Connection, source: str) -> list[Path]:
     return located
 
 
-def read(engine: Engine | Connection, source: str) -> pd.DataFrame:
-    """Every stored row of a source, in the core's dtypes (the same frame the database gave before the lake)."""
+def read(engine: Engine | Connection, source: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """Every stored row of a source, in the core's dtypes (the same frame the database gave before the lake): all
+    its columns, or those named."""
     located = paths(engine, source)
     if not located:
-        return empty(source)
-    return _typed(pa.concat_tables([pq.read_table(p) for p in located]), source)
+        frame = empty(source)
+        return frame[columns] if columns else frame
+    return _typed(pa.concat_tables([pq.read_table(p, columns=columns) for p in located]), source)
 
 
 def rows_of(engine: Engine | Connection, source: str, column: str, values: list[str]) -> pd.DataFrame:

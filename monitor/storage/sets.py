@@ -10,9 +10,11 @@ service's folders.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TypeAlias
 
 import ibis
 import ibis.expr.types as ir
@@ -85,25 +87,37 @@ class Covered:
     outreach: pd.DataFrame
 
 
+Snapshot: TypeAlias = pd.DataFrame | list[Path]  # a snapshot's rows, or a lake source's files for the engine to scan
+
+
+def source(engine: BaseBackend, key: str, rows: Snapshot) -> ir.Table:
+    """A snapshot as a table the rules take: its frame's Arrow columns, or its lake files scanned where they are."""
+    return files(engine, rows, key) if isinstance(rows, list) else table(rows)
+
+
 def covered(
-    snapshots: dict[str, pd.DataFrame],
+    snapshots: Mapping[str, Snapshot],
     settings: Settings,
     year: int,
     as_of: date,
     root: str,
     with_lists: bool = True,
+    engine: BaseBackend | None = None,
 ) -> Covered:
-    """Coverage (§7) and the outreach list (§8) on the configured engine from the snapshots; without with_lists,
-    the in-scope persons only."""
-    primary = primary_identities(snapshots["identities"], as_of, settings.identity_types_for(year))
-    tables = {key: table(snapshots[key]) for key in ("population", "deaths", "enrollment")}
-    primary_table = table(primary)
-    engine = backend(settings)
+    """Coverage (§7) and the outreach list (§8) on the configured engine (the caller's connection, else one of its
+    own) from the snapshots (the register, deaths and enrollment as frames or files; identities and divisions as
+    frames); without with_lists, the in-scope persons only."""
+    identities, divisions = snapshots["identities"], snapshots["divisions"]
+    assert isinstance(identities, pd.DataFrame) and isinstance(divisions, pd.DataFrame)
+    primary = table(primary_identities(identities, as_of, settings.identity_types_for(year)))
+    own = engine is None
+    engine = engine or backend(settings)
     try:
+        tables = {key: source(engine, key, snapshots[key]) for key in ("population", "deaths", "enrollment")}
         persons = frame(
             engine,
             coverage_sets.scope(
-                tables["population"], tables["deaths"], tables["enrollment"], primary_table, year, as_of, root
+                tables["population"], tables["deaths"], tables["enrollment"], primary, year, as_of, root
             ),
         )
         for flag in ("newborn", "vulnerable", "enrolled", "local", "duplicate"):
@@ -111,26 +125,44 @@ def covered(
         if not with_lists:
             return Covered(persons, pd.DataFrame(), pd.DataFrame())
         in_scope = table(persons)
-        counts = frame(engine, coverage_sets.coverage_by_division(in_scope, table(snapshots["divisions"]), root))
+        counts = frame(engine, coverage_sets.coverage_by_division(in_scope, table(divisions), root))
         counts[COUNT_COLUMNS] = counts[COUNT_COLUMNS].astype("int64")
         enrolled = coverage_sets.enrolled_persons(tables["enrollment"], year, root)
-        outreach = frame(engine, outreach_list(in_scope, tables["population"], enrolled, primary_table, year))
+        outreach = frame(engine, outreach_list(in_scope, tables["population"], enrolled, primary, year))
     finally:
-        engine.disconnect()
+        if own:
+            engine.disconnect()
     return Covered(persons, counts, outreach)
 
 
 def campaign_villages(
-    enrollment: pd.DataFrame, persons: pd.DataFrame, start: date, end: date, settings: Settings | None = None
+    enrollment: Snapshot,
+    persons: pd.DataFrame,
+    start: date,
+    end: date,
+    settings: Settings | None = None,
+    engine: BaseBackend | None = None,
 ) -> pd.DataFrame:
     """The person-level half of the collection period's progress (rules.campaign.village_progress) on the
-    configured engine: the in-scope base and the enrolled persons per village and payment day, this campaign's and
-    last year's, and the latest payment day; campaign.progress_all_levels makes the daily figures of it."""
-    # only the columns the rule reads go to the engine: the enrollment's names and subsidies are most of its bytes
-    expr = campaign.village_progress(
-        table(enrollment[["id_number", "year", "status", "paid_date"]]),
-        table(persons[["id_number", "village_code", "vulnerable"]]),
-        start,
-        end,
-    )
-    return evaluate(expr, settings)
+    configured engine (the caller's connection, else one of its own): the in-scope base and the enrolled persons
+    per village and payment day, this campaign's and last year's, and the latest payment day;
+    campaign.progress_all_levels makes the daily figures of it."""
+    own = engine is None
+    engine = engine or backend(settings)
+    try:
+        # only the columns the rule reads: the enrollment's names and subsidies are most of its bytes
+        rows = (
+            enrollment[["id_number", "year", "status", "paid_date"]]
+            if isinstance(enrollment, pd.DataFrame)
+            else enrollment
+        )
+        expr = campaign.village_progress(
+            source(engine, "enrollment", rows).select("id_number", "year", "status", "paid_date"),
+            table(persons[["id_number", "village_code", "vulnerable"]]),
+            start,
+            end,
+        )
+        return frame(engine, expr)
+    finally:
+        if own:
+            engine.disconnect()
