@@ -6,7 +6,7 @@ import logging
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -330,10 +330,15 @@ def _validate_sources(
             snapshots[key] = valid.drop(columns=["_file", "_row"])
         if key in snapshots:
             prepared[key] = preparer.submit(prepare, engine, key, snapshots[key], run_id)
+            if key in PANDAS_COLUMNS:  # the whole rows go to the lake file; the rules keep the columns they read
+                snapshots[key] = snapshots[key][PANDAS_COLUMNS[key]]
         elif key == "settlements":  # written while it was read; the lake's files are the rules' input
             done: Future[Prepared] = Future()
             prepared[key] = done
             done.set_result(Prepared(valid, written=streamed.written))
+        # the rows live on in the snapshots (the columns the rules read) and the lake's files, not in the results
+        results[key] = replace(results[key], valid=valid.iloc[0:0])
+        del valid, streamed
         digests.update({path: preparer.submit(checksum, path) for path in files[key]})
     held = {key: counts for key, counts in shrunk.items() if key not in accept_shrink}
     if held:

@@ -12,6 +12,9 @@ run's second file (`run-<id>.tail.parquet`).
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -21,11 +24,25 @@ from sqlalchemy.engine import Engine
 
 from monitor.base.text import is_in, join_columns
 from monitor.config import Settings
+from monitor.files.read import RawTable
 from monitor.files.sources import ALL_SOURCES
 from monitor.files.stream import CHUNK_ROWS, Reread, read_chunks
-from monitor.rules.validate import Context, Validated, check_rows, cross_rejects, cross_row, empty_rows, finished
+from monitor.rules.validate import (
+    Checked,
+    Context,
+    Validated,
+    check_rows,
+    cross_rejects,
+    cross_row,
+    empty_rows,
+    finished,
+)
 from monitor.storage import lake
 from monitor.storage.seen import SeenKeys
+
+# Chunks checked at once (on threads) while the next is read: two on this machine's two cores. More would hold more
+# chunks in memory (about 300 MB each at 500,000 settlements) for little: the reading and writing need a core too.
+CHECKERS = 2
 
 
 @dataclass
@@ -82,9 +99,7 @@ def _stream(
     read: dict[str, int] = {}
     written: list[lake.LakeFile] = []
     try:
-        for table in read_chunks(paths, key, settings, modes, chunk_rows):
-            t = labels.setdefault(table.label, len(labels))
-            checked = check_rows(key, table, t, ctx)
+        for table, checked in _checked(read_chunks(paths, key, settings, modes, chunk_rows), key, ctx, labels):
             read[table.label] = read.get(table.label, 0) + checked.read
             rejects.append(checked.rejects)
             rows = checked.rows
@@ -124,6 +139,28 @@ def _stream(
     finally:
         seen.close()
     return Streamed(finished(key, kept, rejects, list(labels), read), written)
+
+
+def _checked(
+    chunks: Iterator[RawTable], key: str, ctx: Context, labels: dict[str, int]
+) -> Iterator[tuple[RawTable, Checked]]:
+    """Each chunk with its rows checked (`check_rows`), in order. CHECKERS chunks are checked at once on threads while
+    the next is read: the checks are mostly Arrow kernels, which run without Python's lock."""
+    with ThreadPoolExecutor(max_workers=CHECKERS) as pool:
+        pending: deque[tuple[RawTable, Future[Checked]]] = deque()
+        try:
+            for table in chunks:
+                t = labels.setdefault(table.label, len(labels))
+                pending.append((table, pool.submit(check_rows, key, table, t, ctx)))
+                if len(pending) >= CHECKERS:
+                    done, checked = pending.popleft()
+                    yield done, checked.result()
+            while pending:
+                done, checked = pending.popleft()
+                yield done, checked.result()
+        finally:
+            for _table, future in pending:  # a failed read or check: the others need not finish
+                future.cancel()
 
 
 def _decide(

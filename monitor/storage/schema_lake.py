@@ -2,7 +2,8 @@
 deaths, enrollment and identity snapshots and the settlements. They are SQLAlchemy tables of a metadata of their own,
 never created in the database: the column contract of the Parquet files (names, order, types for typed_frame).
 
-Sorted by ID number when written (lake.write), so an engine finds one person's rows by each row group's statistics."""
+Sorted by ID number when written (lake.Writer: a snapshot whole, the settlements per chunk of a load), so an engine
+finds one person's rows by the row groups' statistics."""
 
 from __future__ import annotations
 
