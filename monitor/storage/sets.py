@@ -107,8 +107,8 @@ def covered(
     """Coverage (§7) and the outreach list (§8) on the configured engine (the caller's connection, else one of its
     own) from the snapshots (the register, deaths and enrollment as frames or files; identities and divisions as
     frames); without with_lists, the in-scope persons only."""
-    identities, divisions = snapshots["identities"], snapshots["divisions"]
-    assert isinstance(identities, pd.DataFrame) and isinstance(divisions, pd.DataFrame)
+    identities = snapshots["identities"]
+    assert isinstance(identities, pd.DataFrame)
     primary = table(primary_identities(identities, as_of, settings.identity_types_for(year)))
     own = engine is None
     engine = engine or backend(settings)
@@ -124,6 +124,8 @@ def covered(
             persons[flag] = persons[flag].astype(bool)
         if not with_lists:
             return Covered(persons, pd.DataFrame(), pd.DataFrame())
+        divisions = snapshots["divisions"]  # asked for with the lists only (the reminders' batch has none)
+        assert isinstance(divisions, pd.DataFrame)
         in_scope = table(persons)
         counts = frame(engine, coverage_sets.coverage_by_division(in_scope, table(divisions), root))
         counts[COUNT_COLUMNS] = counts[COUNT_COLUMNS].astype("int64")
