@@ -198,6 +198,20 @@ def _raw_table(name: str, source: Source, cells: pd.DataFrame, header: Header) -
     return [RawTable(source.key, name, None, cells, rows, header.positions)]
 
 
+def arrow_options(header_lines: int, names: list[str], settings: Settings) -> dict:
+    """Arrow's CSV options for the cells below a header: every cell as text, none missing, lines kept as records,
+    blocks of `max_line_kb` (a longer record fails the block). The whole-file and the streaming readers share them."""
+    return {
+        "read_options": pacsv.ReadOptions(skip_rows=header_lines, column_names=names, block_size=line_limit(settings)),
+        "parse_options": pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
+        "convert_options": pacsv.ConvertOptions(
+            column_types={n: pa.large_string() for n in names},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    }
+
+
 def _read_csv_arrow(path: Path, source: Source, settings: Settings, name: str | None = None) -> list[RawTable] | None:
     """Arrow's multi-threaded reader, several times faster than pandas' on a district's settlements; None when the
     file is not plain UTF-8 or has a line of another width (pandas pads short lines and reports the others), or a
@@ -216,16 +230,7 @@ def _read_csv_arrow(path: Path, source: Source, settings: Settings, name: str | 
         return None
     names = [str(i) for i in range(len(header.cells))]
     try:
-        table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(skip_rows=header_lines, column_names=names, block_size=line_limit(settings)),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.large_string() for n in names},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
+        table = pacsv.read_csv(path, **arrow_options(header_lines, names, settings))
     except (pa.ArrowInvalid, UnicodeDecodeError):
         return None
     cells = pd.DataFrame({i: pd.Series(table.column(i), dtype="str") for i in range(len(names))})

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from monitor.config import Settings
-from monitor.files.bounds import check_lines, line_limit
+from monitor.files.bounds import check_lines
 from monitor.files.headers import Header
 from monitor.files.names import original_names, shown_name
 from monitor.files.read import (
@@ -33,6 +33,7 @@ from monitor.files.read import (
     _drop_blank_rows,
     _format_error,
     _header,
+    arrow_options,
     detect_encoding,
     read_csv,
     read_xlsx,
@@ -119,16 +120,7 @@ def _arrow_chunks(path: Path, source: Source, settings: Settings, name: str, row
     names = [str(i) for i in range(len(header.cells))]
     first_row, handed_on = header.first_data_row, False
     try:
-        reader = pacsv.open_csv(
-            path,
-            read_options=pacsv.ReadOptions(skip_rows=header_lines, column_names=names, block_size=line_limit(settings)),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.large_string() for n in names},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
+        reader = pacsv.open_csv(path, **arrow_options(header_lines, names, settings))
         pending: list[pa.RecordBatch] = []
         held = 0
         for batch in reader:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from monitor.files import stream
+from monitor.files import read, stream
 from monitor.files.read import files_by_source, read_source
 from monitor.load.pipeline import run_load
 from monitor.load.streamed import stream_source
@@ -114,7 +114,7 @@ def test_a_file_whose_reader_changes_part_way_is_read_again_whole(
 ):
     """Arrow's reader refuses a short line and pandas' a long one; when that happens after chunks were handed on,
     the source starts again with the other reader, and the result is what the whole-file reading gives."""
-    monkeypatch.setattr(stream, "line_limit", lambda _settings: 256)  # Arrow's blocks: a few lines each
+    monkeypatch.setattr(read, "line_limit", lambda _settings: 256)  # Arrow's blocks: a few lines each
     folder = tmp_path / "inbox"
     folder.mkdir()
     _settlements_csv(folder / "settlements_x.csv", short_at, long_at)
