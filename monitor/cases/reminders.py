@@ -24,7 +24,7 @@ def _persons(engine: Engine, settings: Settings, target_year: int) -> pd.DataFra
     as_of = settings.resolve_as_of(year, None)
     types = settings.identity_types_for(year)
     snapshots = {key: lake.read(engine, key) for key in ("population", "deaths", "enrollment", "identities")}
-    persons = sets.covered(snapshots, settings, year, as_of, root, with_lists=False).persons
+    persons = sets.in_scope(snapshots, settings, year, as_of, root)
     identities = snapshots["identities"]
     persons["priority"] = persons["vulnerable"].map({True: 1}).fillna(persons["newborn"].map({True: 2})).fillna(3)
     primary = primary_identities(identities, as_of, types).set_index("id_number")

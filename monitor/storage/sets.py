@@ -79,10 +79,10 @@ def frame(engine: BaseBackend, expr: ir.Table) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Covered:
-    """SPEC §7 and §8 of a year: the in-scope persons with their flags, the counts of every division and the
-    outreach list (both empty when not asked for)."""
+    """SPEC §7 and §8 of a year: the in-scope persons with their flags (a table kept on the caller's connection),
+    the counts of every division and the outreach list."""
 
-    persons: pd.DataFrame
+    persons: ir.Table
     counts: pd.DataFrame
     outreach: pd.DataFrame
 
@@ -95,51 +95,57 @@ def source(engine: BaseBackend, key: str, rows: Snapshot) -> ir.Table:
     return files(engine, rows, key) if isinstance(rows, list) else table(rows)
 
 
-def covered(
-    snapshots: Mapping[str, Snapshot],
-    settings: Settings,
-    year: int,
-    as_of: date,
-    root: str,
-    with_lists: bool = True,
-    engine: BaseBackend | None = None,
-) -> Covered:
-    """Coverage (§7) and the outreach list (§8) on the configured engine (the caller's connection, else one of its
-    own) from the snapshots (the register, deaths and enrollment as frames or files; identities and divisions as
-    frames); without with_lists, the in-scope persons only."""
+def kept(engine: BaseBackend, expr: ir.Table, name: str) -> ir.Table:
+    """A table that later rules read more than once, computed once and kept on the connection (a temporary table,
+    gone with it): the in-scope persons feed the counts, the outreach list and the campaign, and held as a frame
+    they were the peak of a 1.5 M load's compute (1.5 M rows, about 1 GiB)."""
+    return engine.create_table(name, expr, temp=True)
+
+
+def _scope(
+    engine: BaseBackend, snapshots: Mapping[str, Snapshot], settings: Settings, year: int, as_of: date, root: str
+) -> tuple[ir.Table, dict[str, ir.Table], ir.Table]:
+    """coverage_sets.scope of the snapshots, with the tables it read and the primary identities."""
     identities = snapshots["identities"]
     assert isinstance(identities, pd.DataFrame)
     primary = table(primary_identities(identities, as_of, settings.identity_types_for(year)))
-    own = engine is None
-    engine = engine or backend(settings)
+    tables = {key: source(engine, key, snapshots[key]) for key in ("population", "deaths", "enrollment")}
+    population, deaths, enrollment = (tables[k] for k in ("population", "deaths", "enrollment"))
+    persons = coverage_sets.scope(population, deaths, enrollment, primary, year, as_of, root)
+    return persons, tables, primary
+
+
+def in_scope(snapshots: Mapping[str, Snapshot], settings: Settings, year: int, as_of: date, root: str) -> pd.DataFrame:
+    """The in-scope persons of a year (SPEC §7) with their flags, as a frame, on a connection of their own."""
+    engine = backend(settings)
     try:
-        tables = {key: source(engine, key, snapshots[key]) for key in ("population", "deaths", "enrollment")}
-        persons = frame(
-            engine,
-            coverage_sets.scope(
-                tables["population"], tables["deaths"], tables["enrollment"], primary, year, as_of, root
-            ),
-        )
-        for flag in ("newborn", "vulnerable", "enrolled", "local", "duplicate"):
-            persons[flag] = persons[flag].astype(bool)
-        if not with_lists:
-            return Covered(persons, pd.DataFrame(), pd.DataFrame())
-        divisions = snapshots["divisions"]  # asked for with the lists only (the reminders' batch has none)
-        assert isinstance(divisions, pd.DataFrame)
-        in_scope = table(persons)
-        counts = frame(engine, coverage_sets.coverage_by_division(in_scope, table(divisions), root))
-        counts[COUNT_COLUMNS] = counts[COUNT_COLUMNS].astype("int64")
-        enrolled = coverage_sets.enrolled_persons(tables["enrollment"], year, root)
-        outreach = frame(engine, outreach_list(in_scope, tables["population"], enrolled, primary, year))
+        persons = frame(engine, _scope(engine, snapshots, settings, year, as_of, root)[0])
     finally:
-        if own:
-            engine.disconnect()
+        engine.disconnect()
+    for flag in ("newborn", "vulnerable", "enrolled", "local", "duplicate"):
+        persons[flag] = persons[flag].astype(bool)
+    return persons
+
+
+def covered(
+    snapshots: Mapping[str, Snapshot], settings: Settings, year: int, as_of: date, root: str, engine: BaseBackend
+) -> Covered:
+    """Coverage (§7) and the outreach list (§8) on the caller's connection from the snapshots (the register, deaths
+    and enrollment as frames or files; identities and divisions as frames)."""
+    scope, tables, primary = _scope(engine, snapshots, settings, year, as_of, root)
+    persons = kept(engine, scope, "in_scope")
+    divisions = snapshots["divisions"]
+    assert isinstance(divisions, pd.DataFrame)
+    counts = frame(engine, coverage_sets.coverage_by_division(persons, table(divisions), root))
+    counts[COUNT_COLUMNS] = counts[COUNT_COLUMNS].astype("int64")
+    enrolled = coverage_sets.enrolled_persons(tables["enrollment"], year, root)
+    outreach = frame(engine, outreach_list(persons, tables["population"], enrolled, primary, year))
     return Covered(persons, counts, outreach)
 
 
 def campaign_villages(
     enrollment: Snapshot,
-    persons: pd.DataFrame,
+    persons: pd.DataFrame | ir.Table,
     start: date,
     end: date,
     settings: Settings | None = None,
@@ -160,7 +166,9 @@ def campaign_villages(
         )
         expr = campaign.village_progress(
             source(engine, "enrollment", rows).select("id_number", "year", "status", "paid_date"),
-            table(persons[["id_number", "village_code", "vulnerable"]]),
+            (table(persons) if isinstance(persons, pd.DataFrame) else persons).select(
+                "id_number", "village_code", "vulnerable"
+            ),
             start,
             end,
         )

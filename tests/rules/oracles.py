@@ -1,6 +1,6 @@
 """Reference implementations in pandas of rules that now run on an engine (coverage_sets, coverage.outreach_list,
-campaign.village_progress): kept only as test oracles, each the version the product ran before (so the golden
-results it produced are the baseline)."""
+campaign.village_progress, findings.findings): kept only as test oracles, each the version the product ran before
+(so the golden results it produced are the baseline)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from monitor.base.text import is_in
+from monitor.base.text import is_in, lookup
 from monitor.config import IdentityType
 from monitor.rules.campaign import PROGRESS_COLUMNS, _by_village, _daily_at_level, _same_day, payments, shifted
 from monitor.rules.coverage import COUNT_COLUMNS
 from monitor.rules.divisions import LEVELS, at_level, levels_below, prefix, town_of
+from monitor.rules.findings import COLUMNS
 from monitor.rules.identities import SUBSIDY_LABELS, primary_identities
 
 
@@ -207,3 +208,76 @@ def progress_all_levels(
     inside = paid["paid_on"][paid["paid_on"] <= pd.Timestamp(end)]
     latest = inside.max().date() if not inside.empty else None
     return pd.concat(parts, ignore_index=True)[PROGRESS_COLUMNS], latest
+
+
+def data_quality_findings(
+    population: pd.DataFrame, enrollment: pd.DataFrame, identities: pd.DataFrame, settlements: pd.DataFrame, year: int
+) -> pd.DataFrame:
+    """The findings as the pandas rule made them over whole snapshots, with the choices findings.findings documents
+    where that one took a person's first row in stored order (the stored files are sorted by ID number, stably, so
+    each part is in ID order; here it is sorted so, whatever order the frames come in). Blank names and stated
+    birth dates are "" whether NULL or ""."""
+    population = population.assign(
+        name=population["name"].fillna(""),
+        birth_date=population["birth_date"].fillna(""),
+        stated_birth_date=population["stated_birth_date"].fillna(""),
+    )
+    enrollment = enrollment.assign(name=enrollment["name"].fillna(""))
+    registered = population["id_number"]
+    enrolled_y = enrollment[(enrollment["year"] == year) & (enrollment["status"] == "正常参保")]
+    stated = population["stated_birth_date"]
+    born = population[(stated != "") & (stated != population["birth_date"])]
+    born = born.sort_values("id_number", kind="stable")
+    parts = [
+        _finding(
+            born,
+            "BIRTH_MISMATCH",
+            "population",
+            "出生日期 " + born["stated_birth_date"] + " ≠ 身份证 " + born["birth_date"],
+        )
+    ]
+
+    outside = _first(enrolled_y[~is_in(enrolled_y["id_number"], registered)], ["scheme", "name"])
+    parts.append(_finding(outside, "ENROLLED_NOT_IN_REGISTER", "enrollment", f"{year} 年参保，人口底册中无此人"))
+
+    holders = _first(identities[~is_in(identities["id_number"], registered)], ["start_date", "identity_type"])
+    detail = "困难群众身份：" + holders["identity_type"].fillna("").astype("str")
+    parts.append(_finding(holders, "IDENTITY_NOT_IN_REGISTER", "identities", detail))
+
+    of_year = (settlements["reverses"] == "") & settlements["settle_date"].str.startswith(f"{year}-")
+    uninsured = _first(
+        settlements[of_year & ~is_in(settlements["id_number"], enrolled_y["id_number"])],
+        ["settle_date", "settlement_id"],
+    )
+    parts.append(
+        _finding(uninsured, "SETTLEMENT_WITHOUT_ENROLLMENT", "settlements", f"{year} 年有结算，无正常参保记录")
+    )
+
+    with_name = enrollment[enrollment["name"] != ""]
+    register_name = lookup(with_name["id_number"], population["id_number"], population["name"])
+    differ = with_name[register_name.notna() & (register_name != with_name["name"])]
+    differ = _first(differ.assign(_late=-differ["year"]), ["_late", "scheme", "name"])
+    parts.append(_finding(differ, "NAME_MISMATCH", "enrollment", "参保登记姓名与人口底册不一致"))
+    found = [p for p in parts if not p.empty]  # pandas warns of concatenating empty frames
+    frame = pd.concat(found, ignore_index=True) if found else _finding(population.iloc[0:0], "", "", "")
+    return frame[COLUMNS].astype({c: "str" for c in COLUMNS if c != "row"})
+
+
+def _first(rows: pd.DataFrame, order: list[str]) -> pd.DataFrame:
+    """Each person's first row by the order given, in ID order."""
+    return rows.sort_values(["id_number", *order], kind="stable").drop_duplicates("id_number")
+
+
+def _finding(rows: pd.DataFrame, kind: str, source: str, detail: object) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "kind": kind,
+            "source": source,
+            "file": "",
+            "row": pd.Series(pd.NA, index=rows.index, dtype="Int64"),
+            "id_number": rows["id_number"],
+            "name": rows["name"].fillna(""),
+            "detail": detail,
+        },
+        index=rows.index,
+    )

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from monitor.config import AlertRule, ConfigError
-from monitor.rules.alert_rules import evaluate, rule_identity_types, stay_sets
+from monitor.rules.alert_rules import candidates, evaluate, rule_identity_types, stay_sets
 from monitor.rules.costs import person_year
 from monitor.storage import sets
 
@@ -52,8 +52,30 @@ HOLDERS = pd.DataFrame(
 
 def run(settings, rules, frame, share=Fraction(4, 5)):
     chosen = replace(settings, alert_rules=tuple(rules), watch_share=share)
-    sums = sets.evaluate(person_year(sets.table(frame), 2025, chosen.cost_measure, stay_sets(chosen.alert_rules)))
+    year_sums = person_year(sets.table(frame), 2025, chosen.cost_measure, stay_sets(chosen.alert_rules))
+    sums = sets.evaluate(candidates(year_sums, chosen, 2025))  # as a load runs them: the engine picks the candidates
     return evaluate(sums, lambda ids: frame[frame["id_number"].isin(ids)], PEOPLE, HOLDERS, chosen, 2025)
+
+
+@pytest.mark.parametrize(
+    ("measure", "stay", "kept"),
+    [
+        (800_000, None, True),  # exactly 0.8 of the lowest threshold (S: 10000 yuan)
+        (799_999, None, False),
+        (0, 800_000, True),  # one stay reaches it though the year's sum does not
+        (799_999, 799_999, False),
+        (2_500_000, 0, True),
+    ],
+)
+def test_the_candidates_are_whoever_could_reach_the_watch_share_of_the_lowest_threshold(settings, measure, stay, kept):
+    chosen = replace(
+        settings, alert_rules=(rule("Y", 20000), rule("S", 10000, basis="stay")), watch_share=Fraction(4, 5)
+    )
+    sums = pd.DataFrame(
+        {"id_number": ["p"], "measure": pd.array([measure], "Int64"), "stay_0": pd.array([stay], "Int64")}
+    )
+    assert sets.evaluate(candidates(sets.table(sums), chosen, 2025))["id_number"].tolist() == (["p"] if kept else [])
+    assert sets.evaluate(candidates(sets.table(sums), replace(chosen, alert_rules=()), 2025)).empty
 
 
 TWO_SMALL_STAYS = settlements(("a", "rural", "2025-01-10", "住院", 5000), ("b", "rural", "2025-02-10", "住院", 5000))

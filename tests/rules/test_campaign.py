@@ -244,7 +244,7 @@ def test_the_demo_district_gives_the_oracles_progress(demo_db, settings):
     snapshots = {key: lake.read(engine, key) for key in ("population", "deaths", "enrollment", "identities")}
     snapshots["divisions"] = read_bulk(engine, division_table)
     root = queries.root(engine, settings)
-    persons = sets.covered(snapshots, settings, 2025, date(2025, 12, 31), root, with_lists=False).persons
+    persons = sets.in_scope(snapshots, settings, 2025, date(2025, 12, 31), root)
     start, end, levels = settings.campaign_start, settings.campaign_end, levels_below(root)
     rate, targets = float(settings.target_overall), settings.campaign_targets
     villages = sets.campaign_villages(snapshots["enrollment"], persons, start, end, settings)
