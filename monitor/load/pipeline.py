@@ -86,24 +86,18 @@ class RunResult:
     shrunk: dict[str, tuple[int, int]] = field(default_factory=dict)  # accepted shrinks: source → (stored, new)
 
 
-# The columns of the stored snapshots the pandas rules read (findings, the alerts' people); the engine scans the
-# lake's files for the rest. The register's phones and addresses and the enrollment's subsidies are most of their
-# bytes: read whole, the stored snapshots of a 1.5 M district took about 1.4 GiB.
-PANDAS_COLUMNS = {
-    "population": ["id_number", "name", "village_code", "birth_date", "stated_birth_date"],
-    "deaths": ["id_number"],
-    "enrollment": ["id_number", "name", "year", "status"],
-}
+# The lake's snapshots a load holds as frames: the identities, a few percent of the register, which the alerts, the
+# primary identities and the list of identity changes read row by row. The register, deaths and enrollment stay in
+# the lake's files, which the engine scans: held as frames, they were most of a 1.5 M district's load memory.
+FRAME_SNAPSHOTS = ("identities",)
 
 
 def _stored(engine: Engine) -> dict[str, pd.DataFrame]:
-    """The stored snapshots (the lake's, with the columns the pandas rules read, and the database's); the
-    settlements stay in the lake's files."""
+    """The stored snapshots a load holds as frames: the database's and FRAME_SNAPSHOTS."""
     return {
-        key: lake.read(engine, key, PANDAS_COLUMNS.get(key))
-        if key in store.LAKE_TABLES
-        else store.read_bulk(engine, table)
+        key: lake.read(engine, key) if key in store.LAKE_TABLES else store.read_bulk(engine, table)
         for key, table in store.SNAPSHOT_TABLES.items()
+        if key not in store.LAKE_TABLES or key in FRAME_SNAPSHOTS
     }
 
 
@@ -304,7 +298,7 @@ def _validate_sources(
     run fails, once every source is validated, naming each one held."""
     results: dict[str, Validated] = {}
     shrunk: dict[str, tuple[int, int]] = {}
-    snapshots = {key: stored[key] for key in store.SNAPSHOT_TABLES}
+    snapshots = dict(stored)
     villages: frozenset[str] = frozenset()
     for key in VALIDATION_ORDER:
         if key == "population":
@@ -319,24 +313,22 @@ def _validate_sources(
         results[key] = streamed.validated
         valid = results[key].valid
         if key in SHRINK_CHECKED:
-            counts = int(stored[key]["id_number"].nunique()), int(valid["id_number"].nunique())
+            counts = lake.distinct_ids(engine, key), int(valid["id_number"].nunique())
             if shrinks_too_much(*counts, settings.max_shrink):
                 shrunk[key] = counts
                 if key not in accept_shrink:
                     continue  # held: nothing of it is prepared, and the run fails below
-        if key == "divisions":
-            snapshots["divisions"] = _divisions_frame(valid)
-        elif key in snapshots:
-            snapshots[key] = valid.drop(columns=["_file", "_row"])
-        if key in snapshots:
-            prepared[key] = preparer.submit(prepare, engine, key, snapshots[key], run_id)
-            if key in PANDAS_COLUMNS:  # the whole rows go to the lake file; the rules keep the columns they read
-                snapshots[key] = snapshots[key][PANDAS_COLUMNS[key]]
+        if key in store.SNAPSHOT_TABLES:
+            rows = _divisions_frame(valid) if key == "divisions" else valid.drop(columns=["_file", "_row"])
+            prepared[key] = preparer.submit(prepare, engine, key, rows, run_id)
+            if key in snapshots:  # held as a frame; the others live on in the lake's file only
+                snapshots[key] = rows
+            del rows
         elif key == "settlements":  # written while it was read; the lake's files are the rules' input
             done: Future[Prepared] = Future()
             prepared[key] = done
             done.set_result(Prepared(valid, written=streamed.written))
-        # the rows live on in the snapshots (the columns the rules read) and the lake's files, not in the results
+        # the rows live on in the snapshots held as frames and the lake's files, not in the results
         results[key] = replace(results[key], valid=valid.iloc[0:0])
         del valid, streamed
         digests.update({path: preparer.submit(checksum, path) for path in files[key]})

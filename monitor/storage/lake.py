@@ -235,6 +235,17 @@ def read(engine: Engine | Connection, source: str, columns: list[str] | None = N
     return _typed(pa.concat_tables([pq.read_table(p, columns=columns) for p in located]), source)
 
 
+def distinct_ids(engine: Engine | Connection, source: str) -> int:
+    """The distinct ID numbers of a source's stored rows (the shrink check of SPEC §3), from that one column."""
+    located = paths(engine, source)
+    if not located:
+        return 0
+    ids = pa.concat_arrays(
+        [chunk for p in located for chunk in pq.read_table(p, columns=["id_number"]).column(0).chunks]
+    )
+    return int(pa.compute.count_distinct(ids).as_py())
+
+
 def rows_of(engine: Engine | Connection, source: str, column: str, values: list[str]) -> pd.DataFrame:
     """The stored rows of a source whose `column` is one of the values (one person's settlements, a household's
     members): DuckDB skips the row groups whose ID-number range holds none of them."""
