@@ -41,10 +41,8 @@ class Prepared:
 
 
 def prepare(engine: Engine, source: str, rows: pd.DataFrame, run_id: int) -> Prepared:
-    """A lake source's rows as its file of this run; a database table's rows staged."""
-    if source in store.LAKE_TABLES:
-        written = lake.write(engine, source, run_id, rows)
-        return Prepared(rows.iloc[0:0], written=[written] if written else [])
+    """A database table's rows staged (the divisions, the boundaries); a lake source's files are written as it is
+    read (load.streamed)."""
     return Prepared(rows, store.stage(engine, store.SNAPSHOT_TABLES[source], rows))
 
 

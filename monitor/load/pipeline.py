@@ -311,23 +311,24 @@ def _validate_sources(
             engine, key, files[key], Context(settings, root, year, run_date, villages), run_id, settings
         )
         results[key] = streamed.validated
-        valid = results[key].valid
+        valid = results[key].valid  # the divisions'; a lake source's rows went to its files as they were read
+        run_files = [lake.path_of(engine, f) for f in streamed.written]
         if key in SHRINK_CHECKED:
-            counts = lake.distinct_ids(engine, key), int(valid["id_number"].nunique())
+            counts = lake.distinct_ids(engine, key), lake.distinct_ids_in(run_files)
             if shrinks_too_much(*counts, settings.max_shrink):
                 shrunk[key] = counts
                 if key not in accept_shrink:
+                    lake.discard(engine, streamed.written)
                     continue  # held: nothing of it is prepared, and the run fails below
-        if key in store.SNAPSHOT_TABLES:
-            rows = _divisions_frame(valid) if key == "divisions" else valid.drop(columns=["_file", "_row"])
-            prepared[key] = preparer.submit(prepare, engine, key, rows, run_id)
-            if key in snapshots:  # held as a frame; the others live on in the lake's file only
-                snapshots[key] = rows
-            del rows
-        elif key == "settlements":  # written while it was read; the lake's files are the rules' input
+        if key in lake.LAKE_TABLES:  # written while it was read: the transaction records the files
             done: Future[Prepared] = Future()
             prepared[key] = done
-            done.set_result(Prepared(valid, written=streamed.written))
+            done.set_result(Prepared(valid.iloc[0:0], written=streamed.written))
+            if key in snapshots:  # held as a frame too (FRAME_SNAPSHOTS)
+                snapshots[key] = lake.read_files(run_files, key)
+        elif key == "divisions":  # a database table, staged beside the validation
+            snapshots[key] = _divisions_frame(valid)
+            prepared[key] = preparer.submit(prepare, engine, key, snapshots[key], run_id)
         # the rows live on in the snapshots held as frames and the lake's files, not in the results
         results[key] = replace(results[key], valid=valid.iloc[0:0])
         del valid, streamed

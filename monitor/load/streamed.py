@@ -89,10 +89,10 @@ def _stream(
 ) -> Streamed:
     source = ALL_SOURCES[key]
     settlements = key == "settlements"
-    stored = lake.paths(engine, "settlements") if settlements else []
+    stored = lake.paths(engine, "settlements") if settlements else []  # a snapshot's keys are checked in the load only
     seen = SeenKeys(source.duplicate_key, stored)
-    writer = lake.Writer(engine, key, run_id) if settlements else None
-    passed: list[pd.DataFrame] = []  # a snapshot's rows no later check can reject
+    writer = lake.Writer(engine, key, run_id) if key in lake.LAKE_TABLES else None
+    passed: list[pd.DataFrame] = []  # the divisions' rows no later check can reject (a database table, not a file)
     held: list[pd.DataFrame] = []  # rows a check across rows may still reject, with their original cells
     rejects: list[pd.DataFrame] = []
     labels: dict[str, int] = {}
@@ -121,7 +121,7 @@ def _stream(
         doubtful = pd.concat(held, ignore_index=True) if held else empty_rows(key).assign(_original="")
         survivors, late = _decide(engine, key, doubtful, passed, written, stored, ctx, list(labels))
         rejects.append(late)
-        if settlements:
+        if writer is not None:
             if not survivors.empty:
                 tail = lake.Writer(engine, key, run_id, ".tail")
                 tail.write(survivors)
@@ -185,8 +185,12 @@ def _decide(
         earlier = lake.rows_in([lake.path_of(engine, f) for f in written], key, "settlement_id", ids)
         ctx = replace(ctx, stored_settlements=lake.rows_in(stored, key, "settlement_id", ids).drop(columns=["run_id"]))
         earlier = earlier.drop(columns=["run_id"])
-    else:
-        everything = pd.concat(passed, ignore_index=True) if passed else empty_rows(key)
+    else:  # every snapshot's key begins with the ID number: the rows passed on are found by it, then by key
+        if key in lake.LAKE_TABLES:
+            ids = doubtful["id_number"].unique().tolist()
+            everything = lake.rows_in([lake.path_of(engine, f) for f in written], key, "id_number", ids)
+        else:
+            everything = pd.concat(passed, ignore_index=True) if passed else empty_rows(key)
         wanted_keys = _key_text(doubtful, source.duplicate_key)
         earlier = everything[is_in(_key_text(everything, source.duplicate_key), wanted_keys)]
     together = pd.concat([earlier.assign(_held=False), doubtful.assign(_held=True)], ignore_index=True)

@@ -165,10 +165,12 @@ def write(engine: Engine | Connection, source: str, run_id: int, rows: pd.DataFr
 
 
 def record(conn: Connection, files: list[LakeFile]) -> None:
-    """Name the files in the caller's transaction; a snapshot's file replaces the one recorded for its source."""
+    """Name the files in the caller's transaction; a snapshot's files (a run's file, and its tail of held rows that
+    passed) replace those recorded for its source."""
+    replaced = sorted({item.source for item in files if item.source in SNAPSHOTS})
+    if replaced:
+        conn.execute(lake_files.delete().where(lake_files.c.source.in_(replaced)))
     for item in files:
-        if item.source in SNAPSHOTS:
-            conn.execute(lake_files.delete().where(lake_files.c.source == item.source))
         conn.execute(
             lake_files.insert().values(
                 path=item.path,
@@ -228,21 +230,27 @@ def paths(engine: Engine | Connection, source: str) -> list[Path]:
 def read(engine: Engine | Connection, source: str, columns: list[str] | None = None) -> pd.DataFrame:
     """Every stored row of a source, in the core's dtypes (the same frame the database gave before the lake): all
     its columns, or those named."""
-    located = paths(engine, source)
-    if not located:
+    return read_files(paths(engine, source), source, columns)
+
+
+def read_files(files: list[Path], source: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """read over the given files of a source (a run's own, not recorded yet, among them)."""
+    if not files:
         frame = empty(source)
         return frame[columns] if columns else frame
-    return _typed(pa.concat_tables([pq.read_table(p, columns=columns) for p in located]), source)
+    return _typed(pa.concat_tables([pq.read_table(p, columns=columns) for p in files]), source)
 
 
 def distinct_ids(engine: Engine | Connection, source: str) -> int:
     """The distinct ID numbers of a source's stored rows (the shrink check of SPEC §3), from that one column."""
-    located = paths(engine, source)
-    if not located:
+    return distinct_ids_in(paths(engine, source))
+
+
+def distinct_ids_in(files: list[Path]) -> int:
+    """distinct_ids over the given files of a source."""
+    if not files:
         return 0
-    ids = pa.concat_arrays(
-        [chunk for p in located for chunk in pq.read_table(p, columns=["id_number"]).column(0).chunks]
-    )
+    ids = pa.concat_arrays([chunk for p in files for chunk in pq.read_table(p, columns=["id_number"]).column(0).chunks])
     return int(pa.compute.count_distinct(ids).as_py())
 
 

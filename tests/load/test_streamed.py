@@ -13,6 +13,7 @@ import pytest
 
 from monitor.files import read, stream
 from monitor.files.read import files_by_source, read_source
+from monitor.files.sources import ALL_SOURCES
 from monitor.load.pipeline import run_load
 from monitor.load.streamed import stream_source
 from monitor.rules.divisions import level_of
@@ -38,19 +39,11 @@ def _bare(settings) -> Context:
 
 
 def _kept(engine, key: str, streamed) -> pd.DataFrame:
-    """The rows a streamed source kept: a snapshot's frame, or the settlements' lake files of the run."""
-    if key != "settlements":
+    """The rows a streamed source kept: the divisions' frame, or a lake source's files of the run."""
+    if key not in lake.LAKE_TABLES:
         return streamed.validated.valid.drop(columns=["_file", "_row"]).reset_index(drop=True)
-    files = [lake.path_of(engine, f) for f in streamed.written]
-    return lake.rows_in(files, key, "id_number", list(streamed.validated.counts and _all_ids(files))).drop(
-        columns="run_id"
-    )
-
-
-def _all_ids(files: list[Path]) -> list[str]:
-    import pyarrow.parquet as pq
-
-    return sorted({i for f in files for i in pq.read_table(f, columns=["id_number"]).column(0).to_pylist()})
+    kept = lake.read_files([lake.path_of(engine, f) for f in streamed.written], key)
+    return kept.drop(columns="run_id") if key == "settlements" else kept
 
 
 def _same(engine, key: str, streamed, whole: Validated) -> None:
@@ -58,12 +51,15 @@ def _same(engine, key: str, streamed, whole: Validated) -> None:
     assert streamed.validated.counts == whole.counts
     expected = whole.valid.drop(columns=["_file", "_row"]).reset_index(drop=True)
     kept = _kept(engine, key, streamed)
-    if key == "settlements":  # the lake's files: sorted by ID number per chunk, then the held rows; compare as sets
-        expected = expected.sort_values("settlement_id").reset_index(drop=True)
-        kept = kept.sort_values("settlement_id").reset_index(drop=True)
-        expected = lake._typed(lake.pa.Table.from_pandas(expected.assign(run_id=1)), key).drop(columns="run_id")
-    pd.testing.assert_frame_equal(kept, expected, check_dtype=key == "settlements", check_categorical=False)
-    if key != "settlements":
+    if key in lake.LAKE_TABLES:  # its files: sorted by ID number per chunk, then the held rows; compare as sets
+        order = list(ALL_SOURCES[key].duplicate_key)
+        expected = expected.sort_values(order).reset_index(drop=True)
+        kept = kept.sort_values(order).reset_index(drop=True)
+        typed = expected.assign(run_id=1) if key == "settlements" else expected
+        expected = lake._typed(lake.pa.Table.from_pandas(typed, preserve_index=False), key)
+        expected = expected.drop(columns="run_id") if key == "settlements" else expected
+    pd.testing.assert_frame_equal(kept, expected, check_categorical=False)
+    if key not in lake.LAKE_TABLES:
         assert streamed.validated.valid["_row"].tolist() == whole.valid["_row"].tolist()
         assert streamed.validated.valid["_file"].astype(str).tolist() == whole.valid["_file"].astype(str).tolist()
 
