@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs everything the tests need (Python packages, Chromium, LibreOffice, a PostgreSQL server) and runs the whole
-# suite.
+# Installs everything the tests need (Python packages, Chromium, LibreOffice, Java 17, a PostgreSQL server) and runs
+# the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -24,6 +24,16 @@ if ! command -v soffice >/dev/null 2>&1 || ! command -v pdftotext >/dev/null 2>&
   if [ "$(id -u)" = 0 ]; then
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libreoffice-calc-nogui poppler-utils >/dev/null) || true
   fi
+fi
+
+# Debian's Java 17 for Spark 4 in local mode: the engine-neutral rules are checked on Spark too (tests/storage).
+if ! command -v java >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null) || true
+  fi
+fi
+if command -v java >/dev/null 2>&1; then
+  export MONITOR_REQUIRE_SPARK=1
 fi
 
 # A real PostgreSQL server on loopback for the storage tests (Debian's package; started here, stopped never).

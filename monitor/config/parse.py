@@ -251,20 +251,26 @@ def _parse_limits(doc: dict, base: Settings) -> dict[str, Any]:
     return kw
 
 
-ENGINE_KINDS = ("duckdb",)
+ENGINE_KINDS = ("duckdb", "spark")
+_ENGINE_KEYS = ("kind", "master", "lake")
 
 
 def _parse_engine(doc: dict, base: Settings) -> dict[str, Any]:
     engine = _get(doc, "engine", "", dict, {})
     kw: dict[str, Any] = {}
     for key in engine:
-        if key not in ("kind", "lake"):
-            raise ConfigError(f"engine.{key}: unknown key (known: kind, lake)")
+        if key not in _ENGINE_KEYS:
+            raise ConfigError(f"engine.{key}: unknown key (known: {', '.join(_ENGINE_KEYS)})")
     if "kind" in engine:
         kind = _get(engine, "kind", "engine", str)
         if kind not in ENGINE_KINDS:
             raise ConfigError(f"engine.kind: expected one of {', '.join(ENGINE_KINDS)}, got {kind!r}")
         kw["engine_kind"] = kind
+    if "master" in engine:
+        master = _get(engine, "master", "engine", str).strip()
+        if not master:
+            raise ConfigError("engine.master: expected a Spark master URL (local[2], spark://host:7077, yarn)")
+        kw["engine_master"] = master
     if "lake" in engine:
         kw["engine_lake"] = _get(engine, "lake", "engine", str)
     return kw

@@ -142,7 +142,16 @@ class Settings:
     data_dir: str = _h(
         "Folder of inbox/, archive/, failed/ and uploads/; a relative path is under the project root.", "data"
     )
-    engine_kind: str = _h("Engine that runs the set-based rules over the lake: duckdb (in process).", "duckdb")
+    engine_kind: str = _h(
+        "Engine that runs the set-based rules over the lake: duckdb (in process) or spark (a Spark cluster, or "
+        "Spark in local mode; needs Java 17 and the spark extra).",
+        "duckdb",
+    )
+    engine_master: str = _h(
+        "Spark master URL, when engine_kind is spark: local[N] (in this process, N cores), spark://host:7077 (a "
+        "standalone cluster) or yarn. Not used by duckdb.",
+        "local[2]",
+    )
     engine_lake: str = _h(
         "Folder of the lake (the Parquet files of the register, enrollment, identity and death snapshots and of the "
         "settlements), one subfolder per database. Blank: beside a SQLite database file (<file>.lake), else lake/ "

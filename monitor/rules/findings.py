@@ -110,10 +110,3 @@ def _part(rows: ir.Table, kind: str, source: str, detail: ir.StringValue | str) 
         detail=ibis.literal(detail) if isinstance(detail, str) else detail,
         part=ibis.literal(PARTS.index(kind)),
     )
-
-
-def uninsured_ids(settlements: ir.Table, enrollment: ir.Table, year: int) -> ir.Table:
-    """The persons with an ordinary settlement in the year and no 正常参保 enrollment of it (SETTLEMENT_WITHOUT_
-    ENROLLMENT), engine-neutral."""
-    enrolled = _enrolled_in(enrollment, year).select("id_number")
-    return _ordinary_of(settlements, year).select("id_number").distinct().anti_join(enrolled, "id_number")

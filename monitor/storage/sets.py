@@ -1,10 +1,11 @@
 """Running the engine-neutral rules (the Ibis expressions of monitor/rules: coverage_sets, coverage.outreach_list,
-costs.person_year, findings.uninsured_ids, campaign.village_progress): the engine that [engine] kind names, tables
-for it (frames and the lake's files), and results back as frames in the core's dtypes.
+costs.person_year, alert_rules.candidates, findings.findings, campaign.village_progress): the engine that [engine]
+kind names, tables for it (frames and the lake's files), and results back as frames in the core's dtypes.
 
 DuckDB runs in process, on every core, with a fresh in-memory database per use (a connection is not shared between
 threads, and nothing is kept between loads). It writes no spill files: they would hold ID numbers outside the
-service's folders.
+service's folders. Spark (monitor.storage.spark, imported only when configured) gives each use a connection of its
+own to the process's one session.
 """
 
 from __future__ import annotations
@@ -32,9 +33,15 @@ from monitor.storage.schema import INT_COLUMNS
 
 def backend(settings: Settings | None = None) -> BaseBackend:
     """A new connection to the configured engine (None: the default, DuckDB). DuckDB works in memory only (no
-    spill files) and fetches or loads no extension (an intranet has none to fetch)."""
+    spill files) and fetches or loads no extension (an intranet has none to fetch). Spark: a connection to the
+    process's one session (monitor.storage.spark), started by the first; its disconnect() leaves the session."""
     kind = settings.engine_kind if settings else "duckdb"
-    if kind != "duckdb":  # config refuses any other kind until issue 21 adds Spark
+    if kind == "spark":
+        assert settings is not None
+        from monitor.storage import spark  # pyspark only where configured: a DuckDB deployment never imports it
+
+        return spark.connect(settings)
+    if kind != "duckdb":  # config knows no other kind
         raise ValueError(f"engine.kind {kind!r} is not available")
     return ibis.duckdb.connect(
         threads=os.cpu_count() or 1,

@@ -130,3 +130,30 @@ def test_watch_share_lies_between_0_and_1(share):
     doc["alerts"]["watch_share"] = share
     with pytest.raises(ConfigError, match=r"alerts\.watch_share"):
         parse_settings(doc)
+
+
+def test_the_engine_is_duckdb_unless_spark_is_asked_for_with_its_master():
+    doc = _doc()
+    shipped = parse_settings(doc)
+    assert (shipped.engine_kind, shipped.engine_master) == ("duckdb", "local[2]")
+    doc["engine"] |= {"kind": "spark", "master": "spark://10.0.0.5:7077"}
+    spark = parse_settings(doc)
+    assert (spark.engine_kind, spark.engine_master) == ("spark", "spark://10.0.0.5:7077")
+    del doc["engine"]["master"]
+    assert parse_settings(doc).engine_master == "local[2]"  # the default: Spark in this process on two cores
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"kind": "flink"}, r"^engine\.kind: expected one of duckdb, spark, got 'flink'$"),
+        ({"master": "  "}, r"^engine\.master: expected a Spark master URL"),
+        ({"master": 7077}, r"^engine\.master: expected str, got 7077$"),
+        ({"executors": 4}, r"^engine\.executors: unknown key \(known: kind, master, lake\)$"),
+    ],
+)
+def test_a_bad_engine_names_its_key(change, message):
+    doc = _doc()
+    doc["engine"] |= change
+    with pytest.raises(ConfigError, match=message):
+        parse_settings(doc)
