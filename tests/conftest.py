@@ -29,6 +29,37 @@ def settings():
     return load_settings(ROOT / "config.toml")
 
 
+def spark_config_text(text: str, data_dir: Path) -> str:
+    """A config.toml's text with [engine] kind = "spark" on master local[2], its data folder (Spark's scratch
+    files) in `data_dir`."""
+    assert 'kind = "duckdb"' in text and 'master = "local[2]"' in text and 'data_dir = "data"' in text
+    text = text.replace('kind = "duckdb"', 'kind = "spark"')
+    return text.replace('data_dir = "data"', f'data_dir = "{data_dir.as_posix()}"')
+
+
+@pytest.fixture(scope="session")
+def spark_config(tmp_path_factory) -> Path:
+    """The shipped config.toml with [engine] kind = "spark", master = "local[2]". ./test.sh installs Java 17 and
+    sets MONITOR_REQUIRE_SPARK, so a test using this fails rather than skips where the test command ran; elsewhere
+    it skips without Java or pyspark. The process's Spark session starts on first use (about 7 s) and serves every
+    later test."""
+    import importlib.util
+
+    missing = None
+    if shutil.which("java") is None:
+        missing = "no java (./test.sh installs Debian's openjdk-17-jre-headless)"
+    elif importlib.util.find_spec("pyspark") is None:
+        missing = "no pyspark (pip install -e '.[test]' brings it)"
+    if missing:
+        if os.environ.get("MONITOR_REQUIRE_SPARK") or os.environ.get("CI"):
+            pytest.fail(f"the Spark tests are required here but cannot run: {missing}")
+        pytest.skip(missing)
+    folder = tmp_path_factory.mktemp("spark")
+    path = folder / "spark.toml"
+    path.write_text(spark_config_text((ROOT / "config.toml").read_text(encoding="utf-8"), folder), encoding="utf-8")
+    return path
+
+
 def _postgres_database():
     if not PG_URL:
         if os.environ.get("CI"):

@@ -37,9 +37,10 @@ def _load_both(db_url, config: list[str] | None = None):
         assert main([*(config or []), *run]) == 0
 
 
-def _config_with_local_rules(tmp_path):
-    """config.toml with its [[alert_rules]] replaced by tests/golden/local_rules.toml and watch_share 0.7."""
-    shipped = (ROOT / "config.toml").read_text(encoding="utf-8")
+def _config_with_local_rules(tmp_path, shipped: str | None = None):
+    """config.toml (or the given text of one) with its [[alert_rules]] replaced by tests/golden/local_rules.toml and
+    watch_share 0.7."""
+    shipped = shipped or (ROOT / "config.toml").read_text(encoding="utf-8")
     without_rules = re.sub(r"\[\[alert_rules\]\]\n(?:[^\n]+\n)+", "", shipped)
     assert "[[alert_rules]]" not in without_rules and "watch_share = 0.8" in without_rules
     text = without_rules.replace("watch_share = 0.8", "watch_share = 0.7")
@@ -152,3 +153,24 @@ def test_validation_does_not_mutate_the_raw_tables(settings):
     import pandas as pd
 
     pd.testing.assert_frame_equal(tables[0].cells, before)
+
+
+def _exports_match(db_url, tmp_path, config: list[str], names, expected) -> None:
+    for name in names:
+        out = tmp_path / name
+        assert main([*config, "export", *EXPORTS[name], "--out", str(out), "--db", db_url]) == 0
+        assert _rows(out) == _rows(expected / name), name
+
+
+def test_every_export_is_the_hand_worked_csv_with_spark_as_the_engine(db_url, tmp_path, spark_config):
+    """[engine] kind = "spark", master = "local[2]" (issue 21): the same command line gives the same exports. One
+    test for all of them: a load's rules are some seconds of Spark jobs."""
+    config = ["--config", str(spark_config)]
+    _load_both(db_url, config)
+    _exports_match(db_url, tmp_path, config, EXPORTS, GOLDEN / "expected")
+
+
+def test_locally_set_rules_give_the_hand_worked_alerts_and_watch_list_on_spark(sqlite_url, tmp_path, spark_config):
+    config = ["--config", str(_config_with_local_rules(tmp_path, spark_config.read_text(encoding="utf-8")))]
+    _load_both(sqlite_url, config)
+    _exports_match(sqlite_url, tmp_path, config, ["alerts.csv", "watch.csv"], GOLDEN / "expected" / "local_rules")

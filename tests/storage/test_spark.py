@@ -2,16 +2,12 @@
 local mode as on DuckDB, on the demo district's lake files and on hand-built frames with the odd values (missing text
 and amounts, None in object columns, empty tables, reversals, a leap day); and the shared session's lifecycle.
 
-The session starts once for the whole run (about 7 s). ./test.sh installs Java 17 and sets MONITOR_REQUIRE_SPARK, so
-these tests fail rather than skip where the test command ran; elsewhere they skip without Java or pyspark.
+The session starts once for the whole run (about 7 s); conftest.spark_config says when these tests skip.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import os
-import shutil
 import subprocess
 import sys
 from datetime import date
@@ -20,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from monitor.config import load_settings
 from monitor.rules.alert_rules import candidates, stay_sets
 from monitor.rules.costs import person_year
 from monitor.rules.findings import findings
@@ -29,26 +26,11 @@ AS_OF = date(2025, 12, 31)
 ROOT, TOWN, VILLAGE, OTHER_VILLAGE = "990101000000", "990101001000", "990101001001", "990101001002"
 
 
-def _missing() -> str | None:
-    if shutil.which("java") is None:
-        return "no java (./test.sh installs Debian's openjdk-17-jre-headless)"
-    if importlib.util.find_spec("pyspark") is None:
-        return "no pyspark (pip install -e '.[test]' brings it)"
-    return None
-
-
 @pytest.fixture(scope="session")
-def spark_settings(settings, tmp_path_factory):
-    """The shipped settings with [engine] kind = "spark", master = "local[2]" (scratch files in a folder of the
-    run); the process's session is started here, once."""
-    missing = _missing()
-    if missing:
-        if os.environ.get("MONITOR_REQUIRE_SPARK") or os.environ.get("CI"):
-            pytest.fail(f"the Spark tests are required here but cannot run: {missing}")
-        pytest.skip(missing)
-    spark = dataclasses.replace(
-        settings, engine_kind="spark", engine_master="local[2]", data_dir=str(tmp_path_factory.mktemp("spark"))
-    )
+def spark_settings(spark_config):
+    """The shipped settings with [engine] kind = "spark", master = "local[2]" (conftest.spark_config); the process's
+    session is started here, once."""
+    spark = load_settings(spark_config)
     sets.backend(spark).disconnect()
     return spark
 
