@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import targets  # noqa: E402
 from bench.floor import connection, netted_oop, settlements_from_lake  # noqa: E402
+from bench.tree_memory import TreePeak  # noqa: E402
 from monitor.config import load_settings  # noqa: E402
 from monitor.outputs import exports  # noqa: E402
 from monitor.security.access import ADMIN, Viewer  # noqa: E402
@@ -49,11 +50,14 @@ YEAR = 2025  # the demo's monitoring year
 
 
 def _measured(command: list[str]) -> dict:
-    """Run a command; its wall time, CPU time and peak RSS, from the kernel's accounting of that one child."""
+    """Run a command; its wall time, CPU time and peak RSS, from the kernel's accounting of that one child, and the
+    peak RSS of the child with its own children (sampled)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         proc = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=err)
+        tree = TreePeak(proc.pid)
         _pid, status, usage = os.wait4(proc.pid, 0)
+        tree_peak = tree.stop()
         wall = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
@@ -64,6 +68,8 @@ def _measured(command: list[str]) -> dict:
             "wall_s": round(wall, 2),
             "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
             "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
+            # with its children (Spark's JVM), sampled every 0.25 s
+            "peak_tree_rss_mib": round(tree_peak / 2**20, 1),
             "stdout": out.read().decode(errors="replace"),
             "stages": _stages(err.read().decode(errors="replace"), time.time() - wall, wall),
         }

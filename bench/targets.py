@@ -23,6 +23,12 @@ def _gib(mib: float) -> str:
     return f"{mib / MIB_PER_GIB:.2f} GiB"
 
 
+def peak_mib(measured: dict) -> float:
+    """A process's peak RSS: the larger of the kernel's figure for it and the sampled sum with its children (a
+    Spark deployment's JVM); results written before the sampler have only the first."""
+    return max(measured["peak_rss_mib"], measured.get("peak_tree_rss_mib", 0))
+
+
 def slowest_page_query(queries: dict) -> tuple[str, float]:
     """The page query with the largest median (the all-villages chart has a target of its own)."""
     name = max((q for q in queries if q != ALL_VILLAGES), key=lambda q: queries[q]["median_ms"])
@@ -45,7 +51,7 @@ def _sqlite_full_load(persons: int) -> tuple[float, str] | None:
 def judge(size: dict) -> dict:
     """{"set": which targets, "results": [{"target", "met", "value"}, …]} for one size's results."""
     full, month, queries = size["full_load"], size["incremental_load"], size["queries"]
-    ratio, peak = full["floor_ratio"], full["peak_rss_mib"]
+    ratio, peak = full["floor_ratio"], peak_mib(full)
     results = []
     if size["persons"] <= DISTRICT:
         chosen = "district (set for 1.5 M)"
@@ -90,11 +96,12 @@ def summary(size: dict) -> str:
     stored = month["stored"]
     stages = ", ".join(f"{k.removesuffix('_s')} {v} s" for k, v in floor["stages"].items())
     lines = [
-        f"{size['persons']:,} persons ({size['database']}): {settlements / 1e6:.2f} M settlements, "
+        f"{size['persons']:,} persons ({size['database']}, {size.get('engine', 'duckdb')}): "
+        f"{settlements / 1e6:.2f} M settlements, "
         f"input {size['input_mib']} MiB, generated in {size['generate']['wall_s']} s",
-        f"  floor      {floor['wall_s']} s / {_gib(floor['peak_rss_mib'])} ({stages})",
-        f"  full load  {full['wall_s']} s / {_gib(full['peak_rss_mib'])} = {full['floor_ratio']}× the floor",
-        f"  month      {month['wall_s']} s / {_gib(month['peak_rss_mib'])}",
+        f"  floor      {floor['wall_s']} s / {_gib(peak_mib(floor))} ({stages})",
+        f"  full load  {full['wall_s']} s / {_gib(peak_mib(full))} = {full['floor_ratio']}× the floor",
+        f"  month      {month['wall_s']} s / {_gib(peak_mib(month))}",
         f"  stored     database {stored['database_mib']} MiB, columnar copies {stored['copies_mib']} MiB, "
         f"lake {stored['lake_mib']} MiB (after the month)",
     ]

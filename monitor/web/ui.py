@@ -180,9 +180,14 @@ def viewer() -> Viewer | None:
     return current
 
 
+# Sent again after a network error or a busy server (up to 10 tries, a second apart): the page shows the script once
+# per run, and a browser that sits on a page after signing in starts no other run that would send it again
 _SEND = (
-    '<script>fetch("{route}", {{method: "{method}", credentials: "same-origin", cache: "no-store", keepalive: true, '
-    'headers: {{"Content-Type": "application/json"}}, body: JSON.stringify({{handoff: "{handoff}"}})}});</script>'
+    '<script>(function send(tries) {{ fetch("{route}", {{method: "{method}", credentials: "same-origin", '
+    'cache: "no-store", keepalive: true, headers: {{"Content-Type": "application/json"}}, '
+    'body: JSON.stringify({{handoff: "{handoff}"}})}}).then(function (r) {{ if (r.status >= 500 && tries > 1) '
+    "setTimeout(function () {{ send(tries - 1); }}, 1000); }}, function () {{ if (tries > 1) "
+    "setTimeout(function () {{ send(tries - 1); }}, 1000); }}); }})(10);</script>"
 )
 
 
