@@ -159,6 +159,7 @@ def generate(
     _write_csv(death_frame, out / f"deaths_{stamp}.csv", "gb18030")
     report.expect(f"deaths_{stamp}.csv", found)
     report.rows.update(population=len(pop_frame), deaths=len(death_frame))
+    del pop_frame, death_frame  # written: a city's register is gigabytes in memory (15 M persons)
 
     progress("困难群众身份")
     records = people.identities(rng, residents, year)
@@ -205,9 +206,11 @@ def generate(
     _write_csv(enroll_frame, out / f"enrollment_{stamp}.csv", "utf-8-sig")
     report.expect(f"enrollment_{stamp}.csv", found)
     report.rows["enrollment"] = len(enroll_frame)
+    del enroll_frame
 
     progress("就医结算")
     patients = _medical_persons(residents, enrolled, primary, movers, year, rng)
+    del enrolled, movers, primary
     main_days = (pd.Timestamp(year=year, month=12, day=1) - pd.Timestamp(year=year, month=1, day=1)).days
     serial, kept = _write_settlements(
         rng,
