@@ -56,8 +56,10 @@ def _measured(command: list[str]) -> dict:
         started = time.perf_counter()
         proc = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=err)
         tree = TreePeak(proc.pid)
-        _pid, status, usage = os.wait4(proc.pid, 0)
+        # the sampler stops while the ended child is still unreaped, so its pid cannot be another process's yet
+        os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
         tree_peak = tree.stop()
+        _pid, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
@@ -172,7 +174,9 @@ def engine_config(engine: str, work: Path) -> list[str]:
         return []
     text = (ROOT / "config.toml").read_text(encoding="utf-8")
     assert 'kind = "duckdb"' in text and 'data_dir = "data"' in text
-    text = text.replace('kind = "duckdb"', f'kind = "{engine}"').replace('data_dir = "data"', f'data_dir = "{work}"')
+    text = text.replace('kind = "duckdb"', f'kind = "{engine}"').replace(
+        'data_dir = "data"', f'data_dir = "{work.resolve().as_posix()}"'
+    )
     path = work / f"{engine}.toml"
     path.write_text(text, encoding="utf-8")
     return ["--config", str(path)]

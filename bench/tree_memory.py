@@ -2,7 +2,9 @@
 
 The kernel's accounting (wait4's ru_maxrss) covers the measured process alone. A Spark deployment's rules run in a
 JVM that pyspark starts as a child of the load, so its memory would be missing from the figure: this sampler adds
-up the resident set of the whole process tree every quarter of a second and keeps the highest sum.
+up the resident set of the whole process tree every quarter of a second and keeps the highest sum. Pages shared
+between processes count once per process, so the sum can overstate a little (a JVM and a Python process share
+little beyond their libraries); a child that outlives its parent leaves the tree and the sum.
 """
 
 from __future__ import annotations
@@ -24,10 +26,10 @@ def _children() -> dict[int, list[int]]:
             continue
         try:
             stat = (entry / "stat").read_text()
-        except OSError:  # it ended while we looked
+            # the command name (field 2) is in parentheses and may contain spaces: the parent pid follows the last ")"
+            parent = int(stat[stat.rindex(")") + 2 :].split()[1])
+        except (OSError, ValueError, IndexError):  # it ended while we looked
             continue
-        # the command name (field 2) is in parentheses and may contain spaces: the parent pid follows the last ")"
-        parent = int(stat[stat.rindex(")") + 2 :].split()[1])
         children.setdefault(parent, []).append(int(entry.name))
     return children
 

@@ -23,9 +23,12 @@ def _persons(engine: Engine, settings: Settings, target_year: int) -> pd.DataFra
     root = queries.root(engine, settings)
     as_of = settings.resolve_as_of(year, None)
     types = settings.identity_types_for(year)
-    snapshots = {key: lake.read(engine, key) for key in ("population", "deaths", "enrollment", "identities")}
+    # the engine scans the register, deaths and enrollment where they are: whole frames of a city's were gigabytes
+    snapshots: dict[str, sets.Snapshot] = {
+        key: lake.paths(engine, key) for key in ("population", "deaths", "enrollment")
+    }
+    identities = snapshots["identities"] = lake.read(engine, "identities")
     persons = sets.in_scope(snapshots, settings, year, as_of, root)
-    identities = snapshots["identities"]
     persons["priority"] = persons["vulnerable"].map({True: 1}).fillna(persons["newborn"].map({True: 2})).fillna(3)
     primary = primary_identities(identities, as_of, types).set_index("id_number")
     persons["subsidy"] = persons["id_number"].map(primary["subsidy"])

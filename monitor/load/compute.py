@@ -43,12 +43,12 @@ def compute_results(
         settlements = sets.files(engine, settlement_files, "settlements")
         year_sums = person_year(settlements, year, settings.cost_measure, stay_sets(settings.alert_rules))
         sums = sets.frame(engine, candidates(year_sums, settings, year))
-        register = sets.files(engine, lake_files["population"], "population")
+        register = covered.sources["population"]
         candidate_ids = sets.table(sums[["id_number"]])
         registered = sets.frame(
             engine, register.semi_join(candidate_ids, "id_number").select("id_number", "name", "village_code")
         )
-        enrollment = sets.files(engine, lake_files["enrollment"], "enrollment")
+        enrollment = covered.sources["enrollment"]
         identity_rows = sets.files(engine, lake_files["identities"], "identities")
         findings = sets.frame(engine, data_quality_findings(register, enrollment, identity_rows, settlements, year))
         villages = None

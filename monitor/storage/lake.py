@@ -1,14 +1,14 @@
 """The lake: the bulk data of loads as Parquet files that an engine scans directly, beside the application database.
 
 What: the register, deaths, enrollment and identity snapshots, and every settlement (schema_lake has their columns).
-Where: `<source>/run-<run id>.parquet` under the lake folder (see `folder`), and for a run's settlements whose last
-rows were decided after the others (reversals, repeated keys: `monitor.load.streamed`) `run-<run id>.tail.parquet`,
-read after it. A file is written once, by the run whose id it bears, before that run's transaction; the transaction
-records it in the `lake_files` table (rows, bytes, SHA-256) and, for a snapshot, drops the record of the file it
-replaces. Only recorded files are ever read, so a run that fails or is killed leaves nothing visible and the previous
-figures stand. Files that no record names (a failed run's, a replaced snapshot's) are deleted by `sweep`, which the
-next load runs under the load lock: never right after a commit, while a page may still be reading the list it took
-before it.
+Where: `<source>/run-<run id>.parquet` under the lake folder (see `folder`): a part per validated chunk, each sorted
+by ID number; and where a run's last rows were decided after the others (reversals, repeated keys:
+`monitor.load.streamed`), `run-<run id>.tail.parquet`, read after it. The same for every source. A file is written
+once, by the run whose id it bears, before that run's transaction; the transaction records it in the `lake_files`
+table (rows, bytes, SHA-256) and, for a snapshot, drops the record of the file it replaces. Only recorded files are
+ever read, so a run that fails or is killed leaves nothing visible and the previous figures stand. Files that no
+record names (a failed run's, a replaced snapshot's) are deleted by `sweep`, which the next load runs under the load
+lock: never right after a commit, while a page may still be reading the list it took before it.
 
 The same on SQLite and PostgreSQL deployments: the application database keeps the list, the files keep the rows.
 The files hold names, ID numbers and costs: the folder is 0700 and the files 0600, the service's own.
@@ -96,9 +96,9 @@ def arrow_schema(source: str) -> pa.Schema:
 class Writer:
     """A run's file of a source, written in parts outside any transaction: each part's rows sorted by ID number
     (stably: a person's rows keep the order of the files), in row groups of ROW_GROUP rows. One part sorted whole
-    is the whole file sorted (`write`); a load streaming its settlements writes a part per chunk, so an engine still
-    finds one person's rows in a few row groups. Nothing reads the file until `record` has named it in a committed
-    run."""
+    is the whole file sorted (`write`); a load streaming a source writes a part per chunk, so an engine still
+    finds one person's rows in a few row groups (every source streams so). Nothing reads the file until `record`
+    has named it in a committed run."""
 
     def __init__(self, engine: Engine | Connection, source: str, run_id: int, suffix: str = ""):
         self.source, self.run_id = source, run_id

@@ -92,6 +92,7 @@ class Covered:
     persons: ir.Table
     counts: pd.DataFrame
     outreach: pd.DataFrame
+    sources: dict[str, ir.Table]  # the register, deaths and enrollment as read, for the caller's other rules
 
 
 Snapshot: TypeAlias = pd.DataFrame | list[Path]  # a snapshot's rows, or a lake source's files for the engine to scan
@@ -147,7 +148,7 @@ def covered(
     counts[COUNT_COLUMNS] = counts[COUNT_COLUMNS].astype("int64")
     enrolled = coverage_sets.enrolled_persons(tables["enrollment"], year, root)
     outreach = frame(engine, outreach_list(persons, tables["population"], enrolled, primary, year))
-    return Covered(persons, counts, outreach)
+    return Covered(persons, counts, outreach, tables)
 
 
 def campaign_villages(
@@ -163,6 +164,7 @@ def campaign_villages(
     per village and payment day, this campaign's and last year's, and the latest payment day;
     campaign.progress_all_levels makes the daily figures of it."""
     own = engine is None
+    assert not (own and isinstance(persons, ir.Table)), "a table of a connection is read on that connection"
     engine = engine or backend(settings)
     try:
         # only the columns the rule reads: the enrollment's names and subsidies are most of its bytes

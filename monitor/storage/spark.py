@@ -15,6 +15,7 @@ only compare ISO date text.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -62,6 +63,7 @@ def session_conf(master: str, scratch: Path) -> dict[str, str]:
         "spark.sql.warehouse.dir": str(scratch / "warehouse"),  # else spark-warehouse/ in the working folder
         "spark.sql.catalogImplementation": "in-memory",  # no Hive metastore (metastore_db/ in the working folder)
         "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.sql.mapKeyDedupPolicy": "LAST_WIN",  # what Ibis sets on connecting (SharedSessionBackend.do_connect)
     }
     cores = local_cores(master)
     if cores is not None:
@@ -162,16 +164,29 @@ class SharedSessionBackend(PySparkBackend):
         self._kept.append(rows)
         return self.table(view)
 
+    def do_connect(self, session: SparkSession | None = None, mode: str = "batch", **kwargs: Any) -> None:
+        """Use the shared session as it is. Ibis' sets the session's time zone to UTC and back on every connect,
+        which a query running on another thread would see; the session was built with what the rules need."""
+        assert session is not None and mode == "batch" and not kwargs
+        self._mode = mode
+        self._session = session
+
     def disconnect(self) -> None:
         """Drop the views of this connection's tables and the rows it kept (the session would otherwise hold every
         frame handed in, a load after a load) and leave the session to the others."""
-        for name in self._views:
-            self._session.catalog.dropTempView(name)
-        for rows in self._kept:
-            rows.unpersist()
-        self._views.clear()
-        self._kept.clear()
-        self._memtables.clear()  # registered no more: a later use of the same memtable registers it again
+        try:
+            for name in self._views:
+                # each goes on its own: one that fails (a JVM that died) must neither keep the others nor hide the
+                # error that ended the caller's work, in whose finally this runs
+                with contextlib.suppress(Exception):
+                    self._session.catalog.dropTempView(name)
+            for rows in self._kept:
+                with contextlib.suppress(Exception):
+                    rows.unpersist()
+        finally:
+            self._views.clear()
+            self._kept.clear()
+            self._memtables.clear()  # registered no more: a later use of the same memtable registers it again
 
 
 # Ibis registers a backend's options (ibis.options.pyspark, read by its compiler) when it loads the backend by name,
@@ -180,7 +195,5 @@ SharedSessionBackend.register_options()
 
 
 def connect(settings: Settings) -> BaseBackend:
-    """A new connection to the shared session. Ibis sets the session's time zone to UTC on every connect; the
-    settings given here are set after it."""
-    backend = SharedSessionBackend()
-    return backend.connect(session(settings), **{"spark.sql.session.timeZone": TIME_ZONE})
+    """A new connection to the shared session; it changes none of the session's settings."""
+    return SharedSessionBackend().connect(session(settings))
