@@ -334,16 +334,17 @@ def main() -> int:
         os.environ.setdefault(lake.ENV_LAKE, str(work / "lake"))
     chosen = [args.persons] if args.persons else [int(s) for s in args.sizes.split(",")]
     results: dict = {"when": datetime.now().isoformat(timespec="seconds"), "machine": machine(), "sizes": []}
+    out = ROOT / "bench" / "results" / f"{datetime.now():%Y%m%d-%H%M%S}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     try:
         for size in chosen:
             config = engine_config(args.engine, work)
             results["sizes"].append(bench_size(size, args.repeat, work, settings, args.postgres, config, args.reuse))
+            # written after every size: an hour-long larger size that fails keeps the smaller ones' figures
+            out.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    out = ROOT / "bench" / "results" / f"{datetime.now():%Y%m%d-%H%M%S}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
     for size in results["sizes"]:
         print(targets.summary(size))
     print(f"written to {out}")

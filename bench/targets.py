@@ -72,9 +72,11 @@ def judge(size: dict) -> dict:
     else:
         chosen = "city (set for 5 M)"
         villages = queries[ALL_VILLAGES]["median_ms"]
+        name, slowest = slowest_page_query(queries)
         results += [
             _target("full load ≤ 4× the whole-load floor", ratio <= 4, f"{ratio}×"),
             _target("full load peak RSS ≤ 3 GiB", _within(peak, 3, full, size), _gib(peak)),
+            _target("every page query ≤ 300 ms median", slowest <= 300, f"{slowest} ms ({name})"),
             _target(f"map of all {size['villages_in_map']} villages ≤ 1 s median", villages <= 1000, f"{villages} ms"),
         ]
     if size["database"] == "postgresql":

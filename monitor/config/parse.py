@@ -252,7 +252,7 @@ def _parse_limits(doc: dict, base: Settings) -> dict[str, Any]:
 
 
 ENGINE_KINDS = ("duckdb", "spark")
-_ENGINE_KEYS = ("kind", "master", "lake")
+_ENGINE_KEYS = ("kind", "master", "lake", "memory_mb")
 
 
 def _parse_engine(doc: dict, base: Settings) -> dict[str, Any]:
@@ -273,6 +273,11 @@ def _parse_engine(doc: dict, base: Settings) -> dict[str, Any]:
         kw["engine_master"] = master
     if "lake" in engine:
         kw["engine_lake"] = _get(engine, "lake", "engine", str)
+    if "memory_mb" in engine:
+        memory = _get(engine, "memory_mb", "engine", int)
+        if memory < 256:
+            raise ConfigError(f"engine.memory_mb: expected at least 256 (MiB), got {memory!r}")
+        kw["engine_memory_mb"] = memory
     return kw
 
 

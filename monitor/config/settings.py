@@ -159,6 +159,13 @@ class Settings:
         "set, takes precedence.",
         "",
     )
+    engine_memory_mb: int = _h(
+        "Memory in MiB that DuckDB may hold for a load's rules; beyond it, it spills to a folder of its own under "
+        "duckdb/ in the data folder (the service's only, removed when the load's connection closes). Without a "
+        "limit DuckDB keeps what its joins used, which grows with the register (2.4 GiB for the in-scope persons "
+        "of 5 M residents). Not used by spark.",
+        1536,
+    )
     load_cron: str = _h("When the scheduler loads the inbox (crontab: minute hour day month weekday).", "0 2 * * *")
     watch_seconds: int = _h("How often the scheduler looks into the inbox for new files, in seconds.", 60)
     settle_seconds: int = _h("A file is loaded once it has not changed for this many seconds (still being copied).", 30)

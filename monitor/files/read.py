@@ -17,6 +17,7 @@ import csv
 import hashlib
 import itertools
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
@@ -326,6 +327,17 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
+XLSX_BATCH_ROWS = 100_000
+
+
+def _sheet_rows(sheet) -> Iterator[list]:  # a python_calamine CalamineSheet
+    """A sheet's rows from A1, one at a time, as `to_python(skip_empty_area=False)` gives them all at once: calamine's
+    iterator starts its rows at row 1 but its cells at the first used column, so the columns before are put back."""
+    pad = [""] * (sheet.start[1] if sheet.start else 0)
+    for row in sheet.iter_rows():
+        yield pad + row if pad else row
+
+
 def read_xlsx(path: Path, source: Source, settings: Settings, name: str | None = None) -> list[RawTable]:
     """An xlsx file's sheets that have a header, once the file is checked within bounds (`bounds.check_xlsx`)."""
     from python_calamine import CalamineWorkbook
@@ -340,20 +352,23 @@ def read_xlsx(path: Path, source: Source, settings: Settings, name: str | None =
     tables: list[RawTable] = []
     first_failure: str | None = None
     for sheet in book.sheet_names:
-        rows = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
-        if not rows:
+        rows = _sheet_rows(book.get_sheet_by_name(sheet))
+        top = list(itertools.islice(rows, HEADER_ROWS))
+        if not top:
             continue
-        header = find_header([[_cell_text(v) for v in r] for r in rows[:HEADER_ROWS]], source, lookup)
+        header = find_header([[_cell_text(v) for v in r] for r in top], source, lookup)
         if header.missing:
             first_failure = first_failure or header.message(f"{name}:{sheet}")
             continue
         width = len(header.cells)
-        body = [[_cell_text(v) for v in r[:width]] + [""] * (width - len(r)) for r in rows[header.index + 1 :]]
-        cells = (
-            pd.DataFrame(body, columns=range(width), dtype="str")
-            if body
-            else pd.DataFrame({i: pd.Series([], dtype="str") for i in range(width)})
-        )
+        body = itertools.chain(top[header.index + 1 :], rows)
+        # a batch of rows at a time as Python objects: a city's identity sheet whole was 3 GiB of them (15 M
+        # residents, 1.8 M records), where its text columns take a few hundred MB
+        parts = [pd.DataFrame({i: pd.Series([], dtype="str") for i in range(width)})]
+        while batch := list(itertools.islice(body, XLSX_BATCH_ROWS)):
+            texts = [[_cell_text(v) for v in r[:width]] + [""] * (width - len(r)) for r in batch]
+            parts.append(pd.DataFrame(texts, columns=range(width), dtype="str"))
+        cells = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
         numbers = np.arange(header.first_data_row, len(cells) + header.first_data_row)
         cells, numbers = _drop_blank_rows(cells, numbers)
         tables.append(RawTable(source.key, name, sheet, cells, numbers, header.positions))
@@ -374,25 +389,3 @@ def read_source(paths: list[Path], source_key: str, settings: Settings) -> list[
         reader = read_xlsx if path.suffix.lower() == ".xlsx" else read_csv
         tables.extend(reader(path, source, settings, shown_name(path, listings[path.parent])))
     return tables
-
-
-def read_boundaries(path: Path, code_property: str):  # -> geopandas.GeoDataFrame
-    """A boundary file (GeoJSON, GeoPackage, zipped Shapefile) in EPSG:4326 with `code` and `name` columns."""
-    import geopandas as gpd
-
-    target = f"zip://{path}" if path.suffix.lower() == ".zip" else path
-    try:
-        frame = gpd.read_file(target)
-    except Exception as exc:  # pyogrio raises its own error types for unreadable files
-        raise LoadError(f"{path.name}: 无法读取的边界文件（{type(exc).__name__}）") from None
-    if code_property not in frame.columns:
-        found = "、".join(c for c in frame.columns if c != "geometry") or "(none)"
-        raise LoadError(f"{path.name}: 缺少区划代码属性 {code_property}（文件中的属性：{found}）")
-    if frame.crs is not None and frame.crs.to_epsg() != 4326:
-        frame = frame.to_crs(4326)
-    names = frame["name"].astype(str) if "name" in frame.columns else ""
-    return gpd.GeoDataFrame(
-        {"code": frame[code_property].astype(str).str.strip(), "name": names},
-        geometry=frame.geometry.values,
-        crs="EPSG:4326",
-    )

@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from monitor.config import Settings
+from monitor.files.boundary_files import read_boundaries
 from monitor.files.names import shown_name
-from monitor.files.read import read_boundaries
 from monitor.rules import boundaries as boundary_rules
 from monitor.rules.validate import Validated
 from monitor.storage import lake, store

@@ -73,11 +73,11 @@ def folder(engine: Engine | Connection) -> Path:
     return root / name
 
 
-def _private_folder(path: Path) -> None:
+def private_folder(path: Path) -> None:
     """Make the folder and any missing parent the service's own (mkdir's parents=True would make them 0755)."""
     if path.is_dir():
         return
-    _private_folder(path.parent)
+    private_folder(path.parent)
     path.mkdir(mode=0o700, exist_ok=True)
 
 
@@ -118,7 +118,7 @@ class Writer:
         )
         arrow = arrow.take(pa.compute.sort_indices(arrow, [("id_number", "ascending")]))
         if self._writer is None:
-            _private_folder(self.path.parent)
+            private_folder(self.path.parent)
             self.path.unlink(missing_ok=True)  # a new file, never one truncated in place: a backup may hard-link it
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             self._file = os.fdopen(fd, "wb")
@@ -305,13 +305,13 @@ def copy_recorded(engine: Engine, target: Path) -> tuple[int, int]:
     where = folder(engine)
     with engine.connect() as conn:
         recorded = conn.execute(sa.select(lake_files.c.path, lake_files.c.bytes)).all()
-    _private_folder(target)
+    private_folder(target)
     total = 0
     for relative, size in recorded:
         source, copy = where / relative, target / relative
         if not source.is_file():
             raise _missing(relative)
-        _private_folder(copy.parent)
+        private_folder(copy.parent)
         try:
             os.link(source, copy)
         except OSError:

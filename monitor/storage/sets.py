@@ -3,14 +3,18 @@ costs.person_year, alert_rules.candidates, findings.findings, campaign.village_p
 kind names, tables for it (frames and the lake's files), and results back as frames in the core's dtypes.
 
 DuckDB runs in process, on every core, with a fresh in-memory database per use (a connection is not shared between
-threads, and nothing is kept between loads). It writes no spill files: they would hold ID numbers outside the
-service's folders. Spark (monitor.storage.spark, imported only when configured) gives each use a connection of its
-own to the process's one session.
+threads, and nothing is kept between loads). With settings, it holds at most [engine] memory_mb and spills the rest
+to a folder of its own under duckdb/ in the data folder: 0700 like the lake, since the spilled rows hold ID numbers,
+and removed with the connection. Spark (monitor.storage.spark, imported only when configured) gives each use a
+connection of its own to the process's one session.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -23,7 +27,7 @@ import pandas as pd
 import pyarrow as pa
 from ibis.backends import BaseBackend
 
-from monitor.config import Settings
+from monitor.config import Settings, data_path
 from monitor.rules import campaign, coverage_sets
 from monitor.rules.coverage import COUNT_COLUMNS, outreach_list
 from monitor.rules.identities import primary_identities
@@ -32,9 +36,10 @@ from monitor.storage.schema import INT_COLUMNS
 
 
 def backend(settings: Settings | None = None) -> BaseBackend:
-    """A new connection to the configured engine (None: the default, DuckDB). DuckDB works in memory only (no
-    spill files) and fetches or loads no extension (an intranet has none to fetch). Spark: a connection to the
-    process's one session (monitor.storage.spark), started by the first; its disconnect() leaves the session."""
+    """A new connection to the configured engine (None: the default, DuckDB, in memory only). DuckDB holds at most
+    [engine] memory_mb and spills beyond it (see above); it fetches or loads no extension (an intranet has none).
+    Spark: a connection to the process's one session (monitor.storage.spark), started by the first; its
+    disconnect() leaves the session."""
     kind = settings.engine_kind if settings else "duckdb"
     if kind == "spark":
         assert settings is not None
@@ -43,12 +48,22 @@ def backend(settings: Settings | None = None) -> BaseBackend:
         return spark.connect(settings)
     if kind != "duckdb":  # config knows no other kind
         raise ValueError(f"engine.kind {kind!r} is not available")
-    return ibis.duckdb.connect(
+    options: dict[str, object] = {"temp_directory": ""}  # no settings (tests, one-off rules): memory only
+    spill = None
+    if settings is not None:
+        scratch = data_path(settings) / "duckdb"
+        lake.private_folder(scratch)
+        spill = Path(tempfile.mkdtemp(prefix="rules-", dir=scratch))  # its own: two loads' files never meet
+        options = {"temp_directory": str(spill), "memory_limit": f"{settings.engine_memory_mb}MiB"}
+    con = ibis.duckdb.connect(
         threads=os.cpu_count() or 1,
-        temp_directory="",
         autoinstall_known_extensions=False,
         autoload_known_extensions=False,
+        **options,
     )
+    if spill is not None:  # DuckDB deletes its spill files on closing; the folder goes with the connection
+        weakref.finalize(con, shutil.rmtree, spill, True)
+    return con
 
 
 def evaluate(expr: ir.Table, settings: Settings | None = None) -> pd.DataFrame:

@@ -158,6 +158,9 @@ class SharedSessionBackend(PySparkBackend):
         expr = obj if isinstance(obj, ir.Table) else ibis.memtable(obj)
         self._run_pre_execute_hooks(expr)
         rows = self._session.sql(self.compile(expr)).persist(StorageLevel.MEMORY_AND_DISK)
+        # computed here, once: persist() is lazy, and the branches of a later query that reads the rows several
+        # times (the counts of each level) would each compute the ones not yet kept
+        rows.count()
         view = util.gen_name(name)
         rows.createOrReplaceTempView(view)
         self._views.append(view)

@@ -149,7 +149,10 @@ def test_the_engine_is_duckdb_unless_spark_is_asked_for_with_its_master():
         ({"kind": "flink"}, r"^engine\.kind: expected one of duckdb, spark, got 'flink'$"),
         ({"master": "  "}, r"^engine\.master: expected a Spark master URL"),
         ({"master": 7077}, r"^engine\.master: expected str, got 7077$"),
-        ({"executors": 4}, r"^engine\.executors: unknown key \(known: kind, master, lake\)$"),
+        ({"executors": 4}, r"^engine\.executors: unknown key \(known: kind, master, lake, memory_mb\)$"),
+        ({"memory_mb": 100}, r"^engine\.memory_mb: expected at least 256 \(MiB\), got 100$"),
+        ({"memory_mb": "2GB"}, r"^engine\.memory_mb: expected int, got '2GB'$"),
+        ({"memory_mb": True}, r"^engine\.memory_mb: expected int, got True$"),
     ],
 )
 def test_a_bad_engine_names_its_key(change, message):

@@ -150,6 +150,32 @@ def test_xlsx_sheets_with_merged_or_single_cell_titles_and_a_plain_one(tmp_path,
     assert [_cells(t) for t in tables] == [[ZHANG.split(",")], [LI.split(",")], [ZHANG.split(",")]]
 
 
+def test_an_xlsx_table_placed_away_from_a1_is_read_in_batches_with_its_row_numbers(tmp_path, settings, monkeypatch):
+    # the cells start on row 3 in column C: calamine's row iterator leaves out the empty columns, and the rows come
+    # in batches smaller than the table
+    monkeypatch.setattr(read, "XLSX_BATCH_ROWS", 2)
+    path = tmp_path / "deaths.xlsx"
+    blank = (None, None)
+    _book(
+        path,
+        {
+            "名单": [
+                (),
+                (),
+                blank + tuple(HEADER.split(",")),
+                blank + tuple(ZHANG.split(",")),
+                (),
+                blank + tuple(LI.split(",")),
+                blank + tuple(ZHANG.split(",")),
+            ]
+        },
+    )
+    table = _only_table(path, settings)
+    assert table.row_numbers.tolist() == [4, 6, 7]  # the blank row 5 dropped, as before
+    # the columns keep their places (the header's positions name them), the empty ones before too
+    assert _cells(table) == [["", ""] + ZHANG.split(","), ["", ""] + LI.split(","), ["", ""] + ZHANG.split(",")]
+
+
 def test_xlsx_with_the_header_on_row_6_fails_naming_the_sheet_and_the_missing_header(tmp_path, settings):
     path = tmp_path / "deaths.xlsx"
     _book(path, {"名单": [("死亡名单",), (), (), (), (), tuple(HEADER.split(",")), tuple(ZHANG.split(","))]})
