@@ -362,8 +362,8 @@ def read_xlsx(path: Path, source: Source, settings: Settings, name: str | None =
             continue
         width = len(header.cells)
         body = itertools.chain(top[header.index + 1 :], rows)
-        # a batch of rows at a time as Python objects: a city's identity sheet whole was 3 GiB of them (15 M
-        # residents, 1.8 M records), where its text columns take a few hundred MB
+        # a batch of rows at a time as Python objects: a 15 M city's identity sheet (1.8 M records) as one list of
+        # them took its load to 4.3 GiB, where the sheet's text columns take a few hundred MB
         parts = [pd.DataFrame({i: pd.Series([], dtype="str") for i in range(width)})]
         while batch := list(itertools.islice(body, XLSX_BATCH_ROWS)):
             texts = [[_cell_text(v) for v in r[:width]] + [""] * (width - len(r)) for r in batch]
