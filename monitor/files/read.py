@@ -364,11 +364,15 @@ def read_xlsx(path: Path, source: Source, settings: Settings, name: str | None =
         body = itertools.chain(top[header.index + 1 :], rows)
         # a batch of rows at a time as Python objects: a 15 M city's identity sheet (1.8 M records) as one list of
         # them took its load to 4.3 GiB, where the sheet's text columns take a few hundred MB
-        parts = [pd.DataFrame({i: pd.Series([], dtype="str") for i in range(width)})]
+        parts = []
         while batch := list(itertools.islice(body, XLSX_BATCH_ROWS)):
             texts = [[_cell_text(v) for v in r[:width]] + [""] * (width - len(r)) for r in batch]
             parts.append(pd.DataFrame(texts, columns=range(width), dtype="str"))
-        cells = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        cells = (
+            pd.concat(parts, ignore_index=True)
+            if parts
+            else pd.DataFrame({i: pd.Series([], dtype="str") for i in range(width)})
+        )
         numbers = np.arange(header.first_data_row, len(cells) + header.first_data_row)
         cells, numbers = _drop_blank_rows(cells, numbers)
         tables.append(RawTable(source.key, name, sheet, cells, numbers, header.positions))

@@ -185,9 +185,8 @@ def viewer() -> Viewer | None:
 _SEND = (
     '<script>(function send(tries) {{ fetch("{route}", {{method: "{method}", credentials: "same-origin", '
     'cache: "no-store", keepalive: true, headers: {{"Content-Type": "application/json"}}, '
-    'body: JSON.stringify({{handoff: "{handoff}"}})}}).then(function (r) {{ if (r.status >= 500 && tries > 1) '
-    "setTimeout(function () {{ send(tries - 1); }}, 1000); }}, function () {{ if (tries > 1) "
-    "setTimeout(function () {{ send(tries - 1); }}, 1000); }}); }})(10);</script>"
+    'body: JSON.stringify({{handoff: "{handoff}"}})}}).then(function (r) {{ if (r.status >= 500) again(); }}, again); '
+    "function again() {{ if (tries > 1) setTimeout(function () {{ send(tries - 1); }}, 1000); }} }})(10);</script>"
 )
 
 
