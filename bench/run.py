@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import targets  # noqa: E402
 from bench.floor import connection, netted_oop, settlements_from_lake  # noqa: E402
-from bench.tree_memory import TreePeak  # noqa: E402
+from bench.tree_memory import TreePeak, stage_peaks  # noqa: E402
 from monitor.config import load_settings  # noqa: E402
 from monitor.outputs import exports  # noqa: E402
 from monitor.security.access import ADMIN, Viewer  # noqa: E402
@@ -59,6 +59,7 @@ def _measured(command: list[str]) -> dict:
         # the sampler stops while the ended child is still unreaped, so its pid cannot be another process's yet
         os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
         tree_peak = tree.stop()
+        ended_at = time.time()
         _pid, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -66,6 +67,7 @@ def _measured(command: list[str]) -> dict:
         err.seek(0)
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(command)} failed: {err.read().decode(errors='replace')[-500:]}")
+        starts = _stage_starts(err.read().decode(errors="replace"), ended_at - wall)
         return {
             "wall_s": round(wall, 2),
             "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
@@ -73,27 +75,33 @@ def _measured(command: list[str]) -> dict:
             # with its children (Spark's JVM), sampled every 0.25 s
             "peak_tree_rss_mib": round(tree_peak / 2**20, 1),
             "stdout": out.read().decode(errors="replace"),
-            "stages": _stages(err.read().decode(errors="replace"), time.time() - wall, wall),
+            "stages": _stages(starts, wall),
+            # each stage's own peak (the process with its children), to tell which step holds the memory
+            "stage_peak_mib": {k: round(v / 2**20) for k, v in stage_peaks(tree.samples, starts).items()},
         }
 
 
-def _stages(progress: str, started_at: float, wall: float) -> dict:
-    """Seconds spent in each stage, from the run's progress lines ([HH:MM:SS] stage) on stderr."""
-    marks = []
+def _stage_starts(progress: str, started_at: float) -> list[tuple[float, str]]:
+    """When each stage began (epoch seconds, whole seconds as the run prints them), from the run's progress lines
+    ([HH:MM:SS] stage) on stderr; the first, 启动, is the process's own start."""
+    start = time.localtime(started_at)
+    first = start.tm_hour * 3600 + start.tm_min * 60 + start.tm_sec
+    starts = [(started_at, "启动")]
     for line in progress.splitlines():
         if line.startswith("[") and "] " in line:
             clock, stage = line[1:9], line[11:]
             h, m, sec = (int(x) for x in clock.split(":"))
-            marks.append((h * 3600 + m * 60 + sec, stage))
-    if not marks:
+            since = (h * 3600 + m * 60 + sec - first) % 86400  # a run that passes midnight
+            starts.append((int(started_at) + since, stage))
+    return starts if len(starts) > 1 else []
+
+
+def _stages(starts: list[tuple[float, str]], wall: float) -> dict:
+    """Seconds spent in each stage."""
+    if not starts:
         return {}
-    start = time.localtime(started_at)
-    first = start.tm_hour * 3600 + start.tm_min * 60 + start.tm_sec
-    ends = [t for t, _ in marks[1:]] + [first + round(wall)]
-    stages = {"启动": marks[0][0] - first}
-    for (t, stage), end in zip(marks, ends, strict=False):
-        stages[stage] = max(0, end - t)
-    return stages
+    ends = [t for t, _ in starts[1:]] + [starts[0][0] + wall]
+    return {stage: max(0, round(end - t)) for (t, stage), end in zip(starts, ends, strict=True)}
 
 
 def _rows_per_second(engine, wall: float) -> dict:
@@ -122,6 +130,7 @@ def _floor(folder: Path) -> dict:
     """The whole-load floor over a load folder, in its own process; its totals come back on its stdout."""
     floor = _measured([PYTHON, str(ROOT / "bench" / "floor.py"), str(folder), "--year", str(YEAR)])
     floor.pop("stages")
+    floor.pop("stage_peak_mib")
     floor.update(json.loads(floor.pop("stdout")))
     return floor
 

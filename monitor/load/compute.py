@@ -7,16 +7,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from monitor.base.text import is_in, lookup
 from monitor.config import Settings
-from monitor.rules.alert_rules import candidates, evaluate, identity_holders, stay_sets
+from monitor.rules.alert_rules import candidates, identity_holders, stay_sets
 from monitor.rules.campaign import progress_all_levels
 from monitor.rules.costs import person_year
 from monitor.rules.coverage import COUNT_COLUMNS
 from monitor.rules.divisions import levels_below
 from monitor.rules.findings import findings as data_quality_findings
-from monitor.rules.identities import primary_identities
-from monitor.storage import lake, sets
+from monitor.storage import sets
 
 
 def compute_results(
@@ -30,9 +28,8 @@ def compute_results(
     """Coverage, outreach, alerts, the watch list and the data-quality findings of a year; for the year whose autumn
     holds the collection period, also the campaign's daily progress. The engine scans the lake's files of the
     register, deaths, enrollment and every settlement (`lake_files`: the stored ones, or the run's own where it
-    replaces or adds them), on one connection. What stays pandas works on a few rows the engine picked: the alerts
-    of the candidates (alert_rules.candidates) with their people and settlements; the identities (a few percent of
-    the register) and the divisions come as frames."""
+    replaces or adds them), on one connection; the identities (a few percent of the register) and the divisions
+    come as frames."""
     types = settings.identity_types_for(year)
     identities = snapshots["identities"]
     settlement_files = lake_files["settlements"]
@@ -42,11 +39,17 @@ def compute_results(
         covered = sets.covered(scanned, settings, year, as_of, root, engine)
         settlements = sets.files(engine, settlement_files, "settlements")
         year_sums = person_year(settlements, year, settings.cost_measure, stay_sets(settings.alert_rules))
-        sums = sets.frame(engine, candidates(year_sums, settings, year))
         register = covered.sources["population"]
-        candidate_ids = sets.table(sums[["id_number"]])
-        registered = sets.frame(
-            engine, register.semi_join(candidate_ids, "id_number").select("id_number", "name", "village_code")
+        alerts, watch = sets.alerts_and_watch(
+            engine,
+            candidates(year_sums, settings, year),
+            register,
+            covered.primary,
+            snapshots["divisions"],
+            identity_holders(identities, as_of, types),
+            settlements,
+            settings,
+            year,
         )
         enrollment = covered.sources["enrollment"]
         identity_rows = sets.files(engine, lake_files["identities"], "identities")
@@ -63,24 +66,6 @@ def compute_results(
     finally:
         engine.disconnect()
     coverage, outreach = covered.counts, covered.outreach
-    primary = primary_identities(identities, as_of, types)[["id_number", "identity_type"]]
-    urban = snapshots["divisions"].set_index("code")["urban_rural"].fillna("").str.startswith("1")
-    # the people of the alerts' candidates only: evaluate looks up no one else
-    people = registered.sort_values("id_number", kind="stable").drop_duplicates("id_number")
-    primary = primary[is_in(primary["id_number"], sums["id_number"])]
-    people = people.assign(
-        urban=people["village_code"].map(urban).fillna(False).astype(bool),
-        identity_type=lookup(people["id_number"], primary["id_number"], primary["identity_type"]),
-    )
-    # identity holders outside the register too
-    people = pd.concat([people, primary[~is_in(primary["id_number"], people["id_number"])]], ignore_index=True)
-    people["vulnerable"] = people["identity_type"].notna()
-    holders = identity_holders(identities, as_of, types)
-
-    def settlements_of(ids: pd.Series) -> pd.DataFrame:
-        return lake.rows_in(settlement_files, "settlements", "id_number", list(ids))
-
-    alerts, watch = evaluate(sums, settlements_of, people, holders, settings, year)
     computed = {"coverage": coverage, "outreach": outreach, "alerts": alerts, "watch": watch, "findings": findings}
     if villages is not None:
         computed["campaign"], latest = progress_all_levels(

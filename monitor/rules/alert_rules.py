@@ -1,25 +1,28 @@
 """High-cost alerts and the watch list (SPEC §9): which rules apply, what each measures, hits, ratio, level,
 threshold, trigger date, and the persons close to a line (临界关注).
 
+Engine-neutral (Ibis), as a load runs them: person_year's sums narrowed to the candidates, then `evaluated` (each
+rule's measure, threshold and hit per candidate, and the rule each list shows), the netted settlements of the
+persons listed (`listed_settlements`), and from those the alert list and the watch list. Only the watch list's
+final order is pandas (`watch_order`): its ratios are compared as exact fractions, which SQL cannot sort by.
+
 Every comparison is exact: amounts are integer cents and ratios are compared by cross-multiplying them (a measure
 of 10^9 cents times a threshold of 10^8 stays far inside int64), never as floats.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import functools
+import operator
 from datetime import date
 from fractions import Fraction
 
 import ibis
 import ibis.expr.types as ir
-import numpy as np
 import pandas as pd
 
-from monitor.base.text import is_in, positions_in
 from monitor.config import AlertRule, ConfigError, IdentityType, Settings
-from monitor.rules.costs import netted_settlements, rule_thresholds
+from monitor.rules.costs import FUNDS, rule_thresholds
 from monitor.rules.identities import active_at
 from monitor.rules.rates import rate_hundredths
 
@@ -58,7 +61,7 @@ def check_rules(settings: Settings, year: int) -> None:
 
 
 def candidates(sums: ir.Table, settings: Settings, year: int) -> ir.Table:
-    """The rows of person_year's sums that evaluate can list, engine-neutral: a person none of whose measures (the
+    """The rows of person_year's sums that `evaluated` can list: a person none of whose measures (the
     year's, each stay set's) reaches watch_share of the lowest threshold of any rule, or that threshold itself, is
     neither alerted nor watched. At 1.5 M this leaves some 78 k of 1.3 M persons' sums, so the rest never leave the
     engine."""
@@ -79,179 +82,188 @@ def identity_holders(identities: pd.DataFrame, as_of: date, types: tuple[Identit
     return active.loc[known, ["id_number", "identity_type"]].drop_duplicates().reset_index(drop=True)
 
 
-@dataclass
-class _Choice:
-    """Per person: the rule giving the largest ratio so far (its measure and threshold) among those considered."""
-
-    measure: np.ndarray
-    threshold: np.ndarray
-    rule: np.ndarray
-    found: np.ndarray
-
-    @classmethod
-    def empty(cls, n: int) -> _Choice:
-        return cls(np.zeros(n, "int64"), np.ones(n, "int64"), np.full(n, "", object), np.zeros(n, bool))
-
-    def offer(self, rule_id: str, eligible: np.ndarray, measure: np.ndarray, threshold: np.ndarray) -> None:
-        """Take the rule where it gives a larger ratio; on an equal ratio the smaller threshold; on both equal the
-        rule listed first (already held)."""
-        mine, theirs = measure * self.threshold, self.measure * threshold
-        better = eligible & (~self.found | (mine > theirs) | ((mine == theirs) & (threshold < self.threshold)))
-        self.measure = np.where(better, measure, self.measure)
-        self.threshold = np.where(better, threshold, self.threshold)
-        self.rule = np.where(better, rule_id, self.rule)
-        self.found |= better
+# The alert list's columns, as stored (schema_results.alerts without year and seq), and the watch list's.
+ALERT_COLUMNS = (
+    "id_number",
+    "name",
+    "village_code",
+    "identity_type",
+    "alert_type",
+    "vulnerable",
+    "total_cost",
+    *FUNDS,
+    "funds_paid",
+    "measure",
+    "threshold",
+    "rules",
+    "level",
+    "trigger_date",
+    "n_settlements",
+    "inpatient_stays",
+)
+WATCH_COLUMNS = ("id_number", "name", "village_code", "identity_type", "alert_type", "measure", "threshold", "rule")
 
 
-def evaluate(
-    sums: pd.DataFrame,
-    settlements_of: Callable[[pd.Series], pd.DataFrame],
-    people: pd.DataFrame,
-    holders: pd.DataFrame,
+def evaluated(
+    sums: ir.Table,
+    register: ir.Table,
+    primary: ir.Table,
+    divisions: ir.Table,
+    holders: ir.Table,
     settings: Settings,
     year: int,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The year's alerts and watch list from person_year's sums (with the stay columns of stay_sets).
+) -> ir.Table:
+    """The candidates (`candidates`) that a list shows, each with its person and every rule's measure m_<i>,
+    threshold t_<i>, hit_<i> and near_<i> (rule i in config order); the alert's rule (a_rule, a_measure,
+    a_threshold; NULL when no rule is hit), the watch's (w_*, among the rules whose watch_share is reached) and
+    the hit rules' ids in config order (hits).
 
-    settlements_of(ids) gives every stored settlement of those persons (their trigger dates are found by netting
-    them): a lookup, so the millions of settlements of a district never need to be at hand.
-
-    people: id_number (each once) → name, village_code, urban (bool), vulnerable (bool), identity_type (primary);
-    persons missing from it are outside the register (rural, not vulnerable). holders: identity_holders.
-    """
+    register: id_number (each once) → name, village_code; primary: id_number → identity_type (the primary one:
+    rules.identities); divisions: code, urban_rural; holders: identity_holders. A person outside the register is
+    rural and is vulnerable when an identity is active."""
+    rules = settings.alert_rules
     thresholds = rule_thresholds(settings, year)
     listed = rule_identity_types(settings, year)
-    stay_column = {types: f"stay_{k}" for k, types in enumerate(stay_sets(settings.alert_rules))}
-    # a left merge by positions: pandas' merge factorised both columns of a million ID numbers (2 s)
-    where = positions_in(sums["id_number"], people["id_number"])
-    frame = sums.assign(**{c: people[c].array.take(where, allow_fill=True) for c in people.columns if c != "id_number"})
-    frame["vulnerable"] = frame["vulnerable"].fillna(False).astype(bool)
-    urban = frame["urban"].fillna(False).astype(bool).to_numpy()
-    n = len(frame)
-    alert, watch = _Choice.empty(n), _Choice.empty(n)
-    hits = np.full(n, "", object)
-    share = settings.watch_share
-    per_rule: list[tuple[AlertRule, np.ndarray, np.ndarray]] = []
-    for rule in settings.alert_rules:
-        urban_t, rural_t = thresholds[rule.id]
-        threshold = np.where(urban, urban_t, rural_t).astype("int64")
-        applies = _applies(rule, frame, urban, holders, listed.get(rule.id))
-        values = frame["measure"] if rule.basis == "year" else frame[stay_column[rule.visit_types]]
-        measured = applies & values.notna().to_numpy()
-        measure = values.fillna(0).to_numpy(dtype="int64")
-        hit = measured & (measure >= threshold)
-        near = measured & (measure * share.denominator >= threshold * share.numerator)
-        alert.offer(rule.id, hit, measure, threshold)
-        watch.offer(rule.id, near, measure, threshold)
-        hits = np.where(hit, np.where(hits == "", rule.id, hits + ";" + rule.id), hits)
-        per_rule.append((rule, hit, threshold))
-    frame["alert_type"] = np.where(frame["vulnerable"], "返贫预警", "致贫预警")  # a rule's own type is a label
-    alerted = alert.found
-    netted = netted_settlements(
-        settlements_of(frame.loc[alerted | watch.found, "id_number"]), year, settings.cost_measure
+    stay_column = {types: f"stay_{k}" for k, types in enumerate(stay_sets(rules))}
+    urban = divisions.select(village_code=divisions.code, urban=divisions.urban_rural.startswith("1"))
+    joined = (
+        sums.left_join(register.select("id_number", "name", "village_code"), "id_number")
+        .drop("id_number_right")
+        .left_join(primary.select("id_number", "identity_type"), "id_number")
+        .drop("id_number_right")
+        .left_join(urban, "village_code")
+        .drop("village_code_right")
     )
-    frame = _with_names(frame, netted)
-    alerts = _alerts(frame, alert, hits, per_rule, netted, settings, year)
-    return alerts, _watch(frame, watch, ~alerted, year)
+    for i, rule in enumerate(rules):
+        if isinstance(rule.applies_to, tuple):
+            holding = holders.filter(holders.identity_type.isin(sorted(listed[rule.id]))).select("id_number")
+            held = holding.distinct().mutate(**{f"holds_{i}": ibis.literal(True)})
+            joined = joined.left_join(held, "id_number").drop("id_number_right")
+    f = joined.mutate(urban=joined.urban.fill_null(False), vulnerable=joined.identity_type.notnull())
+    share = settings.watch_share
+    columns: dict[str, ir.Value] = {}
+    for i, rule in enumerate(rules):
+        urban_t, rural_t = thresholds[rule.id]
+        # cast: Spark types a literal of a CASE as int, whatever Ibis' type
+        threshold = ibis.ifelse(f.urban, urban_t, rural_t).cast("int64")
+        values = f.measure if rule.basis == "year" else f[stay_column[rule.visit_types]]
+        measured = _applies(rule, f, i) & values.notnull()
+        measure = values.fill_null(0)
+        columns |= {f"m_{i}": measure, f"t_{i}": threshold}
+        columns[f"hit_{i}"] = measured & (measure >= threshold)
+        columns[f"near_{i}"] = measured & (measure * share.denominator >= threshold * share.numerator)
+    f = f.mutate(**columns)
+    chosen: dict[str, ir.Value] = {}
+    for kind, flag in (("a", "hit"), ("w", "near")):
+        wins = [(_wins(f, flag, r, len(rules)), r) for r in range(len(rules))]
+        chosen[f"{kind}_rule"] = ibis.cases(*((w, ibis.literal(rules[r].id)) for w, r in wins), else_=None)
+        chosen[f"{kind}_measure"] = ibis.cases(*((w, f[f"m_{r}"]) for w, r in wins), else_=None).cast("int64")
+        chosen[f"{kind}_threshold"] = ibis.cases(*((w, f[f"t_{r}"]) for w, r in wins), else_=None).cast("int64")
+    parts = [ibis.ifelse(f[f"hit_{i}"], ";" + rule.id, "") for i, rule in enumerate(rules)]
+    chosen["hits"] = functools.reduce(operator.add, parts, ibis.literal("")).substr(1)
+    f = f.mutate(**chosen)
+    return f.filter(f.a_rule.notnull() | f.w_rule.notnull())
 
 
-def _applies(
-    rule: AlertRule, frame: pd.DataFrame, urban: np.ndarray, holders: pd.DataFrame, types: frozenset[str] | None
-) -> np.ndarray:
+def _applies(rule: AlertRule, f: ir.Table, i: int) -> ir.BooleanValue:
+    """Whom rule i applies to (its identities, then its residence)."""
     if rule.applies_to == "vulnerable":
-        who = frame["vulnerable"].to_numpy()
+        who = f.vulnerable
     elif rule.applies_to == "everyone":
-        who = np.ones(len(frame), bool)
+        who = ibis.literal(True)
     else:
-        assert types is not None  # a list rule has its resolved types
-        holding = holders.loc[holders["identity_type"].isin(types), "id_number"]
-        who = is_in(frame["id_number"], holding).to_numpy()
+        who = f[f"holds_{i}"].fill_null(False)
     if rule.residence == "rural":
-        return who & ~urban
+        return who & ~f.urban
     if rule.residence == "urban":
-        return who & urban
+        return who & f.urban
     return who
 
 
-def _with_names(frame: pd.DataFrame, netted: pd.DataFrame) -> pd.DataFrame:
-    """Persons outside the register take the name on their first settlement of the year."""
-    unnamed = frame["name"].isna()
-    if unnamed.any():
-        theirs = netted.loc[
-            is_in(netted["id_number"], frame.loc[unnamed, "id_number"]), ["id_number", "settle_date", "settlement_id"]
-        ].assign(name=netted["name"])
-        first = theirs.sort_values(["settle_date", "settlement_id"]).drop_duplicates("id_number")
-        frame["name"] = frame["name"].fillna(frame["id_number"].map(first.set_index("id_number")["name"]))
-    frame["name"] = frame["name"].fillna("")
-    frame["village_code"] = frame["village_code"].fillna("")
-    return frame
-
-
-def _alerts(
-    frame: pd.DataFrame,
-    choice: _Choice,
-    hits: np.ndarray,
-    per_rule: list[tuple[AlertRule, np.ndarray, np.ndarray]],
-    netted: pd.DataFrame,
-    settings: Settings,
-    year: int,
-) -> pd.DataFrame:
-    keep = choice.found
-    out = frame[keep].copy()
-    out["threshold"] = choice.threshold[keep]
-    out["rules"] = hits[keep]
-    chosen = choice.measure[keep]
-    red, orange = settings.red_ratio, settings.orange_ratio
-    out["level"] = np.where(
-        chosen * red.denominator >= out["threshold"] * red.numerator,
-        "红",
-        np.where(chosen * orange.denominator >= out["threshold"] * orange.numerator, "橙", "黄"),
-    )
-    out["trigger_date"] = _trigger_dates(out["id_number"], netted, per_rule, keep)
-    out["year"] = year
-    out["_lv"] = out["level"].map(LEVEL_ORDER)
-    out = out.sort_values(["_lv", "measure", "id_number"], ascending=[True, False, True])
-    return out.drop(columns=["_lv", "urban"]).reset_index(drop=True)
-
-
-def _trigger_dates(
-    alerted: pd.Series, netted: pd.DataFrame, per_rule: list[tuple[AlertRule, np.ndarray, np.ndarray]], keep: np.ndarray
-) -> np.ndarray:
-    """Per alert, the earliest of its hit rules' trigger dates: a year rule's is the settle_date at which the running
-    sum (by settle_date, settlement_id) reaches the rule's threshold; a stay rule's that of the first counting stay
-    whose measure reaches it."""
-    rows = netted[["id_number", "settle_date", "settlement_id", "visit_type", "measure"]]
-    rows = rows[is_in(rows["id_number"], alerted)].sort_values(["id_number", "settle_date", "settlement_id"])
-    rows = rows.assign(running=rows.groupby("id_number")["measure"].cumsum())
-    earliest = pd.Series("", index=alerted.to_numpy(), dtype="object")  # "": no date yet
-    for rule, hit, threshold in per_rule:
-        mine = hit[keep]
-        if not mine.any():
+def _wins(f: ir.Table, flag: str, r: int, n: int) -> ir.BooleanValue:
+    """Rule r is the one chosen among those flagged: flagged, and no other flagged rule gives a larger ratio, an
+    equal ratio with a smaller threshold, or both equal and is listed first."""
+    beaten = []
+    for s in range(n):
+        if s == r:
             continue
-        limit = pd.Series(threshold[keep][mine], index=alerted[mine].to_numpy())
-        candidates = rows[is_in(rows["id_number"], limit.index.to_series())]
-        line = candidates["id_number"].map(limit)
+        mine, theirs = f[f"m_{s}"] * f[f"t_{r}"], f[f"m_{r}"] * f[f"t_{s}"]
+        smaller = f[f"t_{s}"] <= f[f"t_{r}"] if s < r else f[f"t_{s}"] < f[f"t_{r}"]
+        beaten.append(f[f"{flag}_{s}"] & ((mine > theirs) | ((mine == theirs) & smaller)))
+    return f[f"{flag}_{r}"] & ~ibis.or_(*beaten) if beaten else f[f"{flag}_{r}"]
+
+
+def listed_settlements(evaluated: ir.Table, netted: ir.Table) -> ir.Table:
+    """The netted settlements (costs.netted) of the persons evaluated lists, each with its person's running sum of
+    the measure in (settle_date, settlement_id) order: their trigger dates and outsiders' names come from these."""
+    rows = netted.semi_join(evaluated, "id_number")
+    order = ibis.cumulative_window(group_by=rows.id_number, order_by=[rows.settle_date, rows.settlement_id])
+    return rows.mutate(running=rows.measure.sum().over(order), nth=ibis.row_number().over(order))
+
+
+def _named(evaluated: ir.Table, listed: ir.Table) -> ir.Table:
+    """Persons outside the register take the name on their first settlement of the year; no name is ''."""
+    first = listed.filter(listed.nth == 0).select("id_number", first_name=listed.name)
+    f = evaluated.left_join(first, "id_number").drop("id_number_right")
+    return f.mutate(name=f.name.coalesce(f.first_name, ""), village_code=f.village_code.fill_null("")).drop(
+        "first_name"
+    )
+
+
+def alert_list(evaluated: ir.Table, listed: ir.Table, settings: Settings, year: int) -> ir.Table:
+    """The year's alerts (ALERT_COLUMNS): threshold and level of the rule with the largest ratio, the hit rules,
+    and the trigger date, the earliest of the hit rules': a year rule's is the settle_date at which the running sum
+    reaches the rule's threshold; a stay rule's that of the first counting stay whose measure reaches it. Ordered by
+    level, measure descending, ID number."""
+    rules = settings.alert_rules
+    alerted = evaluated.filter(evaluated.a_rule.notnull())
+    rows = listed.inner_join(
+        alerted.select("id_number", *(f"{c}_{i}" for i in range(len(rules)) for c in ("t", "hit"))), "id_number"
+    )
+    reached = []
+    for i, rule in enumerate(rules):
         if rule.basis == "year":
-            reached = candidates[candidates["running"] >= line]
+            reached.append(rows[f"hit_{i}"] & (rows.running >= rows[f"t_{i}"]))
         else:
-            counting = candidates["visit_type"].isin(rule.visit_types)
-            reached = candidates[counting & (candidates["measure"] >= line)]
-        first = reached.drop_duplicates("id_number").set_index("id_number")["settle_date"]
-        dates = earliest.index.to_series().map(first).fillna("")
-        sooner = (dates != "") & ((earliest == "") | (dates < earliest))
-        earliest = earliest.where(~sooner, dates)
-    return earliest.replace("", None).to_numpy()
+            counting = rows.visit_type.isin(list(rule.visit_types)).fill_null(False)
+            reached.append(rows[f"hit_{i}"] & counting & (rows.measure >= rows[f"t_{i}"]))
+    triggers = rows.group_by("id_number").aggregate(trigger_date=rows.settle_date.min(where=ibis.or_(*reached)))
+    f = _named(alerted, listed).left_join(triggers, "id_number").drop("id_number_right")
+    red, orange = settings.red_ratio, settings.orange_ratio
+    m, t = f.a_measure, f.a_threshold
+    level = ibis.cases(
+        (m * red.denominator >= t * red.numerator, "红"),
+        (m * orange.denominator >= t * orange.numerator, "橙"),
+        else_="黄",
+    )
+    f = f.mutate(
+        alert_type=ibis.ifelse(f.vulnerable, "返贫预警", "致贫预警"),  # a rule's own type is a label
+        threshold=t,
+        rules=f.hits,
+        level=level,
+        _lv=ibis.cases(*((level == name, order) for name, order in LEVEL_ORDER.items()), else_=len(LEVEL_ORDER)),
+    )
+    return f.order_by([f._lv, f.measure.desc(), f.id_number]).select(*ALERT_COLUMNS)
 
 
-def _watch(frame: pd.DataFrame, choice: _Choice, not_alerted: np.ndarray, year: int) -> pd.DataFrame:
-    """Persons not alerted whose chosen measure reaches watch_share of a rule's threshold, by ratio descending."""
-    keep = choice.found & not_alerted
-    out = frame.loc[keep, ["id_number", "name", "village_code", "identity_type", "alert_type", "measure"]].copy()
-    out["threshold"], out["rule"], out["rule_measure"] = choice.threshold[keep], choice.rule[keep], choice.measure[keep]
-    out["ratio"] = rate_hundredths(out["rule_measure"], out["threshold"]).to_numpy()
-    out["year"] = year
+def watch_list(evaluated: ir.Table, listed: ir.Table) -> ir.Table:
+    """Persons not alerted whose chosen rule's measure reaches watch_share of its threshold (WATCH_COLUMNS and
+    rule_measure), in no order: watch_order sorts them."""
+    watched = evaluated.filter(evaluated.a_rule.isnull())
+    f = _named(watched, listed)
+    f = f.mutate(
+        alert_type=ibis.ifelse(f.vulnerable, "返贫预警", "致贫预警"),
+        threshold=f.w_threshold,
+        rule=f.w_rule,
+        rule_measure=f.w_measure,
+    )
+    return f.select(*WATCH_COLUMNS, "rule_measure")
 
-    # ratio descending compared exactly (two floats can tie where the fractions do not), then ID ascending
+
+def watch_order(watch: pd.DataFrame, year: int) -> pd.DataFrame:
+    """The watch list with its ratio (hundredths, half-up) and year, by ratio descending compared exactly (two
+    floats can tie where the fractions do not), then ID ascending."""
+    out = watch.assign(ratio=rate_hundredths(watch["rule_measure"], watch["threshold"]).to_numpy(), year=year)
     measures, thresholds, ids = out["rule_measure"].tolist(), out["threshold"].tolist(), out["id_number"].tolist()
     order = sorted(range(len(out)), key=lambda i: (-Fraction(measures[i], thresholds[i]), ids[i]))
     return out.iloc[order].reset_index(drop=True)

@@ -1,5 +1,5 @@
 """Running the engine-neutral rules (the Ibis expressions of monitor/rules: coverage_sets, coverage.outreach_list,
-costs.person_year, alert_rules.candidates, findings.findings, campaign.village_progress): the engine that [engine]
+costs.person_year, alert_rules, findings.findings, campaign.village_progress): the engine that [engine]
 kind names, tables for it (frames and the lake's files), and results back as frames in the core's dtypes.
 
 DuckDB runs in process, on every core, with a fresh in-memory database per use (a connection is not shared between
@@ -28,7 +28,8 @@ import pyarrow as pa
 from ibis.backends import BaseBackend
 
 from monitor.config import Settings, data_path
-from monitor.rules import campaign, coverage_sets
+from monitor.rules import alert_rules, campaign, coverage_sets
+from monitor.rules.costs import netted
 from monitor.rules.coverage import COUNT_COLUMNS, outreach_list
 from monitor.rules.identities import primary_identities
 from monitor.storage import lake
@@ -108,6 +109,7 @@ class Covered:
     counts: pd.DataFrame
     outreach: pd.DataFrame
     sources: dict[str, ir.Table]  # the register, deaths and enrollment as read, for the caller's other rules
+    primary: ir.Table  # the primary identities (rules.identities.primary_identities)
 
 
 Snapshot: TypeAlias = pd.DataFrame | list[Path]  # a snapshot's rows, or a lake source's files for the engine to scan
@@ -163,7 +165,37 @@ def covered(
     counts[COUNT_COLUMNS] = counts[COUNT_COLUMNS].astype("int64")
     enrolled = coverage_sets.enrolled_persons(tables["enrollment"], year, root)
     outreach = frame(engine, outreach_list(persons, tables["population"], enrolled, primary, year))
-    return Covered(persons, counts, outreach, tables)
+    return Covered(persons, counts, outreach, tables, primary)
+
+
+def alerts_and_watch(
+    engine: BaseBackend,
+    sums: ir.Table,
+    register: ir.Table,
+    primary: ir.Table,
+    divisions: pd.DataFrame,
+    holders: pd.DataFrame,
+    settlements: ir.Table,
+    settings: Settings,
+    year: int,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The alert list and the watch list (rules.alert_rules) of the candidates' sums, on the caller's connection.
+    The candidates as evaluated and their netted settlements are kept (each read by both lists), so person_year runs
+    once and the settlements are scanned once more."""
+    chosen = kept(
+        engine,
+        alert_rules.evaluated(
+            sums, register, primary, table(divisions[["code", "urban_rural"]]), table(holders), settings, year
+        ),
+        "evaluated",
+    )
+    listed = kept(
+        engine, alert_rules.listed_settlements(chosen, netted(settlements, year, settings.cost_measure)), "listed"
+    )
+    alerts = frame(engine, alert_rules.alert_list(chosen, listed, settings, year))
+    alerts["vulnerable"] = alerts["vulnerable"].astype(bool)
+    watch = alert_rules.watch_order(frame(engine, alert_rules.watch_list(chosen, listed)), year)
+    return alerts, watch
 
 
 def campaign_villages(

@@ -1,4 +1,5 @@
-"""The benchmark's process-tree memory sampler counts a grandchild's memory (as a Spark load's JVM is)."""
+"""The benchmark's process-tree memory sampler counts a grandchild's memory (as a Spark load's JVM is) and gives each
+stage of a load its own peak."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import subprocess
 import sys
 import textwrap
 
-from bench.tree_memory import TreePeak, tree_rss
+from bench.tree_memory import TreePeak, stage_peaks, tree_rss
 
 _GRANDCHILD = "import time; block = bytearray(300 * 2**20); block[::4096] = b'x' * len(block[::4096]); time.sleep(1.5)"
 
@@ -31,3 +32,9 @@ def test_a_process_that_has_ended_holds_nothing():
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
     assert tree_rss(proc.pid) == 0
+
+
+def test_each_sample_counts_for_the_stage_running_when_it_was_taken():
+    starts = [(100.0, "启动"), (103.0, "读取"), (110.0, "计算")]
+    samples = [(99.0, 999), (100.5, 10), (103.0, 40), (105.0, 30), (111.0, 70), (120.0, 20)]
+    assert stage_peaks(samples, starts) == {"启动": 10, "读取": 40, "计算": 70}

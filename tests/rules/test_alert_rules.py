@@ -6,13 +6,15 @@ from __future__ import annotations
 from dataclasses import replace
 from fractions import Fraction
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from monitor.config import AlertRule, ConfigError
-from monitor.rules.alert_rules import candidates, evaluate, rule_identity_types, stay_sets
+from monitor.rules.alert_rules import candidates, rule_identity_types, stay_sets
 from monitor.rules.costs import person_year
 from monitor.storage import sets
+from tests.rules.alert_oracle import evaluate, on_engine
 
 
 def rule(rule_id, yuan, applies="everyone", basis="year", residence="any", visits=("住院",)):
@@ -53,8 +55,7 @@ HOLDERS = pd.DataFrame(
 def run(settings, rules, frame, share=Fraction(4, 5)):
     chosen = replace(settings, alert_rules=tuple(rules), watch_share=share)
     year_sums = person_year(sets.table(frame), 2025, chosen.cost_measure, stay_sets(chosen.alert_rules))
-    sums = sets.evaluate(candidates(year_sums, chosen, 2025))  # as a load runs them: the engine picks the candidates
-    return evaluate(sums, lambda ids: frame[frame["id_number"].isin(ids)], PEOPLE, HOLDERS, chosen, 2025)
+    return on_engine(candidates(year_sums, chosen, 2025), frame, PEOPLE, HOLDERS, chosen, 2025)  # as a load runs them
 
 
 @pytest.mark.parametrize(
@@ -173,3 +174,55 @@ def test_the_watch_list_shows_the_full_threshold_and_sorts_by_exact_ratio(settin
         ["rural_poor", 1_000_000, "X", 9000],
         ["rural", 1_000_000, "X", 8000],
     ]
+
+
+def test_the_engine_gives_the_pandas_oracles_lists_on_random_settlements(settings):
+    """Many rules of every kind over random settlements (equal ratios and thresholds among them, persons outside
+    the register, reversals): the lists match the pandas version the product ran before, row for row."""
+    rng = np.random.default_rng(11)
+    people = [*PEOPLE["id_number"], *(f"x{i}" for i in range(40))]  # x…: outside the register
+    rows = [
+        (
+            f"s{i}",
+            people[rng.integers(0, len(people))],
+            f"2025-{rng.integers(1, 13):02d}-{rng.integers(1, 29):02d}",
+            rng.choice(["住院", "门诊慢特病", "普通门诊"]),
+            int(rng.choice([500, 1000, 2000, 3750, 4000, 5000, 7500, 16000])),
+        )
+        for i in range(250)
+    ]
+    frame = settlements(*rows)
+    frame["name"] = [f"名{i % 7}" for i in range(len(frame))]
+    reversed_rows = frame.sample(40, random_state=3)
+    frame = pd.concat(
+        [
+            frame,
+            reversed_rows.assign(
+                settlement_id=reversed_rows["settlement_id"] + "R",
+                reverses=reversed_rows["settlement_id"],
+                settle_date="2026-01-02",
+                total_cost=-reversed_rows["total_cost"] // 2,
+            ),
+        ],
+        ignore_index=True,
+    )
+    rules = [
+        rule("Y1", 20000),
+        rule("Y2", 20000),  # the same threshold as Y1: Y1 wins their ties
+        rule("Y3", 40000, residence="rural"),
+        rule("V", 15000, applies="vulnerable", residence="urban"),
+        rule("L", 10000, applies=("低保对象",)),
+        rule("S1", 5000, basis="stay"),
+        rule("S2", 10000, basis="stay", visits=("住院", "门诊慢特病")),
+    ]
+    chosen = replace(settings, alert_rules=tuple(rules), watch_share=Fraction(3, 4))
+    year_sums = person_year(sets.table(frame), 2025, chosen.cost_measure, stay_sets(chosen.alert_rules))
+    alerts, watch = on_engine(year_sums, frame, PEOPLE, HOLDERS, chosen, 2025)
+    sums = sets.evaluate(year_sums)
+    want_alerts, want_watch = evaluate(
+        sums, lambda ids: frame[frame["id_number"].isin(ids)], PEOPLE, HOLDERS, chosen, 2025
+    )
+    assert len(alerts) > 20 and len(watch) >= 5
+    columns = list(alerts.columns)
+    pd.testing.assert_frame_equal(alerts, want_alerts[columns], check_dtype=False)
+    pd.testing.assert_frame_equal(watch, want_watch[list(watch.columns)], check_dtype=False)

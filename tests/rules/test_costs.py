@@ -10,9 +10,10 @@ import pytest
 
 from monitor.config import ConfigError
 from monitor.files.sources import FUNDS
-from monitor.rules.alert_rules import evaluate, stay_sets
+from monitor.rules.alert_rules import stay_sets
 from monitor.rules.costs import netted_settlements, person_year, rule_thresholds
 from monitor.storage import sets
+from tests.rules.alert_oracle import on_engine
 
 
 def _settlements(rows):
@@ -175,10 +176,10 @@ def _people(vulnerable: bool, urban: bool):
 
 
 def alerts(frame, people, settings, year=2025):
-    """The alerts of evaluate(); people's primary identities are their only active ones."""
+    """The alerts of the product; people's primary identities are their only active ones."""
     holders = people.loc[people["identity_type"].notna(), ["id_number", "identity_type"]]
-    sums = _person_year(frame, year, settings.cost_measure, stay_sets(settings.alert_rules))
-    return evaluate(sums, lambda ids: frame[frame["id_number"].isin(ids)], people, holders, settings, year)[0]
+    sums = person_year(sets.table(frame), year, settings.cost_measure, stay_sets(settings.alert_rules))
+    return on_engine(sums, frame, people, holders, settings, year)[0]
 
 
 @pytest.mark.parametrize(
