@@ -11,7 +11,6 @@ from sqlalchemy.engine import Engine
 from monitor.config import Settings
 from monitor.rules import campaign
 from monitor.rules.divisions import inside
-from monitor.rules.identities import primary_identities
 from monitor.security import audit
 from monitor.security.access import Viewer
 from monitor.storage import lake, queries, sets, store
@@ -22,17 +21,13 @@ def _persons(engine: Engine, settings: Settings, target_year: int) -> pd.DataFra
     year = target_year - 1
     root = queries.root(engine, settings)
     as_of = settings.resolve_as_of(year, None)
-    types = settings.identity_types_for(year)
-    # the engine scans the register, deaths and enrollment where they are: whole frames of a city's were gigabytes
+    # the engine scans the register, deaths, enrollment and identities where they are: whole frames of a city's were
+    # gigabytes
     snapshots: dict[str, sets.Snapshot] = {
-        key: lake.paths(engine, key) for key in ("population", "deaths", "enrollment")
+        key: lake.paths(engine, key) for key in ("population", "deaths", "enrollment", "identities")
     }
-    identities = snapshots["identities"] = lake.read(engine, "identities")
-    persons = sets.in_scope(snapshots, settings, year, as_of, root)
+    persons = sets.in_scope(snapshots, settings, year, as_of, root)  # with the primary identity's subsidy
     persons["priority"] = persons["vulnerable"].map({True: 1}).fillna(persons["newborn"].map({True: 2})).fillna(3)
-    primary = primary_identities(identities, as_of, types).set_index("id_number")
-    persons["subsidy"] = persons["id_number"].map(primary["subsidy"])
-    persons["subsidy_cents"] = persons["id_number"].map(primary["subsidy_cents"])
     return persons
 
 

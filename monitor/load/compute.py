@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from monitor.config import Settings
-from monitor.rules.alert_rules import candidates, identity_holders, stay_sets
+from monitor.rules import identities
+from monitor.rules.alert_rules import candidates, stay_sets
 from monitor.rules.campaign import progress_all_levels
 from monitor.rules.costs import person_year
 from monitor.rules.coverage import COUNT_COLUMNS
@@ -24,36 +25,41 @@ def compute_results(
     year: int,
     as_of: date,
     root: str,
+    identities_before: list[Path] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Coverage, outreach, alerts, the watch list and the data-quality findings of a year; for the year whose autumn
-    holds the collection period, also the campaign's daily progress. The engine scans the lake's files of the
-    register, deaths, enrollment and every settlement (`lake_files`: the stored ones, or the run's own where it
-    replaces or adds them), on one connection; the identities (a few percent of the register) and the divisions
-    come as frames."""
+    holds the collection period, also the campaign's daily progress; with identities_before (the stored identity
+    list a load replaces), the identity changes. The engine scans the lake's files of the register, deaths,
+    enrollment, identities and every settlement (`lake_files`: the stored ones, or the run's own where it replaces
+    or adds them), on one connection; the divisions come as a frame."""
     types = settings.identity_types_for(year)
-    identities = snapshots["identities"]
-    settlement_files = lake_files["settlements"]
     engine = sets.backend(settings)
     try:
-        scanned = {**snapshots, **{key: lake_files[key] for key in ("population", "deaths", "enrollment")}}
+        scanned = {
+            **snapshots,
+            **{key: lake_files[key] for key in ("population", "deaths", "enrollment", "identities")},
+        }
         covered = sets.covered(scanned, settings, year, as_of, root, engine)
-        settlements = sets.files(engine, settlement_files, "settlements")
+        settlements = sets.files(engine, lake_files["settlements"], "settlements")
         year_sums = person_year(settlements, year, settings.cost_measure, stay_sets(settings.alert_rules))
-        register = covered.sources["population"]
+        register, identity_rows = covered.sources["population"], covered.sources["identities"]
         alerts, watch = sets.alerts_and_watch(
             engine,
             candidates(year_sums, settings, year),
             register,
             covered.primary,
             snapshots["divisions"],
-            identity_holders(identities, as_of, types),
+            identities.holders(identity_rows, as_of, types),
             settlements,
             settings,
             year,
         )
         enrollment = covered.sources["enrollment"]
-        identity_rows = sets.files(engine, lake_files["identities"], "identities")
         findings = sets.frame(engine, data_quality_findings(register, enrollment, identity_rows, settlements, year))
+        changes = None
+        if identities_before is not None:
+            before = sets.files(engine, identities_before, "identities")
+            changes = sets.frame(engine, identities.changes(before, identity_rows, as_of, types))
         villages = None
         if settings.campaign_start.year == year:  # the period during Y collects Y+1; Y's in-scope persons are its base
             villages = sets.campaign_villages(
@@ -67,6 +73,8 @@ def compute_results(
         engine.disconnect()
     coverage, outreach = covered.counts, covered.outreach
     computed = {"coverage": coverage, "outreach": outreach, "alerts": alerts, "watch": watch, "findings": findings}
+    if changes is not None:
+        computed["changes"] = changes
     if villages is not None:
         computed["campaign"], latest = progress_all_levels(
             villages,

@@ -32,7 +32,6 @@ from monitor.load.inputs import (
 from monitor.load.streamed import stream_source
 from monitor.rules.alert_rules import check_rules
 from monitor.rules.divisions import level_of
-from monitor.rules.identities import change_list
 from monitor.rules.validate import Context, Validated
 from monitor.security import audit
 from monitor.storage import lake, queries, store, table_copies
@@ -86,18 +85,15 @@ class RunResult:
     shrunk: dict[str, tuple[int, int]] = field(default_factory=dict)  # accepted shrinks: source → (stored, new)
 
 
-# The lake's snapshots a load holds as frames: the identities, a few percent of the register, which the alerts, the
-# primary identities and the list of identity changes read row by row. The register, deaths and enrollment stay in
-# the lake's files, which the engine scans: held as frames, they were most of a 1.5 M district's load memory.
-FRAME_SNAPSHOTS = ("identities",)
-
-
 def _stored(engine: Engine) -> dict[str, pd.DataFrame]:
-    """The stored snapshots a load holds as frames: the database's and FRAME_SNAPSHOTS."""
+    """The stored snapshots of the database's own tables (the divisions, the boundaries), which a load holds as
+    frames. The lake's (the register, deaths, enrollment, identities) stay in its files, which the engine scans:
+    held as frames, they were most of a load's memory (the identities of 15 M residents alone 0.6 GiB, twice in a
+    month that replaces them)."""
     return {
-        key: lake.read(engine, key) if key in store.LAKE_TABLES else store.read_bulk(engine, table)
+        key: store.read_bulk(engine, table)
         for key, table in store.SNAPSHOT_TABLES.items()
-        if key not in store.LAKE_TABLES or key in FRAME_SNAPSHOTS
+        if key not in store.LAKE_TABLES
     }
 
 
@@ -110,6 +106,12 @@ def _lake_inputs(engine: Engine, prepared: dict[str, Future]) -> dict[str, list[
         run = [lake.path_of(engine, f) for f in prepared[key].result().written] if key in prepared else []
         found[key] = run if run and key in lake.SNAPSHOTS else lake.paths(engine, key) + run
     return found
+
+
+def _replaced_identities(engine: Engine) -> list[Path] | None:
+    """The stored identity list's files, None when none holds a row (a first list has no changes)."""
+    stored = lake.paths(engine, "identities")
+    return stored if stored and lake.distinct_ids_in(stored) else None
 
 
 def _divisions_frame(valid: pd.DataFrame) -> pd.DataFrame:
@@ -217,7 +219,6 @@ def _run(
     progress: Progress,
     accept_shrink: frozenset[str],
 ) -> RunResult:
-    types = settings.identity_types_for(year)
     check_rules(settings, year)  # a missing income or an unknown identity type stops the run before any read
     files = files_by_source(inbox, settings) if inbox else {}
     progress("读取已存数据")
@@ -244,6 +245,8 @@ def _run(
                 accept_shrink,
             )
             lake_files = _lake_inputs(engine, prepared)
+            # the identity list this run replaces, read before the run's transaction records the new one
+            identities_before = _replaced_identities(engine) if "identities" in results else None
             pending: list[table_copies.Pending] = []
             recorded: list[lake.LakeFile] = []
             try:
@@ -255,14 +258,13 @@ def _run(
                     # nothing uses the connection when the transaction rolls back.
                     with ThreadPoolExecutor(max_workers=1) as writer:
                         inputs = writer.submit(store_inputs, conn, prepared, recorded)
-                        computed = compute_results(snapshots, lake_files, settings, year, as_of, root)
-                        changes = None
-                        if "identities" in results and not stored["identities"].empty:
-                            changes = change_list(stored["identities"], snapshots["identities"], as_of, types)
+                        computed = compute_results(
+                            snapshots, lake_files, settings, year, as_of, root, identities_before
+                        )
                         inputs.result()
                     progress("写入结果")
                     store_run_files(conn, run_id, files, results, digests)
-                    pending += _store_results(conn, run_id, year, computed, changes)
+                    pending += _store_results(conn, run_id, year, computed)
                     end_run(conn, run_id, "ok", "", as_of.isoformat(), root)
             except BaseException:
                 table_copies.discard(pending)
@@ -324,8 +326,6 @@ def _validate_sources(
             done: Future[Prepared] = Future()
             prepared[key] = done
             done.set_result(Prepared(valid.iloc[0:0], written=streamed.written))
-            if key in snapshots:  # held as a frame too (FRAME_SNAPSHOTS)
-                snapshots[key] = lake.read_files(run_files, key)
         elif key == "divisions":  # a database table, staged beside the validation
             snapshots[key] = _divisions_frame(valid)
             prepared[key] = preparer.submit(prepare, engine, key, snapshots[key], run_id)
@@ -352,7 +352,6 @@ def _store_results(
     run_id: int,
     year: int,
     computed: dict[str, pd.DataFrame],
-    changes: pd.DataFrame | None,
 ) -> list[table_copies.Pending]:
     """The year's results; returns the copies to put in place after the commit (the outreach and alert lists')."""
     pending = []
@@ -369,8 +368,8 @@ def _store_results(
         if name in table_copies.COPIED:
             pending += table_copies.prepare(conn, table, frame)
     store.replace_rows(conn, store.findings, computed["findings"].assign(year=year), store.findings.c.year == year)
-    if changes is not None:
-        store.write_frame(conn, store.identity_changes, changes.assign(run_id=run_id))
+    if "changes" in computed:
+        store.write_frame(conn, store.identity_changes, computed["changes"].assign(run_id=run_id))
     alert_case.sync_states(conn, year, computed["alerts"])
     if "campaign" in computed:
         target_year = year + 1

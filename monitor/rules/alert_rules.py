@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import functools
 import operator
-from datetime import date
 from fractions import Fraction
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from monitor.config import AlertRule, ConfigError, IdentityType, Settings
+from monitor.config import AlertRule, ConfigError, Settings
 from monitor.rules.costs import FUNDS, rule_thresholds
-from monitor.rules.identities import active_at
 from monitor.rules.rates import rate_hundredths
 
 # Alert levels from the most severe: the one ordering of lists, charts, filters and upgrades.
@@ -75,13 +73,6 @@ def candidates(sums: ir.Table, settings: Settings, year: int) -> ir.Table:
     return sums.filter(ibis.or_(*reaches)).order_by("id_number")
 
 
-def identity_holders(identities: pd.DataFrame, as_of: date, types: tuple[IdentityType, ...]) -> pd.DataFrame:
-    """(id_number, identity_type) of every identity of the year's list active at as_of, primary or not."""
-    active = active_at(identities, as_of)
-    known = active["identity_type"].isin([t.name for t in types])
-    return active.loc[known, ["id_number", "identity_type"]].drop_duplicates().reset_index(drop=True)
-
-
 # The alert list's columns, as stored (schema_results.alerts without year and seq), and the watch list's.
 ALERT_COLUMNS = (
     "id_number",
@@ -119,7 +110,7 @@ def evaluated(
     the hit rules' ids in config order (hits).
 
     register: id_number (each once) → name, village_code; primary: id_number → identity_type (the primary one:
-    rules.identities); divisions: code, urban_rural; holders: identity_holders. A person outside the register is
+    rules.identities); divisions: code, urban_rural; holders: identities.holders. A person outside the register is
     rural and is vulnerable when an identity is active."""
     rules = settings.alert_rules
     thresholds = rule_thresholds(settings, year)

@@ -41,7 +41,7 @@ def scope(
     root: str,
 ) -> ir.Table:
     """In-scope persons (born by A, status 正常 or changed after A, not dead by A) with their flags: newborn,
-    vulnerable (a primary identity: `primary` is identities.primary_identities), enrolled, local, duplicate."""
+    vulnerable (a primary identity: `primary` is identities.primary), enrolled, local, duplicate."""
     a = as_of.isoformat()
     status_ok = (
         population.status.isnull()

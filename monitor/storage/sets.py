@@ -1,5 +1,5 @@
 """Running the engine-neutral rules (the Ibis expressions of monitor/rules: coverage_sets, coverage.outreach_list,
-costs.person_year, alert_rules, findings.findings, campaign.village_progress): the engine that [engine]
+costs.person_year, alert_rules, identities, findings.findings, campaign.village_progress): the engine that [engine]
 kind names, tables for it (frames and the lake's files), and results back as frames in the core's dtypes.
 
 DuckDB runs in process, on every core, with a fresh in-memory database per use (a connection is not shared between
@@ -28,10 +28,9 @@ import pyarrow as pa
 from ibis.backends import BaseBackend
 
 from monitor.config import Settings, data_path
-from monitor.rules import alert_rules, campaign, coverage_sets
+from monitor.rules import alert_rules, campaign, coverage_sets, identities
 from monitor.rules.costs import netted
 from monitor.rules.coverage import COUNT_COLUMNS, outreach_list
-from monitor.rules.identities import primary_identities
 from monitor.storage import lake
 from monitor.storage.schema import INT_COLUMNS
 
@@ -108,8 +107,8 @@ class Covered:
     persons: ir.Table
     counts: pd.DataFrame
     outreach: pd.DataFrame
-    sources: dict[str, ir.Table]  # the register, deaths and enrollment as read, for the caller's other rules
-    primary: ir.Table  # the primary identities (rules.identities.primary_identities)
+    sources: dict[str, ir.Table]  # the register, deaths, enrollment and identities as read, for the caller's rules
+    primary: ir.Table  # the primary identities (rules.identities.primary), kept
 
 
 Snapshot: TypeAlias = pd.DataFrame | list[Path]  # a snapshot's rows, or a lake source's files for the engine to scan
@@ -130,11 +129,12 @@ def kept(engine: BaseBackend, expr: ir.Table, name: str) -> ir.Table:
 def _scope(
     engine: BaseBackend, snapshots: Mapping[str, Snapshot], settings: Settings, year: int, as_of: date, root: str
 ) -> tuple[ir.Table, dict[str, ir.Table], ir.Table]:
-    """coverage_sets.scope of the snapshots, with the tables it read and the primary identities."""
-    identities = snapshots["identities"]
-    assert isinstance(identities, pd.DataFrame)
-    primary = table(primary_identities(identities, as_of, settings.identity_types_for(year)))
-    tables = {key: source(engine, key, snapshots[key]) for key in ("population", "deaths", "enrollment")}
+    """coverage_sets.scope of the snapshots, with the tables it read and the primary identities (kept: the scope,
+    the outreach list and the alerts read them)."""
+    tables = {key: source(engine, key, snapshots[key]) for key in ("population", "deaths", "enrollment", "identities")}
+    primary = kept(
+        engine, identities.primary(tables["identities"], as_of, settings.identity_types_for(year)), "primary"
+    )
     population, deaths, enrollment = (tables[k] for k in ("population", "deaths", "enrollment"))
     persons = coverage_sets.scope(population, deaths, enrollment, primary, year, as_of, root)
     return persons, tables, primary
@@ -155,8 +155,8 @@ def in_scope(snapshots: Mapping[str, Snapshot], settings: Settings, year: int, a
 def covered(
     snapshots: Mapping[str, Snapshot], settings: Settings, year: int, as_of: date, root: str, engine: BaseBackend
 ) -> Covered:
-    """Coverage (§7) and the outreach list (§8) on the caller's connection from the snapshots (the register, deaths
-    and enrollment as frames or files; identities and divisions as frames)."""
+    """Coverage (§7) and the outreach list (§8) on the caller's connection from the snapshots (the register, deaths,
+    enrollment and identities as frames or files; the divisions as a frame)."""
     scope, tables, primary = _scope(engine, snapshots, settings, year, as_of, root)
     persons = kept(engine, scope, "in_scope")
     divisions = snapshots["divisions"]
@@ -174,7 +174,7 @@ def alerts_and_watch(
     register: ir.Table,
     primary: ir.Table,
     divisions: pd.DataFrame,
-    holders: pd.DataFrame,
+    holders: ir.Table,
     settlements: ir.Table,
     settings: Settings,
     year: int,
@@ -185,7 +185,7 @@ def alerts_and_watch(
     chosen = kept(
         engine,
         alert_rules.evaluated(
-            sums, register, primary, table(divisions[["code", "urban_rural"]]), table(holders), settings, year
+            sums, register, primary, table(divisions[["code", "urban_rural"]]), holders, settings, year
         ),
         "evaluated",
     )

@@ -55,7 +55,7 @@ def evaluate(
     them): a lookup, so the millions of settlements of a district never need to be at hand.
 
     people: id_number (each once) → name, village_code, urban (bool), vulnerable (bool), identity_type (primary);
-    persons missing from it are outside the register (rural, not vulnerable). holders: identity_holders.
+    persons missing from it are outside the register (rural, not vulnerable). holders: identities.holders.
     """
     thresholds = rule_thresholds(settings, year)
     listed = rule_identity_types(settings, year)
@@ -218,7 +218,7 @@ def on_engine(
             sets.table(register),
             sets.table(primary),
             divisions,
-            holders,
+            sets.table(holders),
             sets.table(settlements),
             settings,
             year,

@@ -1,6 +1,6 @@
 """Reference implementations in pandas of rules that now run on an engine (coverage_sets, coverage.outreach_list,
-campaign.village_progress, findings.findings): kept only as test oracles, each the version the product ran before
-(so the golden results it produced are the baseline)."""
+campaign.village_progress, findings.findings, identities.changes): kept only as test oracles, each the version the
+product ran before (so the golden results it produced are the baseline)."""
 
 from __future__ import annotations
 
@@ -280,4 +280,30 @@ def _finding(rows: pd.DataFrame, kind: str, source: str, detail: object) -> pd.D
             "detail": detail,
         },
         index=rows.index,
+    )
+
+
+def change_list(
+    before: pd.DataFrame, after: pd.DataFrame, as_of: date, types: tuple[IdentityType, ...]
+) -> pd.DataFrame:
+    """新增 / 变更 / 取消 between two identity snapshots by the primary identity at as_of (identities.changes)."""
+    old = primary_identities(before, as_of, types)[["id_number", "identity_type", "name"]]
+    new = primary_identities(after, as_of, types)[["id_number", "identity_type", "name"]]
+    both = old.merge(new, on="id_number", how="outer", suffixes=("_before", "_after"))
+    change = pd.Series(pd.NA, index=both.index, dtype="str")
+    change[both["identity_type_before"].isna()] = "新增"
+    change[both["identity_type_after"].isna()] = "取消"
+    moved = (
+        both["identity_type_before"].notna()
+        & both["identity_type_after"].notna()
+        & (both["identity_type_before"] != both["identity_type_after"])
+    )
+    change[moved] = "变更"
+    both["change"] = change
+    both["name"] = both["name_after"].fillna(both["name_before"])
+    out = both[both["change"].notna()]
+    return (
+        out[["id_number", "name", "change", "identity_type_before", "identity_type_after"]]
+        .sort_values(["change", "id_number"])
+        .reset_index(drop=True)
     )
