@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import functools
 import operator
-from fractions import Fraction
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
 from monitor.config import AlertRule, ConfigError, Settings
-from monitor.rules.costs import FUNDS, rule_thresholds
+from monitor.rules.costs import FUNDS, netted, rule_thresholds
 from monitor.rules.rates import rate_hundredths
 
 # Alert levels from the most severe: the one ordering of lists, charts, filters and upgrades.
@@ -184,10 +183,14 @@ def _wins(f: ir.Table, flag: str, r: int, n: int) -> ir.BooleanValue:
     return f[f"{flag}_{r}"] & ~ibis.or_(*beaten) if beaten else f[f"{flag}_{r}"]
 
 
-def listed_settlements(evaluated: ir.Table, netted: ir.Table) -> ir.Table:
+def listed_settlements(evaluated: ir.Table, settlements: ir.Table, year: int, cost_measure: str) -> ir.Table:
     """The netted settlements (costs.netted) of the persons evaluated lists, each with its person's running sum of
-    the measure in (settle_date, settlement_id) order: their trigger dates and outsiders' names come from these."""
-    rows = netted.semi_join(evaluated, "id_number")
+    the measure in (settle_date, settlement_id) order: their trigger dates and outsiders' names come from these.
+    Only their settlements are netted, with every reversal (one may name another person's settlement): netting all
+    8.5 M of a district's to keep 0.3 M took 1.3 s."""
+    s = settlements
+    theirs = netted(s.filter((s.reverses != "") | s.id_number.isin(evaluated.id_number)), year, cost_measure)
+    rows = theirs.semi_join(evaluated, "id_number")
     order = ibis.cumulative_window(group_by=rows.id_number, order_by=[rows.settle_date, rows.settlement_id])
     return rows.mutate(running=rows.measure.sum().over(order), nth=ibis.row_number().over(order))
 
@@ -253,8 +256,12 @@ def watch_list(evaluated: ir.Table, listed: ir.Table) -> ir.Table:
 
 def watch_order(watch: pd.DataFrame, year: int) -> pd.DataFrame:
     """The watch list with its ratio (hundredths, half-up) and year, by ratio descending compared exactly (two
-    floats can tie where the fractions do not), then ID ascending."""
+    floats can tie where the fractions do not), then ID ascending.
+
+    Exactly, and without Fraction (0.6 s for a district's 13,500 rows): two different ratios m/t with thresholds up
+    to T differ by at least 1/T², so m·T²//t, an integer, orders them as the fractions do and ties only equal ones."""
     out = watch.assign(ratio=rate_hundredths(watch["rule_measure"], watch["threshold"]).to_numpy(), year=year)
     measures, thresholds, ids = out["rule_measure"].tolist(), out["threshold"].tolist(), out["id_number"].tolist()
-    order = sorted(range(len(out)), key=lambda i: (-Fraction(measures[i], thresholds[i]), ids[i]))
+    scale = max(thresholds, default=1) ** 2
+    order = sorted(range(len(out)), key=lambda i: (-(measures[i] * scale // thresholds[i]), ids[i]))
     return out.iloc[order].reset_index(drop=True)

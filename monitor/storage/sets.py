@@ -29,7 +29,6 @@ from ibis.backends import BaseBackend
 
 from monitor.config import Settings, data_path
 from monitor.rules import alert_rules, campaign, coverage_sets, identities
-from monitor.rules.costs import netted
 from monitor.rules.coverage import COUNT_COLUMNS, outreach_list
 from monitor.storage import lake
 from monitor.storage.schema import INT_COLUMNS
@@ -189,9 +188,7 @@ def alerts_and_watch(
         ),
         "evaluated",
     )
-    listed = kept(
-        engine, alert_rules.listed_settlements(chosen, netted(settlements, year, settings.cost_measure)), "listed"
-    )
+    listed = kept(engine, alert_rules.listed_settlements(chosen, settlements, year, settings.cost_measure), "listed")
     alerts = frame(engine, alert_rules.alert_list(chosen, listed, settings, year))
     alerts["vulnerable"] = alerts["vulnerable"].astype(bool)
     watch = alert_rules.watch_order(frame(engine, alert_rules.watch_list(chosen, listed)), year)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from monitor.config import AlertRule, ConfigError
-from monitor.rules.alert_rules import candidates, rule_identity_types, stay_sets
+from monitor.rules.alert_rules import candidates, rule_identity_types, stay_sets, watch_order
 from monitor.rules.costs import person_year
 from monitor.storage import sets
 from tests.rules.alert_oracle import evaluate, on_engine
@@ -226,3 +226,15 @@ def test_the_engine_gives_the_pandas_oracles_lists_on_random_settlements(setting
     columns = list(alerts.columns)
     pd.testing.assert_frame_equal(alerts, want_alerts[columns], check_dtype=False)
     pd.testing.assert_frame_equal(watch, want_watch[list(watch.columns)], check_dtype=False)
+
+
+def test_the_watch_order_tells_apart_ratios_that_floats_tie():
+    # 99999999/100000000 > 99999998/99999999, though both are the same float
+    watch = pd.DataFrame(
+        {
+            "id_number": ["a", "b", "c"],
+            "rule_measure": [99_999_998, 99_999_999, 99_999_998],
+            "threshold": [99_999_999, 100_000_000, 99_999_999],
+        }
+    )
+    assert watch_order(watch, 2025)["id_number"].tolist() == ["b", "a", "c"]
