@@ -34,7 +34,7 @@ from monitor.rules.alert_rules import check_rules
 from monitor.rules.divisions import level_of
 from monitor.rules.validate import Context, Validated
 from monitor.security import audit
-from monitor.storage import lake, queries, store, table_copies
+from monitor.storage import lake, queries, sets, store, table_copies
 from monitor.storage.database import begin_run, end_run
 from monitor.storage.queries import QueryError
 
@@ -108,10 +108,10 @@ def _lake_inputs(engine: Engine, prepared: dict[str, Future]) -> dict[str, list[
     return found
 
 
-def _replaced_identities(engine: Engine) -> list[Path] | None:
+def _replaced_identities(engine: Engine, settings: Settings) -> list[Path] | None:
     """The stored identity list's files, None when none holds a row (a first list has no changes)."""
     stored = lake.paths(engine, "identities")
-    return stored if stored and lake.distinct_ids_in(stored) else None
+    return stored if sets.distinct_ids(stored, "identities", settings) else None
 
 
 def _divisions_frame(valid: pd.DataFrame) -> pd.DataFrame:
@@ -246,7 +246,7 @@ def _run(
             )
             lake_files = _lake_inputs(engine, prepared)
             # the identity list this run replaces, read before the run's transaction records the new one
-            identities_before = _replaced_identities(engine) if "identities" in results else None
+            identities_before = _replaced_identities(engine, settings) if "identities" in results else None
             pending: list[table_copies.Pending] = []
             recorded: list[lake.LakeFile] = []
             try:
@@ -316,7 +316,10 @@ def _validate_sources(
         valid = results[key].valid  # the divisions'; a lake source's rows went to its files as they were read
         run_files = [lake.path_of(engine, f) for f in streamed.written]
         if key in SHRINK_CHECKED:
-            counts = lake.distinct_ids(engine, key), lake.distinct_ids_in(run_files)
+            counts = (
+                sets.distinct_ids(lake.paths(engine, key), key, settings),
+                sets.distinct_ids(run_files, key, settings),
+            )
             if shrinks_too_much(*counts, settings.max_shrink):
                 shrunk[key] = counts
                 if key not in accept_shrink:

@@ -241,19 +241,6 @@ def read_files(files: list[Path], source: str, columns: list[str] | None = None)
     return _typed(pa.concat_tables([pq.read_table(p, columns=columns) for p in files]), source)
 
 
-def distinct_ids(engine: Engine | Connection, source: str) -> int:
-    """The distinct ID numbers of a source's stored rows (the shrink check of SPEC §3), from that one column."""
-    return distinct_ids_in(paths(engine, source))
-
-
-def distinct_ids_in(files: list[Path]) -> int:
-    """distinct_ids over the given files of a source."""
-    if not files:
-        return 0
-    ids = pa.concat_arrays([chunk for p in files for chunk in pq.read_table(p, columns=["id_number"]).column(0).chunks])
-    return int(pa.compute.count_distinct(ids).as_py())
-
-
 def rows_of(engine: Engine | Connection, source: str, column: str, values: list[str]) -> pd.DataFrame:
     """The stored rows of a source whose `column` is one of the values (one person's settlements, a household's
     members): DuckDB skips the row groups whose ID-number range holds none of them."""

@@ -92,6 +92,18 @@ def files(engine: BaseBackend, paths: list[Path], source: str) -> ir.Table:
     return engine.read_parquet([str(p) for p in paths])
 
 
+def distinct_ids(paths: list[Path], source: str, settings: Settings) -> int:
+    """The distinct ID numbers of a lake source's files (the shrink check of SPEC §3) on the configured engine, so
+    within its memory: read into Arrow whole, the ID column of a 5 M city's enrollment (13 M rows, twice: the stored
+    list and the run's) took the load from 1.1 to 2.1 GiB."""
+    engine = backend(settings)
+    try:
+        rows = files(engine, paths, source)
+        return int(engine.to_pyarrow(rows.select("id_number").distinct().count()).as_py())
+    finally:
+        engine.disconnect()
+
+
 def frame(engine: BaseBackend, expr: ir.Table) -> pd.DataFrame:
     """Run a rule's table on the engine: text as str, integers as Int64 where they may be missing, flags as bool."""
     arrow = engine.to_pyarrow(expr)
