@@ -235,9 +235,10 @@ def alert_list(evaluated: ir.Table, listed: ir.Table, settings: Settings, year: 
         threshold=t,
         rules=f.hits,
         level=level,
-        _lv=ibis.cases(*((level == name, order) for name, order in LEVEL_ORDER.items()), else_=len(LEVEL_ORDER)),
     )
-    return f.order_by([f._lv, f.measure.desc(), f.id_number]).select(*ALERT_COLUMNS)
+    out = f.select(*ALERT_COLUMNS)  # then ordered: a projection after an ORDER BY need not keep its order
+    severity = ibis.cases(*((out.level == name, order) for name, order in LEVEL_ORDER.items()), else_=len(LEVEL_ORDER))
+    return out.order_by([severity, out.measure.desc(), out.id_number])
 
 
 def watch_list(evaluated: ir.Table, listed: ir.Table) -> ir.Table:
