@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import targets  # noqa: E402
+from bench.engine_config import spark_config_text  # noqa: E402
 from bench.floor import connection, netted_oop, settlements_from_lake  # noqa: E402
 from bench.tree_memory import TreePeak, stage_peaks  # noqa: E402
 from monitor.config import load_settings  # noqa: E402
@@ -181,13 +182,8 @@ def engine_config(engine: str, work: Path) -> list[str]:
     scratch files) there too."""
     if engine == "duckdb":
         return []
-    text = (ROOT / "config.toml").read_text(encoding="utf-8")
-    assert 'kind = "duckdb"' in text and 'data_dir = "data"' in text
-    text = text.replace('kind = "duckdb"', f'kind = "{engine}"').replace(
-        'data_dir = "data"', f'data_dir = "{work.resolve().as_posix()}"'
-    )
     path = work / f"{engine}.toml"
-    path.write_text(text, encoding="utf-8")
+    path.write_text(spark_config_text((ROOT / "config.toml").read_text(encoding="utf-8"), work), encoding="utf-8")
     return ["--config", str(path)]
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from bench.engine_config import spark_config_text
 from monitor.config import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,14 +28,6 @@ os.environ.setdefault("MONITOR_AUDIT_SYSLOG", "")
 @pytest.fixture(scope="session")
 def settings():
     return load_settings(ROOT / "config.toml")
-
-
-def spark_config_text(text: str, data_dir: Path) -> str:
-    """A config.toml's text with [engine] kind = "spark" on master local[2], its data folder (Spark's scratch
-    files) in `data_dir`."""
-    assert 'kind = "duckdb"' in text and 'master = "local[2]"' in text and 'data_dir = "data"' in text
-    text = text.replace('kind = "duckdb"', 'kind = "spark"')
-    return text.replace('data_dir = "data"', f'data_dir = "{data_dir.as_posix()}"')
 
 
 @pytest.fixture(scope="session")
