@@ -108,10 +108,10 @@ def _lake_inputs(engine: Engine, prepared: dict[str, Future]) -> dict[str, list[
     return found
 
 
-def _replaced_identities(engine: Engine, settings: Settings) -> list[Path] | None:
+def _replaced_identities(engine: Engine) -> list[Path] | None:
     """The stored identity list's files, None when none holds a row (a first list has no changes)."""
     stored = lake.paths(engine, "identities")
-    return stored if sets.distinct_ids(stored, "identities", settings) else None
+    return stored if lake.row_count(stored) else None
 
 
 def _divisions_frame(valid: pd.DataFrame) -> pd.DataFrame:
@@ -246,7 +246,7 @@ def _run(
             )
             lake_files = _lake_inputs(engine, prepared)
             # the identity list this run replaces, read before the run's transaction records the new one
-            identities_before = _replaced_identities(engine, settings) if "identities" in results else None
+            identities_before = _replaced_identities(engine) if "identities" in results else None
             pending: list[table_copies.Pending] = []
             recorded: list[lake.LakeFile] = []
             try:

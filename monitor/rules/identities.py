@@ -69,11 +69,8 @@ def _ranked_types(types: tuple[IdentityType, ...]) -> ir.Table:
         "subsidy_cents": pa.int64(),
         "priority": pa.int64(),
     }
-    values = {name: frame["rank" if name == "priority" else name].tolist() for name in columns}
-    arrays = [
-        pa.array([None if pd.isna(v) else v for v in values[n]], type=t, from_pandas=True) for n, t in columns.items()
-    ]
-    return ibis.memtable(pa.table(arrays, names=list(columns)))
+    arrays = [pa.array(frame["rank" if n == "priority" else n], type=t, from_pandas=True) for n, t in columns.items()]
+    return ibis.memtable(pa.table(arrays, names=list(columns)))  # from_pandas: a missing class or amount is null
 
 
 def active(identities: ir.Table, as_of: date) -> ir.Table:

@@ -241,6 +241,11 @@ def read_files(files: list[Path], source: str, columns: list[str] | None = None)
     return _typed(pa.concat_tables([pq.read_table(p, columns=columns) for p in files]), source)
 
 
+def row_count(files: list[Path]) -> int:
+    """The rows of the given lake files, from their footers (nothing else is read)."""
+    return sum(pq.ParquetFile(p).metadata.num_rows for p in files)
+
+
 def rows_of(engine: Engine | Connection, source: str, column: str, values: list[str]) -> pd.DataFrame:
     """The stored rows of a source whose `column` is one of the values (one person's settlements, a household's
     members): DuckDB skips the row groups whose ID-number range holds none of them."""
