@@ -15,7 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from monitor.base.text import lookup
+from monitor.base.text import positions_in
 from monitor.rules.alert_rules import LEVEL_ORDER
 from monitor.rules.divisions import town_of
 from monitor.security.access import AccessDenied, Viewer
@@ -137,13 +137,21 @@ def alert_list(engine: Engine, year: int) -> pd.DataFrame:
     copy = table_copies.read(engine, store.alerts, year)
     if copy is not None:
         states = store.alert_states
+        # only the states a case has moved: the others read as no state does (a city's 99,000 alerts: 0.6 → 0.2 s)
+        moved = sa.or_(
+            *(sa.func.coalesce(states.c[column], default) != default for column, default in STATE_COLUMNS.items())
+        )
         with engine.connect() as conn:
             current = store.read_select(
-                conn, sa.select(states.c.id_number, *(states.c[c] for c in STATE_COLUMNS)).where(states.c.year == year)
+                conn,
+                sa.select(states.c.id_number, *(states.c[c] for c in STATE_COLUMNS)).where(
+                    (states.c.year == year) & moved
+                ),
             )
         rows = copy.sort_values("seq", kind="stable").reset_index(drop=True)
+        where = positions_in(rows["id_number"], current["id_number"])
         for column, default in STATE_COLUMNS.items():
-            found = lookup(rows["id_number"], current["id_number"], current[column])
+            found = pd.Series(current[column].array.take(where, allow_fill=True), index=rows.index)
             rows[column] = found.fillna(default).astype(bool) if column == "upgraded" else found.fillna(default)
         return rows
     alerts, states = store.alerts, store.alert_states

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 from monitor.config import Settings
 from monitor.rules.boundaries import display_features
-from monitor.rules.divisions import LEVELS, at_level, level_of, prefix
+from monitor.rules.divisions import LEVEL_DIGITS, LEVELS, at_level, level_of, prefix
 from monitor.rules.rates import rate_percent
 from monitor.storage import store
 from monitor.web.views.common import METRICS, Metric, band
@@ -45,22 +45,24 @@ def children(engine: Engine, year: int, parent: str) -> pd.DataFrame:
             (store.coverage.c.year == year) & (store.coverage.c.parent_code == parent),
             [store.coverage.c.code],
         )
-        alerts = (
-            conn.execute(
-                sa.select(store.alerts.c.village_code).where(
-                    (store.alerts.c.year == year) & store.alerts.c.village_code.startswith(prefix(parent))
-                )
+        level = rows["level"].iloc[0] if not rows.empty else None
+        counts: dict[str, int] = {}
+        if level:
+            # counted per child by the database from the index on (year, village_code): a city's 99,000 alerts
+            # read as rows took 0.3 s of the map's 0.45
+            child = sa.func.substr(store.alerts.c.village_code, 1, LEVEL_DIGITS[level])
+            counts = dict(
+                conn.execute(
+                    sa.select(child, sa.func.count())
+                    .where((store.alerts.c.year == year) & store.alerts.c.village_code.startswith(prefix(parent)))
+                    .group_by(child)
+                ).all()
             )
-            .scalars()
-            .all()
-        )
     for m in METRICS[:3]:
         rows[m.key] = rate_percent(rows[m.numerator], rows[m.denominator])
     rows["unenrolled"] = rows["in_scope"] - rows["enrolled"]
-    level = rows["level"].iloc[0] if not rows.empty else None
-    if level and alerts:
-        counts = at_level(pd.Series(alerts, dtype="str"), level).value_counts()
-        rows["alerts"] = rows["code"].map(counts).fillna(0).astype("int64")
+    if level:
+        rows["alerts"] = rows["code"].str.slice(0, LEVEL_DIGITS[level]).map(counts).fillna(0).astype("int64")
     else:
         rows["alerts"] = 0
     return rows.reset_index(drop=True)
