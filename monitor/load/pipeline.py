@@ -29,6 +29,7 @@ from monitor.load.inputs import (
     store_run_files,
     validated_boundaries,
 )
+from monitor.load.spread import spread_source
 from monitor.load.streamed import stream_source
 from monitor.rules.alert_rules import check_rules
 from monitor.rules.divisions import level_of
@@ -309,9 +310,11 @@ def _validate_sources(
             continue
         # read and checked chunk by chunk: the whole raw sources of a district took gigabytes
         progress(f"读取并校验 {key}（{len(files[key])} 个文件）")
-        streamed = stream_source(
-            engine, key, files[key], Context(settings, root, year, run_date, villages), run_id, settings
-        )
+        context = Context(settings, root, year, run_date, villages)
+        spread = None
+        if settings.engine_kind == "spark" and key in lake.LAKE_TABLES:
+            spread = spread_source(engine, key, files[key], context, run_id, settings)
+        streamed = spread or stream_source(engine, key, files[key], context, run_id, settings)
         results[key] = streamed.validated
         valid = results[key].valid  # the divisions'; a lake source's rows went to its files as they were read
         run_files = [lake.path_of(engine, f) for f in streamed.written]

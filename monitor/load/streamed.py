@@ -119,7 +119,7 @@ def _stream(
             main = writer.close()
             written += [main] if main is not None else []
         doubtful = pd.concat(held, ignore_index=True) if held else empty_rows(key).assign(_original="")
-        survivors, late = _decide(engine, key, doubtful, passed, written, stored, ctx, list(labels))
+        survivors, late = decide(engine, key, doubtful, passed, written, stored, ctx, list(labels))
         rejects.append(late)
         if writer is not None:
             if not survivors.empty:
@@ -163,7 +163,7 @@ def _checked(
                 future.cancel()
 
 
-def _decide(
+def decide(
     engine: Engine,
     key: str,
     doubtful: pd.DataFrame,

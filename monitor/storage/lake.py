@@ -100,11 +100,17 @@ class Writer:
     finds one person's rows in a few row groups (every source streams so). Nothing reads the file until `record`
     has named it in a committed run."""
 
-    def __init__(self, engine: Engine | Connection, source: str, run_id: int, suffix: str = ""):
+    def __init__(
+        self, lake: Engine | Connection | Path, source: str, run_id: int, suffix: str = "", extra: bool = False
+    ):
+        """`lake`: the database whose lake it is, or the lake's folder (a process without the database: Spark's
+        executors); `extra`: the rows' _t and _row kept too (a staged file, `monitor.load.spread`)."""
         self.source, self.run_id = source, run_id
         self.relative = f"{source}/run-{run_id}{suffix}.parquet"
-        self.path = folder(engine) / self.relative
+        self.path = (lake if isinstance(lake, Path) else folder(lake)) / self.relative
         self.schema = arrow_schema(source)
+        if extra:
+            self.schema = self.schema.append(pa.field("_t", pa.int64())).append(pa.field("_row", pa.int64()))
         self.rows = 0
         self._writer: pq.ParquetWriter | None = None
         self._file: BinaryIO | None = None
@@ -113,9 +119,14 @@ class Writer:
         """Add a part (the columns the frame lacks are NULL)."""
         names = self.schema.names
         framed = rows.assign(run_id=self.run_id) if "run_id" in names else rows
-        arrow = pa.Table.from_pandas(
-            framed.reindex(columns=names).reset_index(drop=True), schema=self.schema, preserve_index=False
+        self.write_arrow(
+            pa.Table.from_pandas(
+                framed.reindex(columns=names).reset_index(drop=True), schema=self.schema, preserve_index=False
+            )
         )
+
+    def write_arrow(self, arrow: pa.Table) -> None:
+        """Add a part given as Arrow columns of the file's schema."""
         arrow = arrow.take(pa.compute.sort_indices(arrow, [("id_number", "ascending")]))
         if self._writer is None:
             private_folder(self.path.parent)

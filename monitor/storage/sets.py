@@ -1,6 +1,6 @@
 """Running the engine-neutral rules (the Ibis expressions of monitor/rules: coverage_sets, coverage.outreach_list,
-costs.person_year, alert_rules, identities, findings.findings, campaign.village_progress): the engine that [engine]
-kind names, tables for it (frames and the lake's files), and results back as frames in the core's dtypes.
+costs.person_year, alert_rules, identities, findings.findings, campaign.village_progress, repeats.held): the engine
+that [engine] kind names, tables for it (frames and the lake's files), and results back as frames in the core's dtypes.
 
 DuckDB runs in process, on every core, with a fresh in-memory database per use (a connection is not shared between
 threads, and nothing is kept between loads). With settings, it holds at most [engine] memory_mb and spills the rest
@@ -28,7 +28,7 @@ import pyarrow as pa
 from ibis.backends import BaseBackend
 
 from monitor.config import Settings, data_path
-from monitor.rules import alert_rules, campaign, coverage_sets, identities
+from monitor.rules import alert_rules, campaign, coverage_sets, identities, repeats
 from monitor.rules.coverage import COUNT_COLUMNS, outreach_list
 from monitor.storage import lake
 from monitor.storage.schema import INT_COLUMNS
@@ -100,6 +100,20 @@ def distinct_ids(paths: list[Path], source: str, settings: Settings) -> int:
     try:
         rows = files(engine, paths, source)
         return int(engine.to_pyarrow(rows.select("id_number").distinct().count()).as_py())
+    finally:
+        engine.disconnect()
+
+
+def held_rows(run_files: list[Path], stored: list[Path], source: str, settings: Settings) -> pd.DataFrame:
+    """_t and _row of the rows of a load (its staged files: the open rows with _t and _row) that a check across rows
+    may reject (rules.repeats.held), the stored files' keys counting as met; on the configured engine."""
+    engine = backend(settings)
+    try:
+        if not run_files:
+            return pd.DataFrame({"_t": pd.Series([], dtype="int64"), "_row": pd.Series([], dtype="int64")})
+        run = engine.read_parquet([str(p) for p in run_files])
+        earlier = engine.read_parquet([str(p) for p in stored]) if stored else None
+        return engine.to_pyarrow(repeats.held(run, earlier, source)).to_pandas()
     finally:
         engine.disconnect()
 

@@ -18,9 +18,11 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import ibis
 import ibis.expr.operations as ops
@@ -83,6 +85,8 @@ def session(settings: Settings) -> SparkSession:
     master = settings.engine_master
     with _lock:
         if _session is None:
+            # the executors' Python: this one, unless the deployment names another (a cluster's workers)
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             scratch = data_path(settings) / "spark"
             scratch.mkdir(parents=True, exist_ok=True, mode=0o700)
             builder = SparkSession.builder.master(master)
@@ -93,6 +97,19 @@ def session(settings: Settings) -> SparkSession:
         elif master != _master:
             raise ValueError(f"engine.master {master!r}: this process's Spark session runs on {_master!r}")
         return _session
+
+
+Task = TypeVar("Task")
+Result = TypeVar("Result")
+
+
+def run_tasks(settings: Settings, work: Callable[[Task], Result], tasks: list[Task]) -> list[Result]:
+    """`work` on each task on the executors, a task each (a file's byte range, `monitor.load.spread`), the results in
+    the tasks' order. The function and the tasks go to the executors pickled, the results come back pickled: they
+    must be small (counts, rejects, file records), the rows themselves stay in the files."""
+    if not tasks:
+        return []
+    return session(settings).sparkContext.parallelize(tasks, len(tasks)).map(work).collect()
 
 
 class SharedSessionBackend(PySparkBackend):
