@@ -17,21 +17,19 @@ from monitor.files.sources import ALL_SOURCES
 
 def held(run: ir.Table, stored: ir.Table | None, source_key: str) -> ir.Table:
     """(_t, _row) of the run's rows to hold: `run` holds the load's open rows with their file's number _t and
-    physical row _row; `stored` the stored rows whose keys count as met (None: none)."""
+    physical row _row; `stored` the stored rows whose keys count as met (None: none). The run's rows are ranked
+    among themselves and only looked up in the stored ones: ranking them together sorted every stored settlement
+    for each month (Spark local[2], 1.5 M: 36 s for a month's 0.7 M settlements)."""
     source = ALL_SOURCES[source_key]
     key = list(source.duplicate_key)
     reversal = (run["reverses"] != "") if source_key == "settlements" else ibis.literal(False)
     rows = run.select(*key, _t=run["_t"], _row=run["_row"], _reversal=reversal)
-    if stored is not None:
-        earlier = stored.select(
-            *key,
-            _t=ibis.literal(-1, "int64"),
-            _row=ibis.literal(-1, "int64"),
-            _reversal=ibis.literal(False),
-        )
-        rows = rows.union(earlier.cast(rows.schema()))
     if not key:
         return rows.filter(rows["_reversal"]).select("_t", "_row")
     nth = ibis.row_number().over(group_by=key, order_by=[rows["_t"], rows["_row"]])
     ranked = rows.mutate(_nth=nth)
-    return ranked.filter((ranked["_t"] >= 0) & ((ranked["_nth"] > 0) | ranked["_reversal"])).select("_t", "_row")
+    again = ranked.filter((ranked["_nth"] > 0) | ranked["_reversal"]).select("_t", "_row")
+    if stored is None:
+        return again
+    met = rows.semi_join(stored.select(*key).cast(rows.select(*key).schema()), key).select("_t", "_row")
+    return again.union(met, distinct=True)
