@@ -19,11 +19,13 @@ their keys, exactly as the streamed load decides them (`streamed.decide`); those
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy.engine import Engine
 
@@ -96,21 +98,22 @@ def spread_source(
     labels = [shown_name(p) for p in paths]  # every file's, one with no rows too (read 0)
     stored = lake.paths(engine, "settlements") if key == "settlements" else []
     staged = [_staged(plan, p).path for p in parts]
+    rejected = [_scratch(plan, p, "rejects") for p in parts]
+    held_files = [_scratch(plan, p, "held") for p in parts]
     written: list[lake.LakeFile] = []
     try:
         checked = spark.run_tasks(settings, _check, [(plan, p) for p in parts])
-        filled = [path for path, (_read, _rejected, rows) in zip(staged, checked, strict=True) if rows]
+        filled = [path for path, (_read, rows) in zip(staged, checked, strict=True) if rows]
         held = sets.held_rows(filled, stored, key, settings)
         finish = []
         for part in parts:
             mine = (held["_t"] == part.t) & (held["_row"] >= part.first_row)
             mine &= held["_row"] < part.first_row + part.lines
             finish.append((plan, part, held.loc[mine, "_row"].to_numpy()))
-        finished_parts = spark.run_tasks(settings, _finish, finish)
-        written = [f for f, _rows in finished_parts if f is not None]
-        doubtful = [rows for _f, rows in finished_parts if not rows.empty]
-        doubtful_rows = pd.concat(doubtful, ignore_index=True) if doubtful else empty_rows(key).assign(_original="")
-        survivors, late = decide(engine, key, doubtful_rows, [], written, stored, ctx, labels)
+        written = [f for f in spark.run_tasks(settings, _finish, finish) if f is not None]
+        doubtful = _held_rows(held_files, key)
+        survivors, late = decide(engine, key, doubtful, [], written, stored, ctx, labels)
+        rejects = [_read_scratch(rejected, pd.DataFrame()), late]
         if not survivors.empty:
             tail = lake.Writer(engine, key, run_id, ".tail")
             tail.write(survivors)
@@ -123,11 +126,10 @@ def spread_source(
             _part(plan, part).path.unlink(missing_ok=True)
         raise
     finally:
-        for path in staged:
+        for path in staged + rejected + held_files:
             path.unlink(missing_ok=True)
-    rejects = [rejected for _read, rejected, _rows in checked] + [late]
     read: dict[str, int] = dict.fromkeys(labels, 0)
-    for part, (rows_read, _rejected, _rows) in zip(parts, checked, strict=True):
+    for part, (rows_read, _rows) in zip(parts, checked, strict=True):
         read[part.label] += rows_read
     return Streamed(finished(key, empty_rows(key), rejects, labels, read), written)
 
@@ -202,9 +204,39 @@ def _part(plan: Plan, part: Part) -> lake.Writer:
     return lake.Writer(plan.lake, plan.key, plan.run_id, f".p{part.k:05d}")
 
 
-def _check(task: tuple[Plan, Part]) -> tuple[int, pd.DataFrame, int]:
-    """On an executor: a range's rows checked on their own; its open rows staged with their file and row. Gives the
-    rows read, the rejects and the rows staged."""
+def _scratch(plan: Plan, part: Part, kind: str) -> Path:
+    """A range's file of its `kind` (staged rows, rejects, held rows) for this run, in the lake, removed by the run."""
+    return plan.lake / plan.key / f"run-{plan.run_id}.{kind}-{part.k:05d}.parquet"
+
+
+def _write_scratch(path: Path, frame: pd.DataFrame) -> None:
+    """A frame as a scratch file, the service's own like the lake's (it holds rows: names, ID numbers)."""
+    lake.private_folder(path.parent)
+    path.unlink(missing_ok=True)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as fh:
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), fh)
+
+
+def _read_scratch(paths: list[Path], empty: pd.DataFrame) -> pd.DataFrame:
+    found = [pq.read_table(p).to_pandas() for p in paths if p.is_file()]
+    return pd.concat(found, ignore_index=True) if found else empty
+
+
+def _held_rows(paths: list[Path], key: str) -> pd.DataFrame:
+    """The held rows of every range, as the streamed load holds them: the source's columns in the core's dtypes
+    (as the lake gives them), then _t, _row, _pos and _original."""
+    extra = ["_t", "_row", "_pos", "_original"]
+    found = _read_scratch(paths, pd.DataFrame())
+    if found.empty:
+        return empty_rows(key).assign(_original="")
+    typed = typed_frame(found, LAKE_TABLES[key]).drop(columns=["run_id"], errors="ignore")
+    return pd.concat([typed, found[extra]], axis=1)
+
+
+def _check(task: tuple[Plan, Part]) -> tuple[int, int]:
+    """On an executor: a range's rows checked on their own; its open rows staged with their file and row, its
+    rejects in a file of their own (a file of bad rows may reject them all: they do not come back through Spark's
+    driver). Gives the rows read and the rows staged."""
     plan, part = task
     source = ALL_SOURCES[plan.key]
     table = ranges.read(part.path, part.begin, part.end, part.encoding, part.first_row, part.label, source, part.header)
@@ -213,16 +245,19 @@ def _check(task: tuple[Plan, Part]) -> tuple[int, pd.DataFrame, int]:
         writer = _staged(plan, part)
         writer.write(checked.rows)
         writer.close()
-    return checked.read, checked.rejects, len(checked.rows)
+    if not checked.rejects.empty:
+        _write_scratch(_scratch(plan, part, "rejects"), checked.rejects)
+    return checked.read, len(checked.rows)
 
 
-def _finish(task: tuple[Plan, Part, np.ndarray]) -> tuple[lake.LakeFile | None, pd.DataFrame]:
+def _finish(task: tuple[Plan, Part, np.ndarray]) -> lake.LakeFile | None:
     """On an executor: a range's staged rows, but the held ones, as its part of the run's file (None: no rows); the
-    held ones as `streamed` holds them, with their original cells."""
+    held ones, as `streamed` holds them with their original cells, in a file of their own (a load that sends
+    settlements already stored holds every row)."""
     plan, part, held = task
     path = _staged(plan, part).path
     if not path.is_file():  # no open rows
-        return None, empty_rows(plan.key).assign(_original="")
+        return None
     staged = pq.read_table(path)
     rows = staged.column("_row").to_numpy()
     hold = np.isin(rows, held)
@@ -230,11 +265,13 @@ def _finish(task: tuple[Plan, Part, np.ndarray]) -> tuple[lake.LakeFile | None, 
     if not hold.all():
         writer.write_arrow(staged.filter(~hold).drop_columns(["_t", "_row"]))
     written = writer.close() if writer.rows else None
-    kept = staged.filter(hold)
-    frame = typed_frame(kept.drop_columns(["_t", "_row"]).to_pandas(), LAKE_TABLES[plan.key])
-    frame["_t"] = part.t
-    frame["_row"] = kept.column("_row").to_numpy()
-    frame["_pos"] = frame["_row"] - part.first_row
-    lines = frame["_pos"].to_numpy()
-    frame["_original"] = ranges.originals(part.path, part.begin, part.end, part.encoding, lines) if len(lines) else []
-    return written, frame.drop(columns=["run_id"], errors="ignore")
+    if hold.any():
+        kept = staged.filter(hold)
+        frame = kept.drop_columns(["_t", "_row"]).to_pandas()
+        frame["_t"] = part.t
+        frame["_row"] = kept.column("_row").to_numpy()
+        frame["_pos"] = frame["_row"] - part.first_row
+        lines = frame["_pos"].to_numpy()
+        frame["_original"] = ranges.originals(part.path, part.begin, part.end, part.encoding, lines)
+        _write_scratch(_scratch(plan, part, "held"), frame)
+    return written
