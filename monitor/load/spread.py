@@ -3,17 +3,20 @@ never pass through the load's process (which still reads each file's header, and
 the same rows kept, rejects and counts as `monitor.load.streamed` gives, the run's rows in a part per range.
 
 Each CSV file is cut into byte ranges (`monitor.files.ranges`), and the executors work on them in three passes:
-1. `_scan`: each range's lines and whether it is plain. A source with a file that is not plain (quotes, short or
-   long lines, an xlsx workbook) is read in the load's process instead, as before (`spread_source` gives None).
-2. `_check`: each range's rows numbered from the line counts, checked on their own (`rules.validate.check_rows`),
-   its rejects (with their original cells) returned, its open rows staged in a file of the lake with their file and
-   row (`run-<id>.stage-<k>.parquet`).
+1. `_scan`: each range's lines and whether it is plain. A source with a file that is not plain (a comma or quote
+   in quotes, lines of another width, a workbook) is read in the load's process instead, as before
+   (`spread_source` gives None).
+2. `_check`: each range's rows numbered from the line counts and checked on their own (`rules.validate.check_rows`);
+   its open rows staged in the lake with their file and row (`run-<id>.stage-<k>.parquet`), its rejects with their
+   original cells beside them (`run-<id>.rejects-<k>.parquet`).
 3. The rows a check across rows may reject (SPEC §5: a key met before, in a stored file or earlier in the load; a
    reversal) are found on the engine over the staged and the stored files (`rules.repeats.held`), then `_finish`
    writes each range's other rows as its part of the run's file (`run-<id>.p<k>.parquet`, sorted by ID number as
-   every part is) and returns the held ones with their original cells.
-The held rows, a few in a million and the reversals, are decided in the load's process with the rows that share
-their keys, exactly as the streamed load decides them (`streamed.decide`); those that pass go to the run's tail.
+   every part is) and the held ones with their original cells beside it (`run-<id>.held-<k>.parquet`).
+The load reads the rejects and the held rows from their files (what comes back through Spark is counts and file
+records); the held rows, a few in a million and the reversals, are decided with the rows that share their keys,
+exactly as the streamed load decides them (`streamed.decide`); those that pass go to the run's tail. The scratch
+files go when the source is done, and a killed load's are swept with its unrecorded parts.
 """
 
 from __future__ import annotations
@@ -105,11 +108,7 @@ def spread_source(
         checked = spark.run_tasks(settings, _check, [(plan, p) for p in parts])
         filled = [path for path, (_read, rows) in zip(staged, checked, strict=True) if rows]
         held = sets.held_rows(filled, stored, key, settings)
-        finish = []
-        for part in parts:
-            mine = (held["_t"] == part.t) & (held["_row"] >= part.first_row)
-            mine &= held["_row"] < part.first_row + part.lines
-            finish.append((plan, part, held.loc[mine, "_row"].to_numpy()))
+        finish = [(plan, part, rows) for part, rows in zip(parts, _by_part(held, parts), strict=True)]
         written = [f for f in spark.run_tasks(settings, _finish, finish) if f is not None]
         doubtful = _held_rows(held_files, key)
         survivors, late = decide(engine, key, doubtful, [], written, stored, ctx, labels)
@@ -171,6 +170,18 @@ def _numbered(parts: list[Part], scans: list[ranges.Scan]) -> list[Part] | None:
         lines[part.t] += found.lines
         numbered.append(replace(part, encoding=encodings[part.t], lines=found.lines, first_row=first))
     return numbered
+
+
+def _by_part(held: pd.DataFrame, parts: list[Part]) -> list[np.ndarray]:
+    """The held rows' physical rows, split by the range that holds them (a file's ranges hold consecutive rows)."""
+    found: list[np.ndarray] = [np.array([], dtype=np.int64)] * len(parts)
+    for t, rows in held.groupby("_t")["_row"]:
+        mine = [p for p in parts if p.t == t]
+        rows = np.sort(rows.to_numpy(dtype=np.int64))
+        cuts = np.searchsorted(rows, [p.first_row for p in mine] + [mine[-1].first_row + mine[-1].lines])
+        for i, part in enumerate(mine):
+            found[part.k] = rows[cuts[i] : cuts[i + 1]]
+    return found
 
 
 def _file_header(path: Path, settings: Settings, key: str, label: str) -> tuple[Header, int, str] | None:

@@ -2,8 +2,9 @@
 
 What: the register, deaths, enrollment and identity snapshots, and every settlement (schema_lake has their columns).
 Where: `<source>/run-<run id>.parquet` under the lake folder (see `folder`): a part per validated chunk, each sorted
-by ID number; and where a run's last rows were decided after the others (reversals, repeated keys:
-`monitor.load.streamed`), `run-<run id>.tail.parquet`, read after it. The same for every source. A file is written
+by ID number (read on Spark's executors, a file per byte range instead: `run-<run id>.p<range>.parquet`); and where
+a run's last rows were decided after the others (reversals, repeated keys: `monitor.load.streamed`),
+`run-<run id>.tail.parquet`, read after it. The same for every source. A file is written
 once, by the run whose id it bears, before that run's transaction; the transaction records it in the `lake_files`
 table (rows, bytes, SHA-256) and, for a snapshot, drops the record of the file it replaces. Only recorded files are
 ever read, so a run that fails or is killed leaves nothing visible and the previous figures stand. Files that no
@@ -223,7 +224,8 @@ def paths(engine: Engine | Connection, source: str) -> list[Path]:
     query = (
         sa.select(lake_files.c.path)
         .where(lake_files.c.source == source)
-        .order_by(lake_files.c.run_id, lake_files.c.path)  # run-<id>.parquet, then run-<id>.tail.parquet
+        # run-<id>.parquet or its ranges' run-<id>.p<k>.parquet in order, then run-<id>.tail.parquet
+        .order_by(lake_files.c.run_id, lake_files.c.path)
     )
     if isinstance(engine, Connection):
         found = engine.execute(query).scalars().all()
