@@ -27,8 +27,8 @@ from monitor.files.headers import Header
 from monitor.files.read import RawTable, _drop_blank_rows
 from monitor.files.sources import Source
 
-# Bytes per range: about 500,000 settlements (stream.CHUNK_ROWS), what one core checks in about a second with some
-# 300 MB of cells held; a province's year (60 GB of files) is then about 900 tasks.
+# Bytes per range: about 500,000 settlements (stream.CHUNK_ROWS), what one core checks in about two seconds with
+# some 300 MB of cells held; a province's year (60 GB of files) is then about 900 tasks.
 RANGE_BYTES = 64 << 20
 NEWLINE, RETURN, COMMA, QUOTE = 10, 13, 44, 34
 ENCODINGS = ("utf-8", "gb18030")
@@ -180,7 +180,8 @@ def read(
     if data:
         table = pacsv.read_csv(
             pa.py_buffer(data),
-            read_options=pacsv.ReadOptions(column_names=names, use_threads=False),
+            # one block: the range is already a task's share, and no line can straddle two blocks
+            read_options=pacsv.ReadOptions(column_names=names, use_threads=False, block_size=len(data)),
             parse_options=pacsv.ParseOptions(ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.large_string() for n in names},

@@ -18,8 +18,8 @@ from monitor.files.sources import ALL_SOURCES
 def held(run: ir.Table, stored: ir.Table | None, source_key: str) -> ir.Table:
     """(_t, _row) of the run's rows to hold: `run` holds the load's open rows with their file's number _t and
     physical row _row; `stored` the stored rows whose keys count as met (None: none). The run's rows are ranked
-    among themselves and only looked up in the stored ones: ranking them together sorted every stored settlement
-    for each month (Spark local[2], 1.5 M: 36 s for a month's 0.7 M settlements)."""
+    among themselves and only looked up in the stored ones (a semi-join), so a month's rows are not sorted together
+    with the year's stored settlements."""
     source = ALL_SOURCES[source_key]
     key = list(source.duplicate_key)
     reversal = (run["reverses"] != "") if source_key == "settlements" else ibis.literal(False)

@@ -106,7 +106,7 @@ Result = TypeVar("Result")
 def run_tasks(settings: Settings, work: Callable[[Task], Result], tasks: list[Task]) -> list[Result]:
     """`work` on each task on the executors, a task each (a file's byte range, `monitor.load.spread`), the results in
     the tasks' order. The function and the tasks go to the executors pickled, the results come back pickled: they
-    must be small (counts, rejects, file records), the rows themselves stay in the files."""
+    must be small (counts, file records): they pass through the driver's JVM, so rows stay in files."""
     if not tasks:
         return []
     return session(settings).sparkContext.parallelize(tasks, len(tasks)).map(work).collect()
