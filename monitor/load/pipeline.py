@@ -308,7 +308,8 @@ def _validate_sources(
             villages = frozenset(snapshots["divisions"].loc[snapshots["divisions"]["level"] == "村社区", "code"])
         if key not in files:
             continue
-        # read and checked chunk by chunk: the whole raw sources of a district took gigabytes
+        # read and checked chunk by chunk (with Spark, a plain CSV's ranges on the executors: spread_source): the
+        # whole raw sources of a district took gigabytes
         progress(f"读取并校验 {key}（{len(files[key])} 个文件）")
         context = Context(settings, root, year, run_date, villages)
         spread = None

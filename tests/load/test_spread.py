@@ -35,7 +35,8 @@ def _check(engine, key, paths, ctx, settings, spark_settings, range_bytes, run_i
     spread = spread_source(engine, key, paths, ctx, run_id, spark_settings, range_bytes)
     assert spread is not None
     _same(engine, key, spread, validate_source(key, read_source(paths, key, settings), ctx))
-    assert not list((lake.folder(engine) / key).glob("*.stage-*"))  # the staged files are gone
+    left = {p.relative_to(lake.folder(engine)).as_posix() for p in (lake.folder(engine) / key).glob("*")}
+    assert left == {f.path for f in spread.written}  # the scratch files (staged rows, rejects, held rows) are gone
     return spread
 
 
