@@ -107,10 +107,10 @@ def distinct_ids(paths: list[Path], source: str, settings: Settings) -> int:
 def held_rows(run_files: list[Path], stored: list[Path], source: str, settings: Settings) -> pd.DataFrame:
     """_t and _row of the rows of a load (its staged files: the open rows with _t and _row) that a check across rows
     may reject (rules.repeats.held), the stored files' keys counting as met; on the configured engine."""
+    if not run_files:
+        return pd.DataFrame({"_t": pd.Series([], dtype="int64"), "_row": pd.Series([], dtype="int64")})
     engine = backend(settings)
     try:
-        if not run_files:
-            return pd.DataFrame({"_t": pd.Series([], dtype="int64"), "_row": pd.Series([], dtype="int64")})
         run = engine.read_parquet([str(p) for p in run_files])
         earlier = engine.read_parquet([str(p) for p in stored]) if stored else None
         return engine.to_pyarrow(repeats.held(run, earlier, source)).to_pandas()

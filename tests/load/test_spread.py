@@ -8,18 +8,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from monitor.config import load_settings
 from monitor.files.read import files_by_source, read_source
-from monitor.load.pipeline import run_load
 from monitor.load.spread import spread_source
-from monitor.rules.validate import Context, validate_source
+from monitor.rules.validate import validate_source
 from monitor.storage import lake
 from monitor.storage.store import connect
 from tests.conftest import GOLDEN
-from tests.load.test_streamed import RUN_DATE, _bare, _context, _same
+from tests.load.test_streamed import _bare, _context, _same, second_load_settlements
 
 GOLDEN_SETTLEMENTS = (GOLDEN / "load1" / "settlements_2025a.csv").read_text(encoding="utf-8")
 # the golden file's two quoted amounts written without quotes, so the file is plain
@@ -85,13 +83,7 @@ def test_settlements_in_several_files_validated_on_the_executors(
 @pytest.mark.parametrize("range_bytes", [40, 1 << 26])
 def test_settlements_validated_on_the_executors_against_stored_ones(range_bytes, sqlite_url, settings, spark_settings):
     engine = connect(sqlite_url)
-    run_load(GOLDEN / "load1", settings, engine, year=2025, run_date=RUN_DATE)
-    paths = files_by_source(GOLDEN / "load2", settings)["settlements"]
-    raw = read_source(paths, "settlements", settings)
-    ids = pd.concat([t.column(c) for t in raw for c in ("settlement_id", "reverses")]).str.strip().unique()
-    stored = lake.rows_of(engine, "settlements", "settlement_id", [i for i in ids.tolist() if i])
-    whole = validate_source("settlements", raw, Context(settings, "990101000000", 2025, RUN_DATE, frozenset(), stored))
-    assert {"DUPLICATE_ROW", "DUPLICATE_ID"} <= set(whole.rejects["reason"])  # what the stored rows decide
+    paths, whole = second_load_settlements(engine, settings)
     spread = spread_source(engine, "settlements", paths, _bare(settings), 9, spark_settings, range_bytes)
     assert spread is not None
     _same(engine, "settlements", spread, whole)

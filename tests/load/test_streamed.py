@@ -76,9 +76,9 @@ def test_a_source_streamed_in_chunks_is_validated_as_a_whole(key, chunk_rows, sq
     _same(engine, key, streamed, whole)
 
 
-@pytest.mark.parametrize("chunk_rows", [1, 3, 500_000])
-def test_settlements_streamed_against_stored_ones_are_validated_as_a_whole(chunk_rows, sqlite_url, settings):
-    engine = connect(sqlite_url)
+def second_load_settlements(engine, settings) -> tuple[list[Path], Validated]:
+    """The golden first load stored; the second load's settlement files, and their validation as a whole against
+    the stored settlements they mention (the reference)."""
     run_load(GOLDEN / "load1", settings, engine, year=2025, run_date=RUN_DATE)
     paths = files_by_source(GOLDEN / "load2", settings)["settlements"]
     raw = read_source(paths, "settlements", settings)
@@ -86,6 +86,13 @@ def test_settlements_streamed_against_stored_ones_are_validated_as_a_whole(chunk
     stored = lake.rows_of(engine, "settlements", "settlement_id", [i for i in ids.tolist() if i])
     whole = validate_source("settlements", raw, Context(settings, ROOT_CODE, 2025, RUN_DATE, frozenset(), stored))
     assert {"DUPLICATE_ROW", "DUPLICATE_ID"} <= set(whole.rejects["reason"])  # what the stored rows decide
+    return paths, whole
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 3, 500_000])
+def test_settlements_streamed_against_stored_ones_are_validated_as_a_whole(chunk_rows, sqlite_url, settings):
+    engine = connect(sqlite_url)
+    paths, whole = second_load_settlements(engine, settings)
     streamed = stream_source(engine, "settlements", paths, _bare(settings), 9, settings, chunk_rows)
     _same(engine, "settlements", streamed, whole)
     lake.discard(engine, streamed.written)
