@@ -17,9 +17,26 @@ def fold_width(text: str) -> str:
     return text.translate(_FULL_TO_HALF)
 
 
+# The UTF-8 lead bytes of U+3000..U+3FFF and U+F000..U+FFFF: a text without either holds nothing to fold.
+_WIDE_LEADS = (0xE3, 0xEF)
+
+
+def _may_hold_wide(values: pd.Series) -> bool:
+    """False when no character of the column can be full-width, from its UTF-8 bytes alone: names and addresses
+    (Chinese characters lead with other bytes) skip the regex search, which took a fifth of a register's checks."""
+    text = _arrow(values)
+    for chunk in text.chunks if isinstance(text, pa.ChunkedArray) else [text]:
+        data = chunk.buffers()[2]
+        if data is not None:
+            raw = np.frombuffer(data, dtype=np.uint8)
+            if ((raw == _WIDE_LEADS[0]) | (raw == _WIDE_LEADS[1])).any():
+                return True
+    return False
+
+
 def fold_series(values: pd.Series) -> pd.Series:
     """fold_width and strip, for a whole column of strings (translating only rows that need it)."""
-    if pc.all(pc.string_is_ascii(_arrow(values))).as_py() is not False:  # ID numbers, dates, amounts: nothing wide
+    if not _may_hold_wide(values):  # ID numbers, dates, amounts, most names: nothing wide
         return values.str.strip()
     wide = values.str.contains("[\uff01-\uff5e\u3000]", regex=True).fillna(False).astype(bool)
     if wide.any():

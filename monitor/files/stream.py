@@ -2,8 +2,8 @@
 
 Each chunk is a RawTable of at most `CHUNK_ROWS` rows of one file or xlsx sheet, with the physical row numbers and
 the file's own name, exactly the cells `monitor.files.read` gives for the whole file:
-- a plain UTF-8 CSV goes through Arrow's streaming reader (parsing on every core);
-- any other CSV (GBK, short lines) through pandas' reader, chunk by chunk, transcoding as it goes;
+- a plain CSV goes through Arrow's streaming reader (parsing on every core; GBK transcoded as it is read);
+- any other CSV (short lines, bytes in neither encoding) through pandas' reader, chunk by chunk;
 - a CSV whose lines are longer than its header is read whole (the extra cells of every line are checked first, as
   `read` does), and so is an xlsx sheet (calamine reads a sheet whole; `bounds.check_xlsx` limits it first).
 
@@ -33,6 +33,7 @@ from monitor.files.read import (
     _drop_blank_rows,
     _format_error,
     _header,
+    arrow_encoding,
     arrow_options,
     detect_encoding,
     read_csv,
@@ -102,25 +103,22 @@ def _table(name: str, source: Source, cells: pd.DataFrame, first_row: int, heade
 
 
 def _arrow_chunks(path: Path, source: Source, settings: Settings, name: str, rows: int) -> Iterator[RawTable]:
-    """A plain UTF-8 CSV through Arrow's streaming reader; any other goes to pandas' (before anything is handed on),
-    as `read._read_csv_arrow` decides for a whole file."""
-    with open(path, "rb") as fh:
-        head = fh.read(1 << 20)
+    """A CSV of lines of the header's width, in UTF-8 or GB18030 (`read.arrow_encoding`), through Arrow's streaming
+    reader; any other goes to pandas' (before anything is handed on), as `read._read_csv_arrow` decides for a whole
+    file."""
+    encoding = arrow_encoding(path)
+    if encoding is None:
+        yield from _pandas_chunks(path, source, settings, name, rows)
+        return
     try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 3:  # not just a character cut at the end of the first MiB
-            yield from _pandas_chunks(path, source, settings, name, rows)
-            return
-    try:
-        header, header_lines = _header(path, "utf-8-sig", source, settings, name)
+        header, header_lines = _header(path, encoding, source, settings, name)
     except UnicodeDecodeError:
         yield from _pandas_chunks(path, source, settings, name, rows)
         return
     names = [str(i) for i in range(len(header.cells))]
     first_row, handed_on = header.first_data_row, False
     try:
-        reader = pacsv.open_csv(path, **arrow_options(header_lines, names, settings))
+        reader = pacsv.open_csv(path, **arrow_options(header_lines, names, settings, encoding))
         pending: list[pa.RecordBatch] = []
         held = 0
         for batch in reader:

@@ -58,12 +58,13 @@ class _Verdicts:
         return pd.Series(self._open.copy(), index=self.index)
 
     @property
-    def reason(self) -> pd.Series:
-        return pd.Series(self._reason, index=self.index)
+    def reason(self) -> np.ndarray:
+        """Each row's first reason (None while open); an array: as a Series pandas would convert it to text."""
+        return self._reason
 
     @property
-    def column(self) -> pd.Series:
-        return pd.Series(self._column, index=self.index)
+    def column(self) -> np.ndarray:
+        return self._column
 
     def flag(self, mask: pd.Series, reason: str, header: str) -> None:
         """Mark rows of mask (which may cover only some rows) that have no reason yet."""
@@ -252,8 +253,8 @@ def check_rows(source_key: str, table: RawTable, t: int, ctx: Context) -> Checke
             "source": source.key,
             "file": table.label,
             "row": raw["_row"].to_numpy()[rejected],
-            "reason": v.reason.to_numpy()[rejected],
-            "column": v.column.to_numpy()[rejected],
+            "reason": v.reason[rejected],
+            "column": v.column[rejected],
             "original": table.originals(raw.index[rejected]).to_numpy(),
             "_t": t,
         }
@@ -282,9 +283,7 @@ def cross_row(source_key: str, rows: pd.DataFrame, ctx: Context) -> pd.DataFrame
     if source.key == "settlements":
         _orphan_reversals(rows, v, ctx)
     flagged = ~v.open.to_numpy()
-    return pd.DataFrame(
-        {"reason": v.reason.to_numpy()[flagged], "column": v.column.to_numpy()[flagged]}, index=rows.index[flagged]
-    )
+    return pd.DataFrame({"reason": v.reason[flagged], "column": v.column[flagged]}, index=rows.index[flagged])
 
 
 def empty_rows(source_key: str) -> pd.DataFrame:

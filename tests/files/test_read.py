@@ -1,4 +1,5 @@
-"""Reading CSV files: Arrow's fast reader and pandas' reader must give the same cells and row numbers."""
+"""Reading CSV files: Arrow's fast reader and pandas' reader must give the same cells and row numbers, in UTF-8 and
+in GB18030 (GBK)."""
 
 from __future__ import annotations
 
@@ -38,11 +39,12 @@ CASES = {
 }
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "gb18030"])  # GB18030 (GBK): transcoded as Arrow's reader reads
 @pytest.mark.parametrize("name", CASES)
-def test_arrow_reader_reads_what_pandas_reads(tmp_path, settings, name):
+def test_arrow_reader_reads_what_pandas_reads(tmp_path, settings, name, encoding):
     text, arrow_reads_it = CASES[name]
     path = tmp_path / "deaths_x.csv"
-    path.write_bytes(text.encode("utf-8"))
+    path.write_bytes(text.encode(encoding) if encoding == "utf-8" else text.removeprefix("\ufeff").encode(encoding))
     source = ALL_SOURCES["deaths"]
     expected = read._read_csv_pandas(path, source, settings)
     fast = read._read_csv_arrow(path, source, settings)
@@ -54,13 +56,25 @@ def test_arrow_reader_reads_what_pandas_reads(tmp_path, settings, name):
             assert table.positions == want.positions
 
 
-def test_gbk_file_is_read_by_pandas(tmp_path, settings):
+def test_gbk_file_is_transcoded_by_arrows_reader_to_the_cells_pandas_gives(tmp_path, settings):
     path = tmp_path / "deaths_gbk.csv"
     path.write_bytes((HEADER + "\n990101195001010012,张三,2025-01-02\n").encode("gbk"))
     source = ALL_SOURCES["deaths"]
-    assert read._read_csv_arrow(path, source, settings) is None
+    [arrow] = read._read_csv_arrow(path, source, settings)
+    [pandas] = read._read_csv_pandas(path, source, settings)
     [table] = read.read_csv(path, source, settings)
-    assert table.cells.iloc[0].tolist() == ["990101195001010012", "张三", "2025-01-02"]
+    for each in (arrow, pandas, table):
+        assert each.cells.iloc[0].tolist() == ["990101195001010012", "张三", "2025-01-02"]
+
+
+def test_a_byte_in_neither_encoding_past_the_first_mib_is_reported_by_the_whole_file_check(tmp_path, settings):
+    path = tmp_path / "deaths_gbk.csv"
+    rows = "990101195001010012,张三,2025-01-02\n" * 40_000  # 1.4 MB: the bad byte is past what arrow_encoding reads
+    path.write_bytes((HEADER + "\n" + rows).encode("gbk") + b"990101,\xff\xff,x\n")
+    assert read.arrow_encoding(path) == "gb18030"
+    assert read._read_csv_arrow(path, ALL_SOURCES["deaths"], settings) is None
+    with pytest.raises(read.LoadError, match="deaths_gbk.csv: 无法按 UTF-8 或 GB18030/GBK 读取"):
+        read.read_csv(path, ALL_SOURCES["deaths"], settings)
 
 
 @pytest.mark.parametrize(

@@ -155,3 +155,17 @@ def test_seen_keys_marks_a_key_met_before_in_the_chunk_an_earlier_one_or_the_sto
         assert seen.mark(pd.DataFrame({"settlement_id": ["C", "B"]})).tolist() == [False, True]
     finally:
         seen.close()
+
+
+@pytest.mark.parametrize("chunk_rows", [7, 500_000])
+def test_a_gbk_file_with_a_byte_in_neither_encoding_past_its_first_mib_is_refused_by_name(
+    chunk_rows, tmp_path, sqlite_url, settings
+):
+    """Arrow's reader transcodes GBK judged from the first MiB; a bad byte later fails it, before any chunk was handed
+    on or after (the source is read again with pandas' reader), and the file is refused as a whole-file reading
+    refuses it."""
+    path = tmp_path / "deaths_gbk.csv"
+    rows = "990101195001010012,张三,2025-01-02\n" * 40_000  # 1.4 MB
+    path.write_bytes(("身份证号,姓名,死亡日期\n" + rows).encode("gbk") + b"990101,\xff\xff,x\n")
+    with pytest.raises(read.LoadError, match="deaths_gbk.csv: 无法按 UTF-8 或 GB18030/GBK 读取"):
+        stream_source(connect(sqlite_url), "deaths", [path], _bare(settings), 1, settings, chunk_rows)

@@ -1,5 +1,6 @@
 """Each normaliser of SPEC §4 on its worked examples and edge cases."""
 
+import random
 from datetime import date
 
 import pandas as pd
@@ -33,6 +34,54 @@ def test_id_numbers(raw, expected):
         assert bad.iloc[0] and pd.isna(values.iloc[0])
     else:
         assert not bad.iloc[0] and values.iloc[0] == expected
+
+
+def _spec_id(raw: str, run_date: date) -> str | None:
+    """SPEC §4's ID rule for one value, written plainly from its text: the oracle of the vectorised one."""
+    s = text.fold_width(raw).strip().upper()
+    if len(s) == 15 and all(c in "0123456789" for c in s):
+        s = s[:6] + "19" + s[6:]
+    elif not (len(s) == 18 and all(c in "0123456789" for c in s[:17]) and s[17] in "0123456789X"):
+        return None
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    check = "10X98765432"[sum(int(c) * w for c, w in zip(s[:17], weights, strict=True)) % 11]
+    if len(s) == 17:
+        s += check
+    try:
+        born = date(int(s[6:10]), int(s[10:12]), int(s[12:14]))
+    except ValueError:
+        return None
+    return s if s[17] == check and date(1900, 1, 1) <= born <= run_date else None
+
+
+def test_id_numbers_agree_with_the_spec_read_plainly_on_random_numbers():
+    rng = random.Random(20261202)
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    values = []
+    for _ in range(20_000):
+        year = rng.choice([1899, 1900, 1904, 2000, 2024, 2026, 2100])
+        born = f"{year:04d}{rng.randint(0, 13):02d}{rng.randint(0, 32):02d}"
+        body = f"{rng.randrange(10**6):06d}{born}{rng.randrange(1000):03d}"
+        value = body + "10X98765432"[sum(int(c) * w for c, w in zip(body, weights, strict=True)) % 11]
+        match rng.randrange(8):
+            case 0:
+                value = value[:6] + value[8:17]  # legacy 15 digits
+            case 1:
+                value = value[:17] + rng.choice("0123456789Xx")  # another check character
+            case 2:
+                value = " " + value.replace("X", "x") + "\u3000"
+            case 3:
+                value = value[: rng.randrange(19)]
+            case 4:
+                value = "".join(chr(ord(c) + 0xFEE0) for c in value)  # full-width
+            case 5:
+                value = rng.choice(["", "abc", "1234567890123456789", "12345678901234567X", "٣" * 18])
+        values.append(value)
+    got, bad = norm.id_numbers(pd.Series(values, dtype="str"), RUN_DATE)
+    expected = [_spec_id(v, RUN_DATE) for v in values]
+    assert [None if pd.isna(g) else g for g in got] == expected
+    assert bad.tolist() == [e is None and v.strip() != "" for v, e in zip(values, expected, strict=True)]
+    assert 0 < sum(e is not None for e in expected) < len(values)
 
 
 def test_blank_id_is_not_bad_but_missing():
