@@ -205,13 +205,13 @@ def arrow_encoding(path: Path) -> str | None:
     later byte in neither encoding fails it, and the file goes to pandas' reader too."""
     with open(path, "rb") as fh:
         head = fh.read(1 << 20)
-    for encoding in ("utf-8-sig", "gb18030"):
+    for encoding, named in (("utf-8", "utf-8-sig"), ("gb18030", "gb18030")):  # utf-8-sig counts from after a BOM
         try:
             head.decode(encoding)
-            return encoding
+            return named
         except UnicodeDecodeError as exc:
             if exc.start >= len(head) - 3:  # only a character cut at the end of the MiB
-                return encoding
+                return named
     return None
 
 

