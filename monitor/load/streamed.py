@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -98,6 +98,8 @@ def _stream(
     labels: dict[str, int] = {}
     read: dict[str, int] = {}
     written: list[lake.LakeFile] = []
+    part_writer = ThreadPoolExecutor(max_workers=1)  # a chunk's part is written while the next is read and checked
+    writing: Future[None] | None = None
     try:
         for table, checked in _checked(read_chunks(paths, key, settings, modes, chunk_rows), key, ctx, labels):
             read[table.label] = read.get(table.label, 0) + checked.read
@@ -112,10 +114,14 @@ def _stream(
                 held.append(doubtful)
                 rows = rows[~maybe]
             if writer is not None:
-                writer.write(rows)
+                if writing is not None:
+                    writing.result()  # one part at a time, in order
+                writing = part_writer.submit(writer.write, rows)
             else:
                 passed.append(rows)
         if writer is not None:
+            if writing is not None:
+                writing.result()
             main = writer.close()
             written += [main] if main is not None else []
         doubtful = pd.concat(held, ignore_index=True) if held else empty_rows(key).assign(_original="")
@@ -132,11 +138,14 @@ def _stream(
             kept = pd.concat(parts, ignore_index=True) if parts else empty_rows(key)
             kept = kept.sort_values(["_t", "_row"], kind="stable")  # the held rows back in their places
     except BaseException:
+        if writing is not None:
+            wait([writing])  # the file is not let go while a part is being written to it
         if writer is not None:
             writer.abandon()
         lake.discard(engine, written)
         raise
     finally:
+        part_writer.shutdown()
         seen.close()
     return Streamed(finished(key, kept, rejects, list(labels), read), written)
 

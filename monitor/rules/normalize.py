@@ -29,6 +29,8 @@ def blank(values: pd.Series) -> pd.Series:
 
 def _digits(values: pa.Array, width: int) -> np.ndarray:
     """ASCII strings all `width` long as an (n, width) array of their bytes (a view of Arrow's buffer, no copies)."""
+    if not len(values):  # an empty array may have no data buffer
+        return np.empty((0, width), dtype=np.uint8)
     offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)[values.offset : values.offset + len(values) + 1]
     data = np.frombuffer(values.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
     return data.reshape(-1, width)

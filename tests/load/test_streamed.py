@@ -169,3 +169,29 @@ def test_a_gbk_file_with_a_byte_in_neither_encoding_past_its_first_mib_is_refuse
     path.write_bytes(("身份证号,姓名,死亡日期\n" + rows).encode("gbk") + b"990101,\xff\xff,x\n")
     with pytest.raises(read.LoadError, match="deaths_gbk.csv: 无法按 UTF-8 或 GB18030/GBK 读取"):
         stream_source(connect(sqlite_url), "deaths", [path], _bare(settings), 1, settings, chunk_rows)
+
+
+@pytest.mark.parametrize("failing_part", [1, 3])
+def test_a_part_that_cannot_be_written_stops_the_source_and_leaves_no_file(
+    failing_part, tmp_path, sqlite_url, settings, monkeypatch
+):
+    """Parts are written on a thread of their own while the next chunk is read: its failure reaches the load, after
+    which the run's file is removed, not left half-written."""
+    monkeypatch.setattr(read, "line_limit", lambda _settings: 256)  # Arrow's blocks: a few lines, so several chunks
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    _settlements_csv(folder / "settlements_x.csv", rows=40)
+    engine = connect(sqlite_url)
+    real, calls = lake.Writer.write_arrow, []
+
+    def full_disk(self, arrow):
+        calls.append(arrow.num_rows)
+        if len(calls) == failing_part:
+            raise OSError(28, "No space left on device")
+        real(self, arrow)
+
+    monkeypatch.setattr(lake.Writer, "write_arrow", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        stream_source(engine, "settlements", [folder / "settlements_x.csv"], _bare(settings), 1, settings, 10)
+    assert len(calls) == failing_part  # no part after the failed one
+    assert not list((lake.folder(engine) / "settlements").glob("*.parquet"))
