@@ -118,33 +118,34 @@ _AMOUNT = r"^(?P<sign>[+-]?)(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<frac>\d+))?$
 
 
 def amounts(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Amounts in yuan (separators, full-width digits, trailing 元) as integer cents, rounded half-up."""
+    """Amounts in yuan (separators, full-width digits, trailing 元) as integer cents, rounded half-up. The common
+    form is found and parsed by Arrow's kernels over numpy masks (six amounts are most of a settlement's checks)."""
     s = fold_series(raw.fillna(""))
     if s.str.contains("元", regex=False).any():
         s = s.str.removesuffix("元").str.strip()
+    text = pa.array(s.array, type=pa.large_string(), from_pandas=True)
     # Up to 13 integer digits and 2 decimals fit a double exactly enough to round to the cent.
-    simple = s.str.fullmatch(r"[+-]?\d{1,13}(?:\.\d{1,2})?").fillna(False).astype(bool)
-    is_simple = simple.to_numpy()
+    simple = pc.match_substring_regex(text, r"^[+-]?[0-9]{1,13}(?:\.[0-9]{1,2})?$").to_numpy(zero_copy_only=False)
+    filled = pc.not_equal(text, "").to_numpy(zero_copy_only=False)
     whole_cents = np.zeros(len(s), dtype="int64")  # filled in place, not by masked assignment (slow on millions)
-    if is_simple.all():
+    if simple.all():
         whole_cents[:] = np.round(parse_floats(s) * 100)
-    elif is_simple.any():
-        whole_cents[is_simple] = np.round(parse_floats(s[simple]) * 100)
-    cents = pd.Series(pd.arrays.IntegerArray(whole_cents, ~is_simple), index=s.index)
-    rest = (s != "") & ~simple
+    elif simple.any():
+        whole_cents[simple] = np.round(parse_floats(s[simple]) * 100)
     ok = simple.copy()
-    if rest.any():
-        parts = extract_groups(s[rest], _AMOUNT)
+    rest = np.flatnonzero(filled & ~simple)
+    if len(rest):
+        parts = extract_groups(s.iloc[rest], _AMOUNT)
         whole = parts["int"].str.replace(",", "", regex=False)
-        good = whole.notna() & (whole.str.len() <= 13)
+        good = (whole.notna() & (whole.str.len() <= 13)).to_numpy()
         if good.any():
             w = whole[good].astype("int64")
             frac = parts.loc[good, "frac"].fillna("").str.ljust(3, "0")
             c = w * 100 + frac.str.slice(0, 2).astype("int64") + (frac.str.slice(2, 3).astype("int64") >= 5)
-            cents[c.index] = c.where(parts.loc[good, "sign"] != "-", -c).to_numpy()
-            ok[c.index] = True
-    bad = (s != "") & ~ok
-    return cents, bad
+            whole_cents[rest[good]] = c.where(parts.loc[good, "sign"] != "-", -c).to_numpy()
+            ok[rest[good]] = True
+    cents = pd.Series(pd.arrays.IntegerArray(whole_cents, ~ok), index=s.index)
+    return cents, pd.Series(filled & ~ok, index=s.index)
 
 
 def division_codes(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
