@@ -66,7 +66,7 @@ if event and event.selection and event.selection.rows:
     person = chosen.iloc[event.selection.rows[0]]
     shown_key = f"unmasked_{person['id_number']}"
     if st.button("显示完整信息", key="outreach_unmask"):
-        audit.record(engine(), operator(), "查看明细", "扩面名单", f"{y} 年，{person['village']}", 1)
+        audit.record_full_view(engine(), operator(), "扩面名单", y, person["village"], person["id_number"])
         st.session_state[shown_key] = True
     if st.session_state.get(shown_key):
         tables.show(

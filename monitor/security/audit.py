@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from monitor.security import syslog_out, trail
+from monitor.security.access import mask_id
 from monitor.security.trail import configured as configured
 from monitor.storage import store
 
@@ -122,6 +123,14 @@ def record(
         syslog_out.send(target, syslog_out.rfc5424("audit", {**entry, "hash": digest}, severity))
     if action == "载入":
         _checkpoint_logged(engine, "载入")
+
+
+def record_full_view(engine: Engine, username: str, list_name: str, year: int, village: str, id_number: str) -> None:
+    """The entry of one person's full details shown on screen (显示完整信息): the list, the year, the village and
+    the person's ID number masked as every list shows it, so that an auditor can tell whose details were seen
+    while the trail (and syslog, when configured) never holds a whole number."""
+    masked = mask_id(pd.Series([id_number], dtype="str")).iloc[0]
+    record(engine, username, "查看明细", list_name, f"{year} 年，{village}，{masked}", 1)
 
 
 def entries(

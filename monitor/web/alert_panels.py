@@ -39,7 +39,7 @@ def person_detail(picked: pd.DataFrame, y: int, cfg: Settings, viewer: Viewer) -
     flag = "（升级）" if alert["upgraded"] else ""
     unmasked = st.session_state.get("unmasked_alert") == alert["id_number"]
     if not unmasked and st.button("显示完整信息", key="alert_unmask"):
-        audit.record(db, operator(), "查看明细", "预警", f"{y} 年，{alert['village']}", 1)
+        audit.record_full_view(db, operator(), "预警", y, alert["village"], alert["id_number"])
         st.session_state["unmasked_alert"] = alert["id_number"]
         unmasked = True
     who = alerts.display(picked.iloc[[0]], masked=not unmasked).iloc[0]
@@ -71,7 +71,7 @@ def person_detail(picked: pd.DataFrame, y: int, cfg: Settings, viewer: Viewer) -
     tables.show(
         alerts.history_display(cached(alert_case.history, y, alert["id_number"])), hide_index=True, width="stretch"
     )
-    with st.expander(f"全年结算 {len(points)} 笔"):
+    with st.expander(alerts.settlements_title(points)):
         tables.show(alerts.settlements_display(points), hide_index=True, width="stretch")
 
 

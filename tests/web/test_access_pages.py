@@ -85,6 +85,8 @@ def test_unmasked_view_is_audited(demo):
     assert not at.exception
     entries = audit.entries(demo, username="jiuzhu", action="查看明细")
     assert len(entries) == 1 and entries["object"].iloc[0] == "预警"
+    shown = at.dataframe[0].value["身份证号"].iloc[0]  # the person, masked as the list shows them
+    assert entries["detail"].iloc[0].endswith(f"，{shown}") and "********" in shown
     assert any("********" not in m.value and "**" in m.value for m in at.markdown)
 
 

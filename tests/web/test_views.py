@@ -9,7 +9,7 @@ import pytest
 import shapely
 
 from monitor.web import charts
-from monitor.web.views import coverage_map
+from monitor.web.views import alerts, coverage_map
 from monitor.web.views.common import BANDS, METRIC_BY_LABEL, band
 
 SQUARE = shapely.Polygon([(0, 0), (1, 0), (1, 1), (0, 1)])  # counter-clockwise, as GeoJSON has it
@@ -105,3 +105,15 @@ def test_town_ranking_has_the_target_rule():
     rule = spec["layer"][1]
     assert rule["mark"]["type"] == "rule"
     assert {"target": 95.0} in [row for rows in spec["datasets"].values() for row in rows]
+
+
+@pytest.mark.parametrize(
+    "totals, title",
+    [
+        ([120.0, 35.5], "全年结算 2 笔"),
+        ([120.0, 0.0, 35.5], "全年结算 3 笔（净额为正、计入结算次数的 2 笔）"),  # one reversed to nothing
+        ([], "全年结算 0 笔"),
+    ],
+)
+def test_the_settlements_title_says_which_the_headers_count_counts(totals, title):
+    assert alerts.settlements_title(pd.DataFrame({"total": pd.Series(totals, dtype="float64")})) == title

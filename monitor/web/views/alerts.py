@@ -153,6 +153,15 @@ def history_display(events: pd.DataFrame) -> pd.DataFrame:
     return events[list(HISTORY_HEADERS)].rename(columns=HISTORY_HEADERS)
 
 
+def settlements_title(points: pd.DataFrame) -> str:
+    """The title over a person's settlements: every netted settlement of the year, and when some were reversed to
+    nothing, how many of them the header's 结算次数 counts (net total above zero, SPEC §9)."""
+    counted = int((points["total"] > 0).sum())
+    if counted == len(points):
+        return f"全年结算 {len(points)} 笔"
+    return f"全年结算 {len(points)} 笔（净额为正、计入结算次数的 {counted} 笔）"
+
+
 def settlements_display(points: pd.DataFrame) -> pd.DataFrame:
     return points[list(SETTLEMENT_HEADERS)].rename(columns=SETTLEMENT_HEADERS)
 
