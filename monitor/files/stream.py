@@ -25,6 +25,7 @@ import pyarrow.csv as pacsv
 
 from monitor.config import Settings
 from monitor.files.bounds import check_lines
+from monitor.files.encodings import arrow_encoding
 from monitor.files.headers import Header
 from monitor.files.names import original_names, shown_name
 from monitor.files.read import (
@@ -33,7 +34,6 @@ from monitor.files.read import (
     _drop_blank_rows,
     _format_error,
     _header,
-    arrow_encoding,
     arrow_options,
     detect_encoding,
     read_csv,

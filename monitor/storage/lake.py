@@ -95,8 +95,9 @@ _PLACES = 10 ** np.arange(16, -1, -1, dtype=np.int64)
 
 def by_id_number(ids: pa.Array | pa.ChunkedArray) -> pa.Array:
     """The stable order of rows by ID number, as Arrow's sort gives it. Normalised numbers (18 characters, digits then
-    a digit or X) sort as the integer of their first 17 digits times 11 plus the last (X: 10, after the digits): an
-    integer sort, 5 times faster than Arrow's of the strings on a chunk of 500 k rows."""
+    a digit or X) sort as the integer of their first 17 digits times 11 plus the last (X: 10, after the digits). Timed
+    on a chunk of 500 k rows, it took 0.19-0.29 s against 0.22-0.32 s for Arrow's sort of the strings, with the
+    machine busy: a small gain, not yet measured on a quiet machine."""
     text = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
     if not len(text) or text.null_count:
         return pc.sort_indices(text)

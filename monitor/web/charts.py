@@ -117,15 +117,18 @@ def town_ranking(rows: pd.DataFrame, target: float, bar_colour: str, below_colou
                 title="参保率(%)",
                 scale=alt.Scale(domain=[max(0, data["rate"].min() - 3) if len(data) else 0, 100], clamp=True),
             ),
-            y=alt.Y("name:N", sort="-x", title=None),
+            # every town named: Vega-Lite drops labels it thinks overlap, and CJK glyphs made it drop half of 25
+            y=alt.Y("name:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False, labelLimit=160)),
             color=alt.condition("datum.meets", alt.value(bar_colour), alt.value(below_colour)),
             tooltip=[alt.Tooltip("name:N", title="乡镇"), alt.Tooltip("rate:Q", title="参保率(%)", format=".2f")],
         )
     )
-    rule = (
-        alt.Chart(pd.DataFrame({"target": [target]})).mark_rule(color="#333333", strokeDash=[4, 3]).encode(x="target:Q")
+    marked = alt.Chart(pd.DataFrame({"target": [target], "label": [f"目标 {target:g}%"]}))
+    rule = marked.mark_rule(color="#333333", strokeDash=[4, 3]).encode(x="target:Q")
+    label = marked.mark_text(align="left", baseline="top", dx=3, fontSize=11, color="#333333").encode(
+        x="target:Q", y=alt.value(0), text="label:N"
     )
-    return _themed(alt.layer(bars, rule).properties(height=max(200, 18 * len(data)), width="container"))
+    return _themed(alt.layer(bars, rule, label).properties(height=max(200, 22 * len(data)), width="container"))
 
 
 def alert_levels(counts: pd.DataFrame, colours: list[str]) -> alt.Chart:
@@ -227,11 +230,19 @@ def campaign_curve(daily: pd.DataFrame, status_day: str) -> Layered:
         .encode(
             x=alt.X("day:T", title="日期", axis=alt.Axis(format="%m-%d")),
             y=alt.Y("value:Q", title="累计缴费人数"),
+            # one legend for both channels (Vega-Lite merges them when they match): with the dashes' legend
+            # turned off, it drew none at all
             color=alt.Color(
-                "series:N", title=None, scale=alt.Scale(domain=["本期", "上期同日"], range=["#1f77b4", "#aaaaaa"])
+                "series:N",
+                title=None,
+                legend=alt.Legend(orient="top"),
+                scale=alt.Scale(domain=["本期", "上期同日"], range=["#1f77b4", "#aaaaaa"]),
             ),
             strokeDash=alt.StrokeDash(
-                "series:N", legend=None, scale=alt.Scale(domain=["本期", "上期同日"], range=[[1, 0], [4, 3]])
+                "series:N",
+                title=None,
+                legend=alt.Legend(orient="top"),
+                scale=alt.Scale(domain=["本期", "上期同日"], range=[[1, 0], [4, 3]]),
             ),
             tooltip=[
                 alt.Tooltip("day:T", title="日期", format="%Y-%m-%d"),
@@ -240,9 +251,11 @@ def campaign_curve(daily: pd.DataFrame, status_day: str) -> Layered:
             ],
         )
     )
-    target = (
-        alt.Chart(rows.iloc[[0]])
-        .mark_rule(color="#d73027", strokeDash=[6, 3])
-        .encode(y="target:Q", tooltip=[alt.Tooltip("target:Q", title="目标人数", format=",")])
+    goal = alt.Chart(rows.iloc[[0]].assign(label=lambda r: "目标 " + r["target"].map("{:,.0f} 人".format)))
+    target = goal.mark_rule(color="#d73027", strokeDash=[6, 3]).encode(
+        y="target:Q", tooltip=[alt.Tooltip("target:Q", title="目标人数", format=",")]
     )
-    return _themed(alt.layer(lines, target).properties(height=280, width="container"))
+    label = goal.mark_text(align="right", baseline="bottom", dy=-3, fontSize=11, color="#d73027").encode(
+        y="target:Q", x=alt.value("width"), text="label:N"
+    )  # the dashed line named where it ends, as the two series are in the legend
+    return _themed(alt.layer(lines, target, label).properties(height=280, width="container"))

@@ -99,12 +99,29 @@ def test_labels_go_inside_their_shape_and_only_where_the_name_fits():
     assert coverage_map.labels([]) == []
 
 
-def test_town_ranking_has_the_target_rule():
+def test_town_ranking_names_every_town_and_labels_the_target_rule():
     rows = pd.DataFrame({"name": ["甲", "乙"], "rate": [96.0, 93.0]})
     spec = charts.town_ranking(rows, 95.0, "#00ff00", "#ff0000").to_dict()
-    rule = spec["layer"][1]
-    assert rule["mark"]["type"] == "rule"
-    assert {"target": 95.0} in [row for rows in spec["datasets"].values() for row in rows]
+    bars, rule, label = spec["layer"]
+    assert bars["encoding"]["y"]["axis"]["labelOverlap"] is False  # no town's name dropped
+    assert rule["mark"]["type"] == "rule" and label["mark"]["type"] == "text"
+    assert {"target": 95.0, "label": "目标 95%"} in [row for rows in spec["datasets"].values() for row in rows]
+
+
+def test_the_campaign_curve_names_its_target_line():
+    daily = pd.DataFrame(
+        {
+            "day": ["2025-09-01", "2025-09-02"],
+            "enrolled": [10, 25],
+            "previous_enrolled": [8, 20],
+            "target": [1500.0] * 2,
+        }
+    )
+    spec = charts.campaign_curve(daily, "2025-09-02").to_dict()
+    label = spec["layer"][2]
+    assert label["mark"]["type"] == "text" and label["encoding"]["y"]["field"] == "target"
+    rows = [row for rows in spec["datasets"].values() for row in rows]
+    assert any(row.get("label") == "目标 1,500 人" for row in rows)
 
 
 @pytest.mark.parametrize(
