@@ -49,6 +49,26 @@ def _arrow(values: pd.Series) -> pa.Array:
     return pa.array(values.astype("str"), type=pa.large_string(), from_pandas=True)
 
 
+def text_array(values: pd.Series) -> pa.Array:
+    """A text column as one Arrow array of large strings (a column read by Arrow comes in its reader's blocks)."""
+    text = _arrow(values)
+    return text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+
+
+def fixed_width_bytes(text: pa.Array, width: int) -> np.ndarray | None:
+    """Strings all `width` bytes long as an (n, width) array of their bytes, a view of Arrow's buffers (no copy);
+    None when one is NULL or of another length."""
+    if not len(text):  # an empty array may have no data buffer
+        return np.empty((0, width), dtype=np.uint8)
+    if text.null_count:
+        return None
+    offsets_type = np.int64 if pa.types.is_large_string(text.type) else np.int32
+    offsets = np.frombuffer(text.buffers()[1], dtype=offsets_type)[text.offset : text.offset + len(text) + 1]
+    if not (np.diff(offsets) == width).all():
+        return None
+    return np.frombuffer(text.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]].reshape(-1, width)
+
+
 def join_columns(columns: list[pd.Series], separator: str) -> pd.Series:
     """Text columns joined row by row with a separator, in one Arrow kernel (no intermediate columns)."""
     joined = pc.binary_join_element_wise(

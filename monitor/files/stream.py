@@ -103,7 +103,7 @@ def _table(name: str, source: Source, cells: pd.DataFrame, first_row: int, heade
 
 
 def _arrow_chunks(path: Path, source: Source, settings: Settings, name: str, rows: int) -> Iterator[RawTable]:
-    """A CSV of lines of the header's width, in UTF-8 or GB18030 (`read.arrow_encoding`), through Arrow's streaming
+    """A CSV of lines of the header's width, in UTF-8 or GB18030 (`encodings.arrow_encoding`), through Arrow's streaming
     reader; any other goes to pandas' (before anything is handed on), as `read._read_csv_arrow` decides for a whole
     file."""
     encoding = arrow_encoding(path)

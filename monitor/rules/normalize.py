@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from monitor.base.text import extract_groups, fold_series, parse_floats
+from monitor.base.text import extract_groups, fixed_width_bytes, fold_series, parse_floats, text_array
 
 _ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
 _CHECK_BYTES = np.frombuffer(b"10X98765432", dtype=np.uint8)
@@ -28,12 +28,10 @@ def blank(values: pd.Series) -> pd.Series:
 
 
 def _digits(values: pa.Array, width: int) -> np.ndarray:
-    """ASCII strings all `width` long as an (n, width) array of their bytes (a view of Arrow's buffer, no copies)."""
-    if not len(values):  # an empty array may have no data buffer
-        return np.empty((0, width), dtype=np.uint8)
-    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)[values.offset : values.offset + len(values) + 1]
-    data = np.frombuffer(values.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
-    return data.reshape(-1, width)
+    """Numbers the regex found all `width` digits long, as an (n, width) array of their bytes."""
+    digits = fixed_width_bytes(values, width)
+    assert digits is not None  # the regex matched only numbers of this length
+    return digits
 
 
 def _real_birth_dates(body: np.ndarray, run_date: date) -> np.ndarray:
@@ -51,9 +49,7 @@ def id_numbers(raw: pd.Series, run_date: date) -> tuple[pd.Series, pd.Series]:
     the numbers of 18 and 15 ASCII digits, numpy checks them over their bytes (pandas' row-wise path took a third of
     a settlement chunk's validation)."""
     s = fold_series(raw.fillna(""))
-    text = pa.array(s.array, type=pa.large_string(), from_pandas=True)
-    if isinstance(text, pa.ChunkedArray):  # a column read by Arrow comes in its reader's blocks
-        text = text.combine_chunks()
+    text = text_array(s)
     cand = pc.match_substring_regex(text, r"^[0-9]{15}(?:[0-9]{2}[0-9Xx])?$").to_numpy(zero_copy_only=False)
     is18 = cand & (pc.binary_length(text).to_numpy(zero_copy_only=False) == 18)
     is15 = cand & ~is18
@@ -123,7 +119,7 @@ def amounts(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     s = fold_series(raw.fillna(""))
     if s.str.contains("元", regex=False).any():
         s = s.str.removesuffix("元").str.strip()
-    text = pa.array(s.array, type=pa.large_string(), from_pandas=True)
+    text = text_array(s)
     # Up to 13 integer digits and 2 decimals fit a double exactly enough to round to the cent.
     simple = pc.match_substring_regex(text, r"^[+-]?[0-9]{1,13}(?:\.[0-9]{1,2})?$").to_numpy(zero_copy_only=False)
     filled = pc.not_equal(text, "").to_numpy(zero_copy_only=False)
